@@ -1,0 +1,12 @@
+/**
+ * auth-webhook: placeholder app (being written).
+ * @module
+ */
+import { createFunctionApp, methodNotAllowed } from '../../shared/http.ts';
+import type { Deps } from '../../shared/serve.ts';
+
+export function createApp(deps: Deps) {
+  const app = createFunctionApp('auth-webhook', deps.log);
+  app.all('/', methodNotAllowed([]));
+  return app;
+}

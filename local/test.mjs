@@ -1,0 +1,74 @@
+#!/usr/bin/env node
+// `npm test`: a real Postgres (embedded 17, or the cluster in TEST_DATABASE_URL), the Supabase
+// stand-ins, the migrations applied with the real CLI into a template database, then `deno test`.
+// Each test file clones the template, so files never see each other's users.
+import { spawn } from 'node:child_process';
+import { rmSync, mkdtempSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { ROOT, applyStandIns, ensureDatabase, pushMigrations, startEmbedded, withDatabase } from './postgres.mjs';
+
+export const TEMPLATE_DB = 'profile_sync_template';
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts the test cluster and builds the migrated template database. */
+export async function prepareTestCluster() {
+  let stop = async () => {};
+  let adminUrl = process.env.TEST_DATABASE_URL;
+  let dataParent;
+  if (!adminUrl) {
+    dataParent = mkdtempSync(join(ROOT, '.local', 'test-pg-').replace('.local/', '.local/'));
+    const db = await startEmbedded({ dataDir: join(dataParent, 'data'), port: await freePort() });
+    adminUrl = db.url;
+    stop = async () => {
+      await db.stop();
+      rmSync(dataParent, { recursive: true, force: true });
+    };
+  }
+  const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
+  await admin.end();
+  await ensureDatabase(adminUrl, TEMPLATE_DB);
+  const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
+  await applyStandIns(templateUrl);
+  await pushMigrations(templateUrl);
+  return { adminUrl, templateUrl, stop };
+}
+
+function run(cmd, args, env) {
+  return new Promise((resolve) => {
+    const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
+    child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+  });
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { mkdirSync } = await import('node:fs');
+  mkdirSync(join(ROOT, '.local'), { recursive: true });
+  const started = Date.now();
+  const cluster = await prepareTestCluster();
+  console.log(`test database ready in ${Date.now() - started} ms`);
+  let code = 1;
+  try {
+    const args = process.argv.slice(2);
+    const targets = args.length > 0 ? args : ['tests/'];
+    code = await run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {
+      TEST_DATABASE_URL: cluster.adminUrl,
+      TEST_TEMPLATE_DB: TEMPLATE_DB,
+    });
+  } finally {
+    await cluster.stop();
+  }
+  process.exit(code);
+}

@@ -1,0 +1,58 @@
+/**
+ * The Postgres client: postgres.js with `prepare: false` (Supavisor transaction mode has no
+ * prepared statements), a bounded pool, created once per isolate; and the one place that decides
+ * whether a database error means "unavailable, retry" (503) rather than a bug.
+ * @module
+ */
+import postgres from 'postgres';
+import { AppError } from './errors.ts';
+
+export type Sql = postgres.Sql;
+
+export function createDb(url: string, options: { max?: number; application?: string } = {}): Sql {
+  return postgres(url, {
+    prepare: false,
+    max: options.max ?? 5,
+    idle_timeout: 20,
+    connect_timeout: 5,
+    max_lifetime: 60 * 30,
+    onnotice: () => {},
+    connection: { application_name: options.application ?? 'profile-sync' },
+  });
+}
+
+// SQLSTATE classes/codes that mean the database cannot serve us right now.
+const UNAVAILABLE_CODES = new Set([
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now
+  '53300', // too_many_connections
+  '53400', // configuration_limit_exceeded
+  '40001', // serialization_failure: retryable
+  '40P01', // deadlock_detected: retryable
+]);
+const UNAVAILABLE_NODE_CODES = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+]);
+
+export function isDbUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown } | null;
+  if (!e || typeof e !== 'object') return false;
+  const code = typeof e.code === 'string' ? e.code : '';
+  if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_NODE_CODES.has(code)) return true;
+  if (e.name === 'ConnectionRefused' || e.name === 'ConnectionReset') return true;
+  return typeof e.message === 'string' && /connection (refused|reset|closed|terminated)|write CONNECTION_CLOSED/i.test(e.message);
+}
+
+/** Runs a database call; an outage becomes AppError('database_unavailable') with Retry-After. */
+export async function withDb<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (err) {
+    if (isDbUnavailable(err)) {
+      throw new AppError('database_unavailable', { cause: err, headers: { 'Retry-After': '5' } });
+    }
+    throw err;
+  }
+}

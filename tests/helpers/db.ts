@@ -1,0 +1,49 @@
+/**
+ * Test databases: each test file clones the migrated template built by `npm test`
+ * (local/test.mjs), so files never see each other's rows.
+ * @module
+ */
+import postgres from 'postgres';
+import type { Sql } from '../../shared/db.ts';
+
+const adminUrl = () => {
+  const url = Deno.env.get('TEST_DATABASE_URL');
+  if (!url) throw new Error('TEST_DATABASE_URL is not set: run the tests with `npm test`');
+  return url;
+};
+const templateDb = () => Deno.env.get('TEST_TEMPLATE_DB') ?? 'profile_sync_template';
+
+export function databaseUrl(name: string): string {
+  const u = new URL(adminUrl());
+  u.pathname = `/${name}`;
+  return u.toString();
+}
+
+export type TestDb = { name: string; url: string; sql: Sql; drop(): Promise<void> };
+
+/** A new database cloned from the migrated template; `drop()` removes it. */
+export async function freshDatabase(label = 'db'): Promise<TestDb> {
+  const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}" template "${templateDb()}"`);
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(name);
+  const sql = postgres(url, { max: 10, prepare: false, onnotice: () => {} });
+  return {
+    name,
+    url,
+    sql,
+    async drop() {
+      await sql.end({ timeout: 1 });
+      const a = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}

@@ -1,0 +1,102 @@
+/**
+ * Auth users for tests, written straight into auth.users as Supabase Auth would, with the
+ * metadata shapes each provider really produces (supabase-facts §4).
+ * @module
+ */
+import type { Sql } from '../../shared/db.ts';
+
+export type AuthUserInput = {
+  id?: string;
+  email?: string | null;
+  phone?: string | null;
+  user_metadata?: Record<string, unknown>;
+  app_metadata?: Record<string, unknown>;
+  is_anonymous?: boolean;
+  email_confirmed_at?: Date | null;
+  last_sign_in_at?: Date | null;
+  deleted_at?: Date | null;
+};
+
+export async function insertAuthUser(sql: Sql, input: AuthUserInput = {}): Promise<string> {
+  const id = input.id ?? crypto.randomUUID();
+  const email = input.email === undefined ? `${id.slice(0, 8)}@example.com` : input.email;
+  await sql`
+    insert into auth.users (
+      instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, phone,
+      raw_app_meta_data, raw_user_meta_data, is_anonymous, last_sign_in_at, deleted_at,
+      confirmation_token, recovery_token, created_at, updated_at
+    ) values (
+      '00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email},
+      '$2a$10$abcdefghijklmnopqrstuv', ${input.email_confirmed_at ?? null}, ${input.phone ?? null},
+      ${sql.json((input.app_metadata ?? { provider: 'email', providers: ['email'] }) as never)},
+      ${sql.json((input.user_metadata ?? {}) as never)},
+      ${input.is_anonymous ?? false}, ${input.last_sign_in_at ?? null}, ${input.deleted_at ?? null},
+      'confirmation-token-secret', 'recovery-token-secret', now(), now()
+    )`;
+  return id;
+}
+
+/** Updates auth.users as Auth does: the given columns plus updated_at = now(). */
+export async function updateAuthUser(sql: Sql, id: string, changes: Record<string, unknown>): Promise<void> {
+  const row: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(changes)) {
+    row[k] = k.startsWith('raw_') && v !== null ? sql.json(v as never) : v;
+  }
+  await sql`update auth.users set ${sql(row)}, updated_at = clock_timestamp() where id = ${id}`;
+}
+
+export const provider = {
+  google: (name = 'Grace Hopper') => ({
+    app_metadata: { provider: 'google', providers: ['google'] },
+    user_metadata: {
+      iss: 'https://accounts.google.com', sub: '1122334455', name, full_name: name,
+      picture: 'https://lh3.googleusercontent.com/a/photo.jpg', avatar_url: 'https://lh3.googleusercontent.com/a/photo.jpg',
+      provider_id: '1122334455', email: 'grace@example.com', email_verified: true, phone_verified: false,
+    },
+  }),
+  github: (login = 'octocat', name?: string) => ({
+    app_metadata: { provider: 'github', providers: ['github'] },
+    user_metadata: {
+      iss: 'https://api.github.com', sub: '583231', preferred_username: login, user_name: login,
+      avatar_url: 'https://avatars.githubusercontent.com/u/583231?v=4', provider_id: '583231',
+      email: 'octo@example.com', email_verified: true, phone_verified: false,
+      ...(name ? { name, full_name: name } : {}),
+    },
+  }),
+  azure: (name = 'Ada Lovelace') => ({
+    app_metadata: { provider: 'azure', providers: ['azure'] },
+    user_metadata: {
+      iss: 'https://login.microsoftonline.com/tid/v2.0', sub: 'az-sub', provider_id: 'az-sub',
+      preferred_username: 'ada@contoso.com', full_name: name, custom_claims: { tid: 'tid' },
+      email: 'ada@contoso.com', email_verified: true, phone_verified: false,
+    },
+  }),
+  apple: () => ({
+    app_metadata: { provider: 'apple', providers: ['apple'] },
+    user_metadata: {
+      iss: 'https://appleid.apple.com', sub: '001234.abcd', provider_id: '001234.abcd',
+      custom_claims: { is_private_email: true }, email: 'x@privaterelay.appleid.com',
+      email_verified: true, phone_verified: false,
+    },
+  }),
+  discord: (username = 'wumpus') => ({
+    app_metadata: { provider: 'discord', providers: ['discord'] },
+    user_metadata: {
+      iss: 'https://discord.com/api', sub: '80351110224678912', name: `${username}#0001`, full_name: username,
+      picture: 'https://cdn.discordapp.com/avatars/1/a.png', avatar_url: 'https://cdn.discordapp.com/avatars/1/a.png',
+      provider_id: '80351110224678912', custom_claims: { global_name: 'Wumpus' },
+      email: 'wumpus@example.com', email_verified: true, phone_verified: false,
+    },
+  }),
+  email: (data: Record<string, unknown> = {}) => ({
+    app_metadata: { provider: 'email', providers: ['email'] },
+    user_metadata: data,
+  }),
+  phone: () => ({
+    email: null,
+    phone: '15551234567',
+    app_metadata: { provider: 'phone', providers: ['phone'] },
+    user_metadata: {},
+  }),
+  anonymous: () => ({ email: null, is_anonymous: true, app_metadata: {}, user_metadata: {} }),
+};
