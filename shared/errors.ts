@@ -22,6 +22,7 @@ export const ERRORS = {
   payload_too_large: [413, 'The request body is too large.'],
   database_unavailable: [503, 'The database is unavailable; retry later.'],
   jwks_unavailable: [503, 'The signing keys could not be fetched; retry later.'],
+  webhook_not_configured: [503, 'The webhook secret is not configured on the server; retry later.'],
   internal_error: [500, 'An internal error occurred.'],
 } as const satisfies Record<string, readonly [number, string]>;
 

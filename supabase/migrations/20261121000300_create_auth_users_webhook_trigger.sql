@@ -1,0 +1,186 @@
+-- The push path: triggers on auth.users send a Standard-Webhooks-signed Database Webhook to the
+-- auth-webhook function through pg_net (sent after commit). URL and secret come from the Vault
+-- secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure is a warning:
+-- the auth write always goes on. Applies cleanly where pg_net and Vault are absent.
+
+-- pg_net where the database offers it (Supabase does); elsewhere the trigger only warns.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_net') then
+    create extension if not exists pg_net;
+  end if;
+exception when others then
+  raise warning 'profile_sync: pg_net could not be enabled (%): auth.users changes will not be sent', sqlerrm;
+end
+$$;
+
+/*
+ * profile_sync.auth_user_webhook_record(u): the columns of an auth.users row the webhook carries.
+ * An allowlist, so a secret column (encrypted_password, *_token) never leaves the database, even
+ * one Auth adds later. Internal; called by the trigger function only.
+ */
+create or replace function profile_sync.auth_user_webhook_record(u auth.users)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  select jsonb_build_object(
+    'id', u.id,
+    'email', u.email,
+    'phone', u.phone,
+    'raw_user_meta_data', u.raw_user_meta_data,
+    'raw_app_meta_data', u.raw_app_meta_data,
+    'is_anonymous', u.is_anonymous,
+    'email_confirmed_at', u.email_confirmed_at,
+    'last_sign_in_at', u.last_sign_in_at,
+    'created_at', u.created_at,
+    'updated_at', u.updated_at,
+    'deleted_at', u.deleted_at
+  )
+$$;
+
+/*
+ * profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body, secrets): the
+ * `webhook-signature` header value of Standard Webhooks: `v1,` || base64(HMAC-SHA256(key,
+ * msg_id.msg_timestamp.body)), key = base64-decoded secret after `v1,whsec_` / `whsec_`.
+ * Several secrets (joined by spaces or |) give several signatures joined by a space.
+ * body must be the exact text sent: for net.http_post that is payload::text.
+ * Internal; raises on a malformed secret (the caller turns that into a warning).
+ */
+create or replace function profile_sync.standard_webhook_signature(
+  msg_id text,
+  msg_timestamp bigint,
+  body text,
+  secrets text
+)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  secret text;
+  signatures text[] := '{}';
+begin
+  for secret in
+    select s from pg_catalog.regexp_split_to_table(pg_catalog.btrim(secrets), '[[:space:]|]+') as s where s <> ''
+  loop
+    if secret !~ '^(v1,)?whsec_[A-Za-z0-9+/=]+$' then
+      -- The message never quotes the secret.
+      raise exception 'profile_sync_webhook_secret must be v1,whsec_<base64> (several joined by spaces or |)'
+        using errcode = '22023';
+    end if;
+    signatures := signatures || ('v1,' || pg_catalog.translate(pg_catalog.encode(
+      extensions.hmac(
+        pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8'),
+        pg_catalog.decode(pg_catalog.regexp_replace(secret, '^(v1,)?whsec_', ''), 'base64'),
+        'sha256'
+      ), 'base64'), E'\n', ''));
+  end loop;
+  if pg_catalog.cardinality(signatures) = 0 then
+    raise exception 'profile_sync_webhook_secret is empty' using errcode = '22023';
+  end if;
+  return pg_catalog.array_to_string(signatures, ' ');
+end
+$$;
+
+/*
+ * profile_sync.notify_auth_user_change(): trigger function on auth.users (after insert, update of
+ * a synced column, delete). Builds the Database Webhook payload {type, table, schema, record,
+ * old_record} with non-secret columns only, signs it and queues it with net.http_post (sent by
+ * pg_net after commit; 5 s timeout, pg_net does not retry: reconcile repairs what is lost).
+ * Never fails the auth write: a missing pg_net or Vault secret, or any error, is a warning.
+ * Runs as its owner (security definer) because Auth's role may not read Vault.
+ */
+create or replace function profile_sync.notify_auth_user_change()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  webhook_url text;
+  webhook_secret text;
+  payload jsonb;
+  msg_id text;
+  msg_timestamp bigint;
+begin
+  begin
+    if pg_catalog.to_regclass('vault.decrypted_secrets') is null then
+      raise warning 'profile_sync: Vault is not available; % on auth.users not sent to auth-webhook', tg_op;
+      return null;
+    end if;
+    if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed; '
+        '% on auth.users not sent to auth-webhook', tg_op;
+      return null;
+    end if;
+
+    select
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
+      into webhook_url, webhook_secret;
+    if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
+      raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret '
+        'must be set; % on auth.users not sent to auth-webhook', tg_op;
+      return null;
+    end if;
+
+    payload := pg_catalog.jsonb_build_object(
+      'type', tg_op,
+      'table', tg_table_name,
+      'schema', tg_table_schema,
+      'record', case when tg_op <> 'DELETE' then profile_sync.auth_user_webhook_record(new) end,
+      'old_record', case when tg_op <> 'INSERT' then profile_sync.auth_user_webhook_record(old) end
+    );
+    msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
+    -- The wall clock, not now(): the receiver allows 5 minutes from this moment.
+    msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
+
+    -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly payload::text. A timeout above
+    -- pg_net's 1 s webhook default, for a cold-started function.
+    perform net.http_post(
+      url := webhook_url,
+      body := payload,
+      params := '{}'::jsonb,
+      headers := pg_catalog.jsonb_build_object(
+        'Content-Type', 'application/json',
+        'webhook-id', msg_id,
+        'webhook-timestamp', msg_timestamp::text,
+        'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, payload::text, webhook_secret)
+      ),
+      timeout_milliseconds := 5000
+    );
+  exception when others then
+    raise warning 'profile_sync: % on auth.users not sent to auth-webhook: % (SQLSTATE %)', tg_op, sqlerrm, sqlstate;
+  end;
+  return null;
+end
+$$;
+
+revoke execute on function profile_sync.auth_user_webhook_record(auth.users) from public, anon, authenticated;
+revoke execute on function profile_sync.standard_webhook_signature(text, bigint, text, text) from public, anon, authenticated;
+revoke execute on function profile_sync.notify_auth_user_change() from public, anon, authenticated;
+
+-- Two triggers: a WHEN clause may not name OLD on INSERT, and UPDATEs must be filtered so that
+-- token refreshes and password changes send nothing.
+create or replace trigger profile_sync_auth_user_inserted_or_deleted
+  after insert or delete on auth.users
+  for each row execute function profile_sync.notify_auth_user_change();
+
+create or replace trigger profile_sync_auth_user_updated
+  after update on auth.users
+  for each row
+  when (
+    old.email is distinct from new.email
+    or old.phone is distinct from new.phone
+    or old.raw_user_meta_data is distinct from new.raw_user_meta_data
+    or old.raw_app_meta_data is distinct from new.raw_app_meta_data
+    or old.is_anonymous is distinct from new.is_anonymous
+    or old.email_confirmed_at is distinct from new.email_confirmed_at
+    or old.last_sign_in_at is distinct from new.last_sign_in_at
+    or old.deleted_at is distinct from new.deleted_at
+  )
+  execute function profile_sync.notify_auth_user_change();

@@ -1,0 +1,47 @@
+/**
+ * The trigger migration applies (twice: it is idempotent) to a Postgres that has Supabase's auth
+ * schema but neither pg_net nor Vault, and auth writes there still commit, with a warning.
+ */
+import assert from 'node:assert/strict';
+import postgres from 'postgres';
+import { fileURLToPath as fromFileUrl } from 'node:url';
+import { databaseUrl } from '../helpers/db.ts';
+import { insertAuthUser } from '../helpers/users.ts';
+
+const root = fromFileUrl(new URL('../../', import.meta.url));
+const MIGRATION = '20261121000300_create_auth_users_webhook_trigger.sql';
+
+Deno.test('the trigger migration applies without pg_net or Vault and never blocks auth writes', async () => {
+  const name = `t_bare_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = postgres(Deno.env.get('TEST_DATABASE_URL')!, { max: 1, onnotice: () => {} });
+  await admin.unsafe(`create database "${name}" template template0`);
+  const warnings: string[] = [];
+  const sql = postgres(databaseUrl(name), { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  try {
+    const read = (path: string) => Deno.readTextFile(`${root}${path}`);
+    for (const file of ['10_roles.sql', '20_auth.sql', '30_extensions.sql']) {
+      await sql.unsafe(await read(`local/stand-ins/${file}`));
+    }
+    const migrations = [...Deno.readDirSync(`${root}supabase/migrations`)].map((e) => e.name)
+      .filter((f) => f.endsWith('.sql') && f <= MIGRATION).sort();
+    assert.ok(migrations.includes(MIGRATION));
+    for (const file of migrations) await sql.unsafe(await read(`supabase/migrations/${file}`));
+    await sql.unsafe(await read(`supabase/migrations/${MIGRATION}`));
+
+    const [{ n }] = await sql`select count(*)::int as n from pg_catalog.pg_trigger
+      where tgrelid = 'auth.users'::regclass and tgname like 'profile_sync_%'`;
+    assert.equal(n, 2);
+    assert.equal((await sql`select to_regnamespace('net') as s`)[0].s, null);
+
+    warnings.length = 0;
+    const id = await insertAuthUser(sql);
+    await sql`update auth.users set email = 'x@example.com' where id = ${id}`;
+    await sql`delete from auth.users where id = ${id}`;
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /Vault is not available/);
+  } finally {
+    await sql.end();
+    await admin.unsafe(`drop database if exists "${name}" with (force)`);
+    await admin.end();
+  }
+});

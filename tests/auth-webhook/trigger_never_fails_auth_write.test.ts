@@ -1,0 +1,117 @@
+/**
+ * The auth.users trigger can never fail the auth write: with Vault secrets missing or malformed,
+ * Vault or pg_net absent, net.http_post raising, or the function down, inserts, updates and
+ * deletes all commit; the trigger only raises a warning (which never quotes the secret).
+ */
+import assert from 'node:assert/strict';
+import postgres from 'postgres';
+import { freshDatabase } from '../helpers/db.ts';
+import type { TestDb } from '../helpers/db.ts';
+import { freePort, startTestStack } from '../helpers/stack.ts';
+import { insertAuthUser, updateAuthUser } from '../helpers/users.ts';
+import { newWebhookSecret, setWebhookVault, waitFor } from './helpers.ts';
+
+/** A fresh database and a client that keeps the warnings Postgres sends. */
+async function withWarnings(label: string, body: (db: TestDb, sql: postgres.Sql, warnings: string[]) => Promise<void>) {
+  const db = await freshDatabase(label);
+  const warnings: string[] = [];
+  const sql = postgres(db.url, { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  try {
+    await body(db, sql, warnings);
+  } finally {
+    await sql.end();
+    await db.drop();
+  }
+}
+
+/** Insert, update (synced column) and delete one user as Auth's role; all must commit. */
+async function writeAsAuth(sql: postgres.Sql): Promise<void> {
+  const id = crypto.randomUUID();
+  await sql.begin(async (tx) => {
+    await tx`set local role supabase_auth_admin`;
+    await insertAuthUser(tx as never, { id });
+    await updateAuthUser(tx as never, id, { email: `${id.slice(0, 8)}@changed.example` });
+  });
+  const [{ n }] = await sql`select count(*)::int as n from auth.users where id = ${id}`;
+  assert.equal(n, 1, 'the insert committed');
+  await sql`delete from auth.users where id = ${id}`;
+}
+
+const queued = async (sql: postgres.Sql) => (await sql`select count(*)::int as n from net.http_request_queue`)[0].n;
+
+Deno.test('trigger: Vault secrets not set → the write commits, a warning says what to set', () =>
+  withWarnings('trg_no_secrets', async (_db, sql, warnings) => {
+    await writeAsAuth(sql);
+    assert.equal(await queued(sql), 0);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /profile_sync_webhook_url and profile_sync_webhook_secret must be set; INSERT/);
+  }));
+
+Deno.test('trigger: a malformed secret in Vault → the write commits, the warning hides the secret', () =>
+  withWarnings('trg_bad_secret', async (_db, sql, warnings) => {
+    const bad = 'whsec_not*base64*TOPSECRETVALUE';
+    await setWebhookVault(sql, 'http://127.0.0.1:9/x', bad);
+    await writeAsAuth(sql);
+    assert.equal(await queued(sql), 0);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /must be v1,whsec_<base64>/);
+    assert.ok(warnings.every((w) => !w.includes('TOPSECRETVALUE')), warnings.join('\n'));
+  }));
+
+Deno.test('trigger: net.http_post raising → the write commits with a warning', () =>
+  withWarnings('trg_net_raises', async (_db, sql, warnings) => {
+    await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
+    await sql`
+      create or replace function net.http_post(
+        url text, body jsonb default '{}'::jsonb, params jsonb default '{}'::jsonb,
+        headers jsonb default '{}'::jsonb, timeout_milliseconds integer default 5000
+      ) returns bigint language plpgsql as $$
+      begin
+        insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+        values ('POST', url, headers, null, timeout_milliseconds);
+        raise exception 'pg_net: out of queue space' using errcode = '53100';
+      end $$`;
+    await writeAsAuth(sql);
+    assert.equal(await queued(sql), 0, 'the failed call left nothing behind');
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /INSERT on auth.users not sent to auth-webhook: pg_net: out of queue space \(SQLSTATE 53100\)/);
+  }));
+
+Deno.test('trigger: pg_net not installed → the write commits with a warning', () =>
+  withWarnings('trg_no_net', async (_db, sql, warnings) => {
+    await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
+    await sql`drop schema net cascade`;
+    await writeAsAuth(sql);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /pg_net .* is not installed; INSERT/);
+  }));
+
+Deno.test('trigger: Vault not installed → the write commits with a warning', () =>
+  withWarnings('trg_no_vault', async (_db, sql, warnings) => {
+    await sql`drop schema vault cascade`;
+    await writeAsAuth(sql);
+    assert.equal(await queued(sql), 0);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /Vault is not available; INSERT/);
+  }));
+
+Deno.test('trigger: the function down → the write commits, the response row records the error', () =>
+  withWarnings('trg_fn_down', async (db, sql, warnings) => {
+    const stack = await startTestStack(db.url, { relay: true });
+    try {
+      const closedPort = freePort();
+      await setWebhookVault(sql, `http://127.0.0.1:${closedPort}/functions/v1/auth-webhook`, newWebhookSecret());
+      const id = await insertAuthUser(sql);
+      assert.deepEqual(warnings, []);
+      const [answer] = await waitFor('the relay to record the failure', async () => {
+        const rows = await sql`select status_code, error_msg, timed_out from net._http_response`;
+        return rows.length > 0 ? rows : undefined;
+      });
+      assert.equal(answer.status_code, null);
+      assert.ok(answer.error_msg, 'error_msg is recorded');
+      const [{ n }] = await sql`select count(*)::int as n from auth.users where id = ${id}`;
+      assert.equal(n, 1);
+    } finally {
+      await stack.close();
+    }
+  }));
