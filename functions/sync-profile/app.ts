@@ -1,12 +1,83 @@
 /**
- * sync-profile: placeholder app (being written).
+ * sync-profile: the frontend's call after sign-in. Verifies the caller's access token, syncs the
+ * caller's profile from the current auth.users row and returns it; an admin may name any user.
  * @module
  */
-import { createFunctionApp, methodNotAllowed } from '../../shared/http.ts';
+import type { Context } from 'hono';
+import { z } from 'zod';
+import { bearerToken, hasAdminCredential, isAdminKey } from '../../shared/admin.ts';
+import { AppError } from '../../shared/errors.ts';
+import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
+import type { AppEnv } from '../../shared/http.ts';
+import { createTokenVerifier } from '../../shared/jwt.ts';
+import type { TokenVerifier } from '../../shared/jwt.ts';
 import type { Deps } from '../../shared/serve.ts';
+import { getProfile, isUuid, syncUser } from '../../shared/sync.ts';
 
-export function createApp(deps: Deps) {
-  const app = createFunctionApp('sync-profile', deps.log);
-  app.all('/', methodNotAllowed([]));
+// Unknown keys are ignored so a frontend may send whatever its framework adds.
+const Body = z.object({
+  user_id: z.string().refine(isUuid, 'user_id must be a uuid').optional(),
+});
+type Body = z.infer<typeof Body>;
+
+async function readBody(c: Context<AppEnv>, maxBytes: number): Promise<Body> {
+  const text = await readBodyText(c, maxBytes);
+  // supabase-js sends no body when invoke() is called without one.
+  if (text.trim() === '') return {};
+  const parsed = Body.safeParse(parseJson(text));
+  if (!parsed.success) {
+    throw new AppError('invalid_payload', { detail: parsed.error.issues[0]?.message });
+  }
+  return parsed.data;
+}
+
+/** The user token on the request, if any: a Bearer value that is not an admin key. */
+function userToken(c: Context<AppEnv>, adminKeys: readonly string[]): string | undefined {
+  const token = bearerToken(c.req.raw.headers);
+  if (token) return isAdminKey(token, adminKeys) ? undefined : token;
+  // Present but not `Bearer <token>` is a bad credential, not a missing one.
+  if (c.req.header('authorization')?.trim()) throw new AppError('invalid_token');
+  return undefined;
+}
+
+/**
+ * Whom to sync. A user syncs themself (naming another user is 403). An admin credential names
+ * the user in `user_id`; supabase-js's publishable `apikey` is no admin credential, so a browser
+ * call always takes the user path.
+ */
+async function targetUser(c: Context<AppEnv>, deps: Deps, verify: TokenVerifier): Promise<[string, 'user' | 'admin']> {
+  const { adminKeys, maxBodyBytes } = deps.config;
+  const token = userToken(c, adminKeys);
+  if (hasAdminCredential(c.req.raw.headers, adminKeys)) {
+    const body = await readBody(c, maxBodyBytes);
+    if (body.user_id) return [body.user_id, 'admin'];
+    // A server calling on behalf of a signed-in user: its secret key plus the user's token.
+    if (token) return [(await verify(token)).sub, 'user'];
+    throw new AppError('invalid_payload', { detail: 'user_id is required with an admin credential.' });
+  }
+  // Authenticate before reading a body from anyone.
+  if (!token) throw new AppError('missing_token');
+  const claims = await verify(token);
+  const body = await readBody(c, maxBodyBytes);
+  if (body.user_id && body.user_id.toLowerCase() !== claims.sub.toLowerCase()) {
+    throw new AppError('forbidden', { detail: 'A user token may only sync its own profile.' });
+  }
+  return [claims.sub, 'user'];
+}
+
+export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } = {}) {
+  const verify = options.verifyToken ?? createTokenVerifier(deps.config);
+  const app = createFunctionApp('sync-profile', deps.log, { cors: true });
+
+  app.post('/', async (c) => {
+    const [userId, by] = await targetUser(c, deps, verify);
+    // The core reads the current auth.users row; nothing from the token or body reaches the profile.
+    const { outcome } = await syncUser(deps.sql, deps.config.rolePolicy, userId);
+    const profile = outcome === 'not_found' || outcome === 'deleted' ? undefined : await getProfile(deps.sql, userId);
+    c.get('log').info('profile synced', { user_id: userId, outcome, by });
+    if (!profile) throw new AppError('user_not_found');
+    return c.json({ profile });
+  });
+  app.all('/', methodNotAllowed(['POST', 'OPTIONS']));
   return app;
 }
