@@ -41,6 +41,28 @@ as $$
 $$;
 
 /*
+ * profile_sync.base64_secret_key(secret): the HMAC key of a Standard Webhooks secret: the base64
+ * after `v1,whsec_` / `whsec_`, decoded; missing `=` padding is restored, as the JS library allows it.
+ * Internal; raises on a malformed secret without quoting it.
+ */
+create or replace function profile_sync.base64_secret_key(secret text)
+returns bytea
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  b64 text := pg_catalog.regexp_replace(secret, '^(v1,)?whsec_', '');
+begin
+  if secret !~ '^(v1,)?whsec_[A-Za-z0-9+/]+={0,2}$' then
+    raise exception 'profile_sync_webhook_secret must be v1,whsec_<base64> (several joined by spaces or |)'
+      using errcode = '22023';
+  end if;
+  return pg_catalog.decode(pg_catalog.rpad(b64, ((pg_catalog.length(b64) + 3) / 4) * 4, '='), 'base64');
+end
+$$;
+
+/*
  * profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body, secrets): the
  * `webhook-signature` header value of Standard Webhooks: `v1,` || base64(HMAC-SHA256(key,
  * msg_id.msg_timestamp.body)), key = base64-decoded secret after `v1,whsec_` / `whsec_`.
@@ -66,15 +88,10 @@ begin
   for secret in
     select s from pg_catalog.regexp_split_to_table(pg_catalog.btrim(secrets), '[[:space:]|]+') as s where s <> ''
   loop
-    if secret !~ '^(v1,)?whsec_[A-Za-z0-9+/=]+$' then
-      -- The message never quotes the secret.
-      raise exception 'profile_sync_webhook_secret must be v1,whsec_<base64> (several joined by spaces or |)'
-        using errcode = '22023';
-    end if;
     signatures := signatures || ('v1,' || pg_catalog.translate(pg_catalog.encode(
       extensions.hmac(
         pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8'),
-        pg_catalog.decode(pg_catalog.regexp_replace(secret, '^(v1,)?whsec_', ''), 'base64'),
+        profile_sync.base64_secret_key(secret),
         'sha256'
       ), 'base64'), E'\n', ''));
   end loop;
@@ -161,6 +178,7 @@ end
 $$;
 
 revoke execute on function profile_sync.auth_user_webhook_record(auth.users) from public, anon, authenticated;
+revoke execute on function profile_sync.base64_secret_key(text) from public, anon, authenticated;
 revoke execute on function profile_sync.standard_webhook_signature(text, bigint, text, text) from public, anon, authenticated;
 revoke execute on function profile_sync.notify_auth_user_change() from public, anon, authenticated;
 

@@ -15,7 +15,10 @@ import { newWebhookSecret, setWebhookVault, waitFor } from './helpers.ts';
 async function withWarnings(label: string, body: (db: TestDb, sql: postgres.Sql, warnings: string[]) => Promise<void>) {
   const db = await freshDatabase(label);
   const warnings: string[] = [];
-  const sql = postgres(db.url, { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  const sql = postgres(db.url, {
+    max: 1,
+    onnotice: (n) => String(n.message).startsWith('profile_sync:') && warnings.push(String(n.message)),
+  });
   try {
     await body(db, sql, warnings);
   } finally {
