@@ -25,14 +25,23 @@ export type Database = {
             [_ in never]: never
           }
           Functions: {
-            "avatar_url_from":
+            "auth_user_webhook_record":
+{ Args: { "u": unknown }; Returns: Json
+                           },
+"avatar_url_from":
 { Args: { "user_metadata": Json }; Returns: string
+                           },
+"base64_secret_key":
+{ Args: { "secret": string }; Returns: string
                            },
 "clean_text":
 { Args: { "max_length": number,"value": Json }; Returns: string
                            },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
+                           },
+"standard_webhook_signature":
+{ Args: { "body": string,"msg_id": string,"msg_timestamp": number,"secrets": string }; Returns: string
                            },
 "sync_users":
 { Args: { "default_role"?: string,"ids": (string)[],"self_assignable_roles"?: (string)[] }; Returns: {
