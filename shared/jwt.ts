@@ -56,7 +56,9 @@ function jwksResolver(config: Pick<Config, 'supabaseUrl' | 'jwks'>, options: Ver
     } catch (err) {
       // No key for this kid is the token's fault; anything else (network, non-200, bad JSON) is
       // ours, and must not tell a signed-in user their token is bad.
-      if (err instanceof jose.errors.JWKSNoMatchingKey || err instanceof jose.errors.JWKSMultipleMatchingKeys) {
+      if (
+        err instanceof jose.errors.JWKSNoMatchingKey || err instanceof jose.errors.JWKSMultipleMatchingKeys
+      ) {
         throw err;
       }
       throw new AppError('jwks_unavailable', { cause: err, headers: { 'Retry-After': '5' } });
@@ -90,12 +92,18 @@ export function createTokenVerifier(
         requiredClaims: ['exp', 'sub'],
       }));
     } catch (err) {
-      if (err instanceof jose.errors.JOSEError) throw new AppError('invalid_token', { cause: err, detail: claimDetail(err) });
+      if (err instanceof jose.errors.JOSEError) {
+        throw new AppError('invalid_token', { cause: err, detail: claimDetail(err) });
+      }
       throw err;
     }
     // An anon or service_role key is a valid JWT too, but names no user.
-    if (payload.role !== 'authenticated') throw new AppError('invalid_token', { detail: 'Not a user token.' });
-    if (!isUuid(payload.sub)) throw new AppError('invalid_token', { detail: 'The subject is not a user id.' });
+    if (payload.role !== 'authenticated') {
+      throw new AppError('invalid_token', { detail: 'Not a user token.' });
+    }
+    if (!isUuid(payload.sub)) {
+      throw new AppError('invalid_token', { detail: 'The subject is not a user id.' });
+    }
     return payload as UserClaims;
   };
 }

@@ -45,7 +45,11 @@ function userToken(c: Context<AppEnv>, adminKeys: readonly string[]): string | u
  * the user in `user_id`; supabase-js's publishable `apikey` is no admin credential, so a browser
  * call always takes the user path.
  */
-async function targetUser(c: Context<AppEnv>, deps: Deps, verify: TokenVerifier): Promise<[string, 'user' | 'admin']> {
+async function targetUser(
+  c: Context<AppEnv>,
+  deps: Deps,
+  verify: TokenVerifier,
+): Promise<[string, 'user' | 'admin']> {
   const { adminKeys, maxBodyBytes } = deps.config;
   const token = userToken(c, adminKeys);
   if (hasAdminCredential(c.req.raw.headers, adminKeys)) {
@@ -73,7 +77,9 @@ export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } =
     const [userId, by] = await targetUser(c, deps, verify);
     // The core reads the current auth.users row; nothing from the token or body reaches the profile.
     const { outcome } = await syncUser(deps.sql, deps.config.rolePolicy, userId);
-    const profile = outcome === 'not_found' || outcome === 'deleted' ? undefined : await getProfile(deps.sql, userId);
+    const profile = outcome === 'not_found' || outcome === 'deleted'
+      ? undefined
+      : await getProfile(deps.sql, userId);
     c.get('log').info('profile synced', { user_id: userId, outcome, by });
     if (!profile) throw new AppError('user_not_found');
     return c.json({ profile });

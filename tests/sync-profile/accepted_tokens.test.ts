@@ -8,7 +8,7 @@ import { DEV_JWKS, DEV_SECRET_KEY } from '../../local/dev-keys.ts';
 import { PROFILE_COLUMNS } from '../../shared/sync.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
-import { ISSUER, inProcessApp, userHeaders } from './helpers.ts';
+import { inProcessApp, ISSUER, userHeaders } from './helpers.ts';
 import { DEV_KID, devKey, newKeyPair, sign, userClaims } from './tokens.ts';
 
 const JWT_SECRET = 'legacy-hs256-secret-of-at-least-32-characters';
@@ -29,7 +29,10 @@ Deno.test('sync-profile accepts real user tokens and returns the caller profile'
 
     const cases: [string, (sub: string) => Promise<string>][] = [
       ['ES256 from the JWKS', (sub) => es256(sub)],
-      ['RS256 from the JWKS', (sub) => sign(userClaims(ISSUER, sub), rsa.privateKey, { alg: 'RS256', kid: rsa.kid })],
+      [
+        'RS256 from the JWKS',
+        (sub) => sign(userClaims(ISSUER, sub), rsa.privateKey, { alg: 'RS256', kid: rsa.kid }),
+      ],
       ['HS256 with the configured secret', (sub) => sign(userClaims(ISSUER, sub), secret, { alg: 'HS256' })],
       ['aud as an array', (sub) => es256(sub, { aud: ['authenticated'] })],
       ['exp a second ago (clock tolerance)', (sub) => es256(sub, { exp: now - 1 })],
@@ -45,7 +48,10 @@ Deno.test('sync-profile accepts real user tokens and returns the caller profile'
     }
 
     await t.step('the profile has exactly the public columns, taken from auth.users', async () => {
-      const id = await insertAuthUser(db.sql, { email: 'grace@example.com', ...provider.google('Grace Hopper') });
+      const id = await insertAuthUser(db.sql, {
+        email: 'grace@example.com',
+        ...provider.google('Grace Hopper'),
+      });
       // The token's metadata and the body lie; neither may reach the profile.
       const token = await es256(id, { email: 'evil@example.com', user_metadata: { full_name: 'Mallory' } });
       const res = await app.post(userHeaders(token), JSON.stringify({ full_name: 'Mallory', role: 'admin' }));

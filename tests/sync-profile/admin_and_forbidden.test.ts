@@ -17,10 +17,12 @@ Deno.test('sync-profile admin path and the 403 for another user', async (t) => {
     const hasProfile = async (id: string) =>
       (await db.sql`select 1 from public.profiles where id = ${id}`).length === 1;
 
-    for (const [name, headers] of [
-      ['secret key as apikey', { apikey: DEV_SECRET_KEY }],
-      ['secret key as Bearer', { authorization: `Bearer ${DEV_SECRET_KEY}` }],
-    ] as const) {
+    for (
+      const [name, headers] of [
+        ['secret key as apikey', { apikey: DEV_SECRET_KEY }],
+        ['secret key as Bearer', { authorization: `Bearer ${DEV_SECRET_KEY}` }],
+      ] as const
+    ) {
       await t.step(`${name} + user_id → 200 with that user's profile`, async () => {
         const id = await insertAuthUser(db.sql);
         const res = await postStack(stack, headers, { user_id: id });

@@ -19,7 +19,9 @@ Deno.test('sync-profile CORS: preflight without auth, headers on every response'
   try {
     const url = syncProfileUrl(stack);
     const assertCors = (res: Response) => {
-      for (const [name, value] of Object.entries(corsHeaders)) assert.equal(res.headers.get(name), value, name);
+      for (const [name, value] of Object.entries(corsHeaders)) {
+        assert.equal(res.headers.get(name), value, name);
+      }
     };
 
     await t.step('OPTIONS preflight: 2xx, CORS headers, no credentials needed', async () => {
@@ -35,7 +37,9 @@ Deno.test('sync-profile CORS: preflight without auth, headers on every response'
       assert.ok(res.ok, `preflight status ${res.status}`);
       assertCors(res);
       const allowed = res.headers.get('access-control-allow-headers')!.split(',').map((h) => h.trim());
-      for (const h of ['authorization', 'x-client-info', 'apikey', 'content-type']) assert.ok(allowed.includes(h), h);
+      for (const h of ['authorization', 'x-client-info', 'apikey', 'content-type']) {
+        assert.ok(allowed.includes(h), h);
+      }
       assert.match(res.headers.get('access-control-allow-methods')!, /\bPOST\b/);
     });
 
@@ -47,7 +51,11 @@ Deno.test('sync-profile CORS: preflight without auth, headers on every response'
       ['400 invalid JSON', { method: 'POST', headers: userHeaders(token), body: '{' }, 400],
       ['401 missing token', { method: 'POST' }, 401],
       ['401 invalid token', { method: 'POST', headers: { authorization: 'Bearer x.y.z' } }, 401],
-      ['403 another user', { method: 'POST', headers: userHeaders(token), body: JSON.stringify({ user_id: other }) }, 403],
+      ['403 another user', {
+        method: 'POST',
+        headers: userHeaders(token),
+        body: JSON.stringify({ user_id: other }),
+      }, 403],
       ['405 GET', { method: 'GET' }, 405],
       ['404 another path', { method: 'POST', headers: userHeaders(token) }, 404],
     ];

@@ -51,7 +51,11 @@ export const userHeaders = (token: string): Record<string, string> => ({
 export const syncProfileUrl = (stack: { url: string }) => `${stack.url}/functions/v1/sync-profile`;
 
 /** POSTs to a running stack's sync-profile. */
-export async function postStack(stack: { url: string }, headers: Record<string, string>, body?: unknown): Promise<Call> {
+export async function postStack(
+  stack: { url: string },
+  headers: Record<string, string>,
+  body?: unknown,
+): Promise<Call> {
   const res = await fetch(syncProfileUrl(stack), {
     method: 'POST',
     headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
@@ -67,7 +71,9 @@ export async function postStack(stack: { url: string }, headers: Record<string, 
 export function startJwksServer(keys: Record<string, unknown>[]) {
   const state = { keys, status: 200, fetches: 0 };
   const server = Deno.serve({ hostname: '127.0.0.1', port: 0, onListen: () => {} }, (req) => {
-    if (new URL(req.url).pathname !== '/auth/v1/.well-known/jwks.json') return new Response('no', { status: 404 });
+    if (new URL(req.url).pathname !== '/auth/v1/.well-known/jwks.json') {
+      return new Response('no', { status: 404 });
+    }
     state.fetches++;
     if (state.status !== 200) return new Response('upstream error', { status: state.status });
     return Response.json({ keys: state.keys });

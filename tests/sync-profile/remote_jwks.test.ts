@@ -20,7 +20,10 @@ Deno.test('sync-profile with the JWKS fetched over HTTP', async (t) => {
     const id = await insertAuthUser(db.sql);
     const devToken = await sign(userClaims(jwks.issuer, id), key, { alg: 'ES256', kid: DEV_KID });
     const rotated = await newKeyPair('ES256');
-    const rotatedToken = await sign(userClaims(jwks.issuer, id), rotated.privateKey, { alg: 'ES256', kid: rotated.kid });
+    const rotatedToken = await sign(userClaims(jwks.issuer, id), rotated.privateKey, {
+      alg: 'ES256',
+      kid: rotated.kid,
+    });
 
     const cached = inProcessApp(db, env);
     await t.step('fetched once, then served from the cache', async () => {
@@ -55,7 +58,10 @@ Deno.test('sync-profile with the JWKS fetched over HTTP', async (t) => {
     await t.step('the JWKS server stopped → 503 with Retry-After; cached keys still work', async () => {
       await jwks.close();
       const stranger = await newKeyPair('ES256');
-      const unknownKid = await sign(userClaims(jwks.issuer, id), stranger.privateKey, { alg: 'ES256', kid: stranger.kid });
+      const unknownKid = await sign(userClaims(jwks.issuer, id), stranger.privateKey, {
+        alg: 'ES256',
+        kid: stranger.kid,
+      });
       const refetch = await eager.post(userHeaders(unknownKid));
       assert.deepEqual([refetch.status, refetch.json.error?.code], [503, 'jwks_unavailable']);
       assert.equal(refetch.headers.get('retry-after'), '5');
@@ -64,19 +70,22 @@ Deno.test('sync-profile with the JWKS fetched over HTTP', async (t) => {
       assert.equal((await eager.post(userHeaders(devToken))).status, 200);
     });
 
-    await t.step('over HTTP: the local stack with its JWKS host down → 503, CORS, logged without the token', async () => {
-      const stack = await startTestStack(db.url, { env });
-      try {
-        const res = await postStack(stack, userHeaders(devToken));
-        assert.deepEqual([res.status, res.json.error?.code], [503, 'jwks_unavailable']);
-        assert.equal(res.headers.get('access-control-allow-origin'), '*');
-        const logged = stack.logs.join('\n');
-        assert.match(logged, /jwks_unavailable/);
-        assert.ok(!logged.includes(devToken.split('.')[2]), 'the token reached the log');
-      } finally {
-        await stack.close();
-      }
-    });
+    await t.step(
+      'over HTTP: the local stack with its JWKS host down → 503, CORS, logged without the token',
+      async () => {
+        const stack = await startTestStack(db.url, { env });
+        try {
+          const res = await postStack(stack, userHeaders(devToken));
+          assert.deepEqual([res.status, res.json.error?.code], [503, 'jwks_unavailable']);
+          assert.equal(res.headers.get('access-control-allow-origin'), '*');
+          const logged = stack.logs.join('\n');
+          assert.match(logged, /jwks_unavailable/);
+          assert.ok(!logged.includes(devToken.split('.')[2]), 'the token reached the log');
+        } finally {
+          await stack.close();
+        }
+      },
+    );
   } finally {
     await jwks.close().catch(() => {});
     await db.drop();

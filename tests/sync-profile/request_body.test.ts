@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { freshDatabase } from '../helpers/db.ts';
 import { insertAuthUser } from '../helpers/users.ts';
-import { ISSUER, inProcessApp, userHeaders } from './helpers.ts';
+import { inProcessApp, ISSUER, userHeaders } from './helpers.ts';
 import { DEV_KID, devKey, sign, userClaims } from './tokens.ts';
 
 Deno.test('sync-profile request bodies, methods and missing users', async (t) => {
@@ -18,7 +18,12 @@ Deno.test('sync-profile request bodies, methods and missing users', async (t) =>
     const profiles = async (id: string) =>
       (await db.sql`select count(*)::int as n from public.profiles where id = ${id}`)[0].n as number;
 
-    for (const [name, body] of [['no body', undefined], ['empty JSON object', '{}'], ['blank body', ' \n']] as const) {
+    for (
+      const [name, body] of [['no body', undefined], ['empty JSON object', '{}'], [
+        'blank body',
+        ' \n',
+      ]] as const
+    ) {
       await t.step(`${name} → 200`, async () => {
         const id = await insertAuthUser(db.sql);
         const res = await post(userHeaders(await tokenFor(id)), body);
@@ -38,7 +43,12 @@ Deno.test('sync-profile request bodies, methods and missing users', async (t) =>
       ['JSON array', '[]', 400, 'invalid_payload'],
       ['user_id not a uuid', '{"user_id":"nope"}', 400, 'invalid_payload'],
       ['user_id a number', '{"user_id":5}', 400, 'invalid_payload'],
-      ['body over PROFILE_SYNC_MAX_BODY_BYTES', JSON.stringify({ pad: 'x'.repeat(2048) }), 413, 'payload_too_large'],
+      [
+        'body over PROFILE_SYNC_MAX_BODY_BYTES',
+        JSON.stringify({ pad: 'x'.repeat(2048) }),
+        413,
+        'payload_too_large',
+      ],
     ];
     for (const [name, body, status, code] of bad) {
       await t.step(`${name} → ${status} ${code}, nothing written`, async () => {

@@ -15,16 +15,24 @@ Deno.test('sync-profile over HTTP: created, unchanged, then follows auth.users',
   const db = await freshDatabase('sp_http');
   const stack = await startTestStack(db.url);
   try {
-    const id = await insertAuthUser(db.sql, { email: 'ada@example.com', ...provider.github('ada', 'Ada Lovelace') });
+    const id = await insertAuthUser(db.sql, {
+      email: 'ada@example.com',
+      ...provider.github('ada', 'Ada Lovelace'),
+    });
     const token = await signDevAccessToken(stack.supabaseUrl, id);
-    const supabase = createClient(stack.supabaseUrl, DEV_PUBLISHABLE_KEY, { accessToken: () => Promise.resolve(token) });
+    const supabase = createClient(stack.supabaseUrl, DEV_PUBLISHABLE_KEY, {
+      accessToken: () => Promise.resolve(token),
+    });
     const invoke = async () => {
       const { data, error } = await supabase.functions.invoke('sync-profile');
       assert.equal(error, null, `invoke failed: ${error}`);
       return data.profile as Record<string, unknown>;
     };
     const row = async () =>
-      (await db.sql`select xmin::text as xmin, updated_at, email, full_name from public.profiles where id = ${id}`)[0];
+      (await db
+        .sql`select xmin::text as xmin, updated_at, email, full_name from public.profiles where id = ${id}`)[
+          0
+        ];
 
     let first: Awaited<ReturnType<typeof row>>;
     await t.step('first call creates the profile and returns it', async () => {

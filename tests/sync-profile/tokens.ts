@@ -12,9 +12,20 @@ const b64 = (value: unknown) => jose.base64url.encode(JSON.stringify(value));
 export function userClaims(issuer: string, sub: string, overrides: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
   const claims: Record<string, unknown> = {
-    iss: issuer, sub, aud: 'authenticated', role: 'authenticated', iat: now, exp: now + 3600,
-    aal: 'aal1', session_id: crypto.randomUUID(), is_anonymous: false, email: '', phone: '',
-    app_metadata: {}, user_metadata: {}, ...overrides,
+    iss: issuer,
+    sub,
+    aud: 'authenticated',
+    role: 'authenticated',
+    iat: now,
+    exp: now + 3600,
+    aal: 'aal1',
+    session_id: crypto.randomUUID(),
+    is_anonymous: false,
+    email: '',
+    phone: '',
+    app_metadata: {},
+    user_metadata: {},
+    ...overrides,
   };
   for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
   return claims;
@@ -34,7 +45,10 @@ export const devKey = () => jose.importJWK(DEV_SIGNING_JWK, 'ES256') as Promise<
 export const DEV_KID = DEV_SIGNING_JWK.kid;
 
 /** A fresh key pair and its public JWK (with kid; no `alg`, as many JWKS publish them). */
-export async function newKeyPair(alg: 'ES256' | 'RS256' | 'RS512', kid = `${alg.toLowerCase()}-${crypto.randomUUID()}`) {
+export async function newKeyPair(
+  alg: 'ES256' | 'RS256' | 'RS512',
+  kid = `${alg.toLowerCase()}-${crypto.randomUUID()}`,
+) {
   const { privateKey, publicKey } = await jose.generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await jose.exportJWK(publicKey)), kid, use: 'sig' };
   return { privateKey, jwk, kid };
