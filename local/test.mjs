@@ -62,7 +62,8 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   let code = 1;
   try {
     const args = process.argv.slice(2);
-    const targets = args.length > 0 ? args : ['tests/'];
+    // By default everything but the stress suite, which `npm run test:stress` runs on its own.
+    const targets = args.length > 0 ? args : ['--ignore=tests/stress/', 'tests/'];
     code = await run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {
       TEST_DATABASE_URL: cluster.adminUrl,
       TEST_TEMPLATE_DB: TEMPLATE_DB,

@@ -22,8 +22,8 @@ export type Mismatch = { id: string; problem: 'missing' | 'wrong' | 'orphaned' }
  * user metadata is a plain `full_name`, whose app role (if any) is in raw_app_meta_data.role, and
  * whose profile the app has not edited: the expectation is written out here, not taken from the core.
  */
-export function profileMismatches(sql: Sql): Promise<Mismatch[]> {
-  return sql<Mismatch[]>`
+export async function profileMismatches(sql: Sql): Promise<Mismatch[]> {
+  const rows = await sql<Mismatch[]>`
     select u.id, case when p.id is null then 'missing' else 'wrong' end as problem
     from auth.users u
     left join public.profiles p on p.id = u.id
@@ -36,4 +36,5 @@ export function profileMismatches(sql: Sql): Promise<Mismatch[]> {
     select p.id, 'orphaned' from public.profiles p
     where not exists (select 1 from auth.users u where u.id = p.id)
     order by 1`;
+  return [...rows];
 }
