@@ -11,22 +11,10 @@ const b64 = (value: unknown) => jose.base64url.encode(JSON.stringify(value));
 /** Claims of a Supabase user access token; `overrides` replace any of them (undefined removes). */
 export function userClaims(issuer: string, sub: string, overrides: Record<string, unknown> = {}) {
   const now = Math.floor(Date.now() / 1000);
-  const claims: Record<string, unknown> = {
-    iss: issuer,
-    sub,
-    aud: 'authenticated',
-    role: 'authenticated',
-    iat: now,
-    exp: now + 3600,
-    aal: 'aal1',
-    session_id: crypto.randomUUID(),
-    is_anonymous: false,
-    email: '',
-    phone: '',
-    app_metadata: {},
-    user_metadata: {},
-    ...overrides,
-  };
+  // What verification looks at, plus the session claims every Supabase token has.
+  const base = { iss: issuer, sub, aud: 'authenticated', role: 'authenticated', iat: now, exp: now + 3600 };
+  const session = { aal: 'aal1', session_id: crypto.randomUUID() };
+  const claims: Record<string, unknown> = { ...base, ...session, ...overrides };
   for (const [k, v] of Object.entries(claims)) if (v === undefined) delete claims[k];
   return claims;
 }
