@@ -1,5 +1,6 @@
 // 50 concurrent syncs of the same users, with auth updates interleaved, end in exactly one
 // correct row per user: no deadlock, no unique violation, the final auth state wins.
+// (Updates are single-row, as Auth issues them: multi-row UPDATEs can deadlock each other.)
 import { deepStrictEqual as assertEquals } from 'node:assert/strict';
 import postgres from 'postgres';
 import { freshDatabase } from '../helpers/db.ts';
@@ -19,10 +20,13 @@ Deno.test('50 concurrent syncs of the same users', async () => {
       const order = k % 2 === 0 ? [...ids] : [...ids].reverse();
       return syncUsers(pool, policy, order.slice(0, 10 + (k % 11)));
     });
-    const updates = Array.from({ length: 10 }, (_, v) =>
-      pool`update auth.users set raw_user_meta_data = jsonb_build_object('full_name', 'v' || ${v + 1} || '-' || id),
-             updated_at = clock_timestamp() where id = any(${ids}::uuid[])`
-    );
+    // auth updates one row at a time, as Auth writes them, interleaved with the syncs
+    const updates = Array.from({ length: 10 }, async (_, v) => {
+      for (const id of ids) {
+        await pool`update auth.users set raw_user_meta_data = jsonb_build_object('full_name', ${`v${v + 1}-${id}`}::text),
+                   updated_at = clock_timestamp() where id = ${id}`;
+      }
+    });
     await Promise.all([...syncs, ...updates]);
     await syncUsers(pool, policy, ids); // the final sync after every update committed
     const rows = await db.sql`
