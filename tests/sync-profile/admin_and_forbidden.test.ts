@@ -21,6 +21,11 @@ Deno.test('sync-profile admin path and the 403 for another user', async (t) => {
       const [name, headers] of [
         ['secret key as apikey', { apikey: DEV_SECRET_KEY }],
         ['secret key as Bearer', { authorization: `Bearer ${DEV_SECRET_KEY}` }],
+        // A gateway may put its own token in Authorization; with user_id it is not looked at.
+        ['secret key as apikey, a foreign Bearer', {
+          apikey: DEV_SECRET_KEY,
+          authorization: 'Bearer gateway-token',
+        }],
       ] as const
     ) {
       await t.step(`${name} + user_id → 200 with that user's profile`, async () => {
