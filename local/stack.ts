@@ -50,7 +50,17 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       return Response.json({ error: { code: 'not_found', message: 'No such function.' } }, { status: 404 });
     }
     url.pathname = `/${m[1]}${m[2] ?? ''}`;
-    return app.fetch(new Request(url, req));
+    // A new request for the function's path; not `new Request(url, req)`, which would tie the
+    // function's request to Deno's signal (aborted on every successful response).
+    const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
+    return app.fetch(
+      new Request(url, {
+        method: req.method,
+        headers: req.headers,
+        body: hasBody ? req.body : undefined,
+        ...(hasBody ? { duplex: 'half' } : {}),
+      } as RequestInit),
+    );
   };
 
   const server = Deno.serve(
