@@ -32,8 +32,17 @@ const UNAVAILABLE_CODES = new Set([
   '40P01', // deadlock_detected: retryable
 ]);
 const UNAVAILABLE_NODE_CODES = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
-  'CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'CONNECT_TIMEOUT',
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'CONNECT_TIMEOUT',
 ]);
 
 export function isDbUnavailable(err: unknown): boolean {
@@ -42,13 +51,34 @@ export function isDbUnavailable(err: unknown): boolean {
   const code = typeof e.code === 'string' ? e.code : '';
   if (UNAVAILABLE_CODES.has(code) || code.startsWith('08') || UNAVAILABLE_NODE_CODES.has(code)) return true;
   if (e.name === 'ConnectionRefused' || e.name === 'ConnectionReset') return true;
-  return typeof e.message === 'string' && /connection (refused|reset|closed|terminated)|write CONNECTION_CLOSED/i.test(e.message);
+  return typeof e.message === 'string' &&
+    /connection (refused|reset|closed|terminated)|write CONNECTION_CLOSED/i.test(e.message);
 }
 
-/** Runs a database call; an outage becomes AppError('database_unavailable') with Retry-After. */
-export async function withDb<T>(work: () => Promise<T>): Promise<T> {
+// A pooled connection that the server or a pooler closed while idle fails on its first use.
+const DROPPED_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  'ECONNRESET',
+  'EPIPE',
+  '57P01',
+]);
+export const isDroppedConnection = (err: unknown) =>
+  DROPPED_CODES.has(String((err as { code?: unknown } | null)?.code));
+
+/**
+ * Runs a database call; an outage becomes AppError('database_unavailable') with Retry-After.
+ * `idempotent` work met by a dropped connection is retried once on a fresh one: pg_net and
+ * pg_cron never retry, so the first request after a restart or a pooler recycle would otherwise
+ * be lost. A database that refuses or times out is not retried: that is the 503 the caller sees.
+ */
+export async function withDb<T>(work: () => Promise<T>, options: { idempotent?: boolean } = {}): Promise<T> {
   try {
-    return await work();
+    return await work().catch((err) => {
+      if (options.idempotent && isDroppedConnection(err)) return work();
+      throw err;
+    });
   } catch (err) {
     if (isDbUnavailable(err)) {
       throw new AppError('database_unavailable', { cause: err, headers: { 'Retry-After': '5' } });

@@ -14,15 +14,26 @@ export type SyncResult = { user_id: string; outcome: Outcome };
 export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
 
 export const PROFILE_COLUMNS = [
-  'id', 'email', 'phone', 'full_name', 'avatar_url', 'role', 'provider', 'is_anonymous',
-  'email_confirmed_at', 'last_sign_in_at', 'created_at', 'updated_at', 'deleted_at',
+  'id',
+  'email',
+  'phone',
+  'full_name',
+  'avatar_url',
+  'role',
+  'provider',
+  'is_anonymous',
+  'email_confirmed_at',
+  'last_sign_in_at',
+  'created_at',
+  'updated_at',
+  'deleted_at',
 ] as const;
 export type Profile = Pick<Database['public']['Tables']['profiles']['Row'], (typeof PROFILE_COLUMNS)[number]>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
-/** Syncs the given users; one result per distinct id, in id order. */
+/** Syncs the given users; one result per distinct id, in id order. Idempotent, so retried once on a dropped connection. */
 export async function syncUsers(sql: Sql, policy: RolePolicy, ids: readonly string[]): Promise<SyncResult[]> {
   if (ids.length === 0) return [];
   const args: SyncUsersFn['Args'] = {
@@ -33,8 +44,8 @@ export async function syncUsers(sql: Sql, policy: RolePolicy, ids: readonly stri
   const rows = await withDb(() =>
     sql<SyncRow[]>`
       select user_id, outcome
-      from profile_sync.sync_users(${args.ids}::uuid[], ${args.default_role!}, ${args.self_assignable_roles!}::text[])`
-  );
+      from profile_sync.sync_users(${args.ids}::uuid[], ${args.default_role!}, ${args
+      .self_assignable_roles!}::text[])`, { idempotent: true });
   return rows.map((r) => ({ user_id: r.user_id, outcome: r.outcome as Outcome }));
 }
 
@@ -47,7 +58,9 @@ export async function syncUser(sql: Sql, policy: RolePolicy, id: string): Promis
 /** The public columns of one profile, or undefined. */
 export async function getProfile(sql: Sql, id: string): Promise<Profile | undefined> {
   const [row] = await withDb(() =>
-    sql<Profile[]>`select ${sql(PROFILE_COLUMNS as unknown as string[])} from public.profiles where id = ${id}`
+    sql<Profile[]>`select ${
+      sql(PROFILE_COLUMNS as unknown as string[])
+    } from public.profiles where id = ${id}`
   );
   return row;
 }

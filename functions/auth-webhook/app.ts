@@ -3,12 +3,10 @@
  * verifies it (Standard Webhooks) before anything else, and syncs the named user via the core.
  * @module
  */
-import { AppError, isAppError } from '../../shared/errors.ts';
+import { AppError } from '../../shared/errors.ts';
 import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
 import { syncUser } from '../../shared/sync.ts';
-import type { RolePolicy, SyncResult } from '../../shared/sync.ts';
-import type { Sql } from '../../shared/db.ts';
 import { createWebhookVerifier } from '../../shared/webhook.ts';
 import type { WebhookVerifier } from '../../shared/webhook.ts';
 import { parseAuthUserEvent } from '../../shared/webhook-payload.ts';
@@ -23,25 +21,6 @@ function verifierOrNone(deps: Deps): WebhookVerifier | undefined {
     fn: 'auth-webhook',
   });
   return undefined;
-}
-
-// A pooled connection that the server or a pooler closed while idle fails on its first use.
-const DROPPED = new Set(['CONNECTION_CLOSED', 'CONNECTION_ENDED', 'CONNECTION_DESTROYED', 'ECONNRESET', 'EPIPE', '57P01']);
-const wasDropped = (err: unknown) =>
-  isAppError(err) && err.code === 'database_unavailable' && DROPPED.has(String((err.cause as { code?: unknown })?.code));
-
-/**
- * pg_net never retries, so a delivery that meets a dropped connection would be lost until
- * reconcile: retry once on a fresh connection (the sync is idempotent). A database that refuses
- * or times out is not retried here: that is the 503 the sender sees.
- */
-async function syncRetryingDropped(sql: Sql, policy: RolePolicy, id: string): Promise<SyncResult> {
-  try {
-    return await syncUser(sql, policy, id);
-  } catch (err) {
-    if (!wasDropped(err)) throw err;
-    return await syncUser(sql, policy, id);
-  }
 }
 
 export function createApp(deps: Deps) {
@@ -60,7 +39,7 @@ export function createApp(deps: Deps) {
     const raw = await readBodyText(c, config.maxBodyBytes);
     verify(raw, c.req.raw.headers);
     const { type, userId } = parseAuthUserEvent(parseJson(raw));
-    const { outcome } = await syncRetryingDropped(sql, config.rolePolicy, userId);
+    const { outcome } = await syncUser(sql, config.rolePolicy, userId);
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.
     if (outcome === 'not_found' && type !== 'DELETE') throw new AppError('user_not_found');
     const result = { user_id: userId, outcome: outcome === 'not_found' ? 'deleted' : outcome };
