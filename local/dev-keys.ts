@@ -56,6 +56,7 @@ export async function signDevAccessToken(
     .setSubject(sub)
     .setIssuer(`${supabaseUrl.replace(/\/+$/, '')}/auth/v1`)
     .setIssuedAt()
-    .setExpirationTime(expiresIn)
+    // a number is seconds from now (jose would read a bare number as an absolute time)
+    .setExpirationTime(typeof expiresIn === 'number' ? `${expiresIn}s` : expiresIn)
     .sign(key);
 }
