@@ -15,6 +15,10 @@ export function createDb(url: string, options: { max?: number; application?: str
     max: options.max ?? 5,
     idle_timeout: 20,
     connect_timeout: 5,
+    // postgres.js backs off reconnects up to 20 s (3^failures/100 s, shared by the pool) and
+    // queues requests behind that: during a restart requests would hang past pg_net's timeout
+    // instead of getting the 503 a sender retries, and recovery would lag. Capped at 0.2 s.
+    backoff: (failures: number) => Math.min(0.05 * failures, 0.2),
     max_lifetime: 60 * 30,
     onnotice: () => {},
     connection: { application_name: options.application ?? 'profile-sync' },
