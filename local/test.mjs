@@ -11,7 +11,7 @@ import { ROOT, applyStandIns, ensureDatabase, pushMigrations, startEmbedded, wit
 
 export const TEMPLATE_DB = 'profile_sync_template';
 
-function freePort() {
+export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.on('error', reject);

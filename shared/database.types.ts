@@ -43,6 +43,11 @@ export type Database = {
 "standard_webhook_signature":
 { Args: { "body": string,"msg_id": string,"msg_timestamp": number,"secrets": string }; Returns: string
                            },
+"sync_decisions":
+{ Args: { "default_role": string,"ids": (string)[],"self_assignable_roles": (string)[] }; Returns: {
+              "applies": boolean,"avatar_url": string,"deleted_at": string,"email": string,"email_confirmed_at": string,"full_name": string,"has_profile": boolean,"has_state": boolean,"in_auth": boolean,"is_anonymous": boolean,"last_sign_in_at": string,"outcome": string,"phone": string,"profile_changes": boolean,"provider": string,"role": string,"state": Database["profile_sync"]['Tables']["profile_state"]['Row'],"state_changes": boolean,"user_id": string
+            }[]
+                           },
 "sync_users":
 { Args: { "default_role"?: string,"ids": (string)[],"self_assignable_roles"?: (string)[] }; Returns: {
               "outcome": string,"user_id": string

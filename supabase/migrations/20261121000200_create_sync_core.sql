@@ -24,6 +24,14 @@ alter table profile_sync.profile_state enable row level security;
 revoke all on table profile_sync.profile_state from public, anon, authenticated;
 
 /*
+ * The mapping helpers below are plain SQL expressions with no SET clause and no FROM, so the
+ * planner inlines them into the statements that call them (a SET search_path would forbid
+ * inlining and cost a function call with a GUC save/restore per value: most of the time of a
+ * reconcile, see docs/benchmarks.md). Every name in them is schema-qualified instead, and
+ * pg_catalog is searched first, so no caller's search_path can change what they mean.
+ */
+
+/*
  * profile_sync.clean_text(value, max_length): a JSON value as profile text.
  * Only JSON strings count (arrays, objects, numbers give null); trimmed; blank gives null;
  * cut to max_length characters so a 10,000-character name cannot bloat a profile.
@@ -33,10 +41,9 @@ returns text
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
-  select case when jsonb_typeof(value) = 'string'
-    then nullif(left(btrim(value #>> '{}'), max_length), '')
+  select case when pg_catalog.jsonb_typeof(value) = 'string'
+    then nullif(pg_catalog.left(pg_catalog.btrim(value #>> '{}'), max_length), '')
   end
 $$;
 
@@ -49,7 +56,6 @@ returns text
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
   select coalesce(
     profile_sync.clean_text(user_metadata -> 'full_name', 200),
@@ -62,79 +68,75 @@ $$;
 /*
  * profile_sync.avatar_url_from(user_metadata): avatar_url, else picture (Google, Discord);
  * only http(s) URLs, so a javascript: or data: value never reaches an <img src>.
+ * (regexp_substr of a pattern anchored at both ends is the whole value or null: one
+ * expression, so it inlines.)
  */
 create or replace function profile_sync.avatar_url_from(user_metadata jsonb)
 returns text
 language sql
 immutable
 parallel safe
-set search_path = ''
 as $$
-  select url from (
-    select coalesce(
+  select pg_catalog.regexp_substr(
+    coalesce(
       profile_sync.clean_text(user_metadata -> 'avatar_url', 2048),
       profile_sync.clean_text(user_metadata -> 'picture', 2048)
-    ) as url
-  ) candidate
-  where url ~* '^https?://[^[:space:]]+$'
+    ),
+    '^https?://[^[:space:]]+$', 1, 1, 'i'
+  )
 $$;
 
 revoke execute on all functions in schema profile_sync from public, anon, authenticated;
 
 /*
- * profile_sync.sync_users(ids, default_role, self_assignable_roles)
+ * profile_sync.sync_decisions(ids, default_role, self_assignable_roles)
  *
- * Makes each listed user's profile true to the current auth.users row, set-based, and returns
- * one (user_id, outcome) per distinct id: created | updated | unchanged | deleted, or not_found
- * for an id that has neither an auth user nor a profile.
- *
- * Rules (DESIGN "Profile rules"): auth-owned fields always follow auth; full_name, avatar_url and
- * role follow auth until the app edits them (current value differs from the value last synced),
- * then never again; role comes from raw_app_meta_data.role, else (at creation only) from user
- * metadata when allowlisted, else default_role; a soft-deleted user keeps a tombstone with
- * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
- *
- * Concurrency: rows of profile_state are locked in id order before auth is read, so syncs of the
- * same user run one after another and each reads the newest committed auth row; an auth version
- * older than the one last synced is never applied.
- *
- * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
+ * What a sync of the given users would do, without doing it: one row per distinct id with the
+ * profile and the bookkeeping it should have, whether either differs from what is stored, and the
+ * outcome. The three-way merge lives here only, so both ways sync_users writes share it.
+ * A plain STABLE SQL query with no SET clause, so the planner inlines it into sync_users (whose
+ * search_path is empty: every name is schema-qualified). Internal: called by sync_users only.
  */
-create or replace function profile_sync.sync_users(
+create or replace function profile_sync.sync_decisions(
   ids uuid[],
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}'
+  default_role text,
+  self_assignable_roles text[]
 )
-returns table (user_id uuid, outcome text)
-language plpgsql
-volatile
-security definer
-set search_path = ''
+returns table (
+  user_id uuid,
+  in_auth boolean,
+  has_profile boolean,
+  has_state boolean,
+  -- true when the profile and bookkeeping below are to be written (in auth, not an older state)
+  applies boolean,
+  profile_changes boolean,
+  state_changes boolean,
+  outcome text,
+  email text,
+  phone text,
+  full_name text,
+  avatar_url text,
+  role text,
+  provider text,
+  is_anonymous boolean,
+  email_confirmed_at timestamptz,
+  last_sign_in_at timestamptz,
+  deleted_at timestamptz,
+  -- the bookkeeping row as it should be after this sync (synced_at = now())
+  state profile_sync.profile_state
+)
+language sql
+stable
 as $$
-begin
-  if default_role is null or btrim(default_role) = '' then
-    raise exception 'default_role must be a non-empty role name' using errcode = '22023';
-  end if;
-
-  insert into profile_sync.profile_state (user_id)
-    select u.id from auth.users u where u.id = any (ids) order by u.id
-    on conflict do nothing;
-
-  perform 1 from profile_sync.profile_state s
-    where s.user_id = any (ids)
-    order by s.user_id
-    for update;
-
-  -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now.
-  return query
   with wanted as (
-    select distinct w.id from unnest(ids) as w (id) where w.id is not null
+    select distinct w.id from pg_catalog.unnest(ids) as w (id) where w.id is not null
   ),
   source as (
     select
       w.id,
       u.id is not null as in_auth,
       p.id is not null as has_profile,
+      s.user_id is not null as has_state,
       u.updated_at as auth_updated_at,
       u.deleted_at is not null as soft_deleted,
       nullif(u.email, '') as a_email,
@@ -152,45 +154,48 @@ begin
       p.role as p_role, p.provider as p_provider, p.is_anonymous as p_is_anonymous,
       p.email_confirmed_at as p_email_confirmed_at, p.last_sign_in_at as p_last_sign_in_at,
       p.deleted_at as p_deleted_at,
-      s.synced_full_name, s.synced_avatar_url, s.synced_role,
-      s.full_name_edited, s.avatar_url_edited, s.role_edited, s.initial_role,
-      s.auth_updated_at as state_auth_updated_at
+      s.synced_full_name as st_full_name, s.synced_avatar_url as st_avatar_url, s.synced_role as st_role,
+      s.full_name_edited as st_fn_edited, s.avatar_url_edited as st_av_edited, s.role_edited as st_ro_edited,
+      s.initial_role as st_initial_role, s.auth_updated_at as st_auth_updated_at
+    -- One primary-key probe per id in each table, whatever the statistics said when the plan
+    -- was made: offset 0 keeps each lookup a parameterized subquery the planner cannot
+    -- turn into a scan of the whole table (sync_users reuses its plans; see there).
     from wanted w
-    left join auth.users u on u.id = w.id
-    left join public.profiles p on p.id = w.id
-    left join profile_sync.profile_state s on s.user_id = w.id
+    left join lateral (select * from auth.users x where x.id = w.id offset 0) u on true
+    left join lateral (select * from public.profiles x where x.id = w.id offset 0) p on true
+    left join lateral (select * from profile_sync.profile_state x where x.user_id = w.id offset 0) s on true
   ),
   merged as (
     select
       src.*,
-      coalesce(src.full_name_edited, false)
-        or (src.has_profile and src.p_full_name is distinct from src.synced_full_name) as fn_edited,
-      coalesce(src.avatar_url_edited, false)
-        or (src.has_profile and src.p_avatar_url is distinct from src.synced_avatar_url) as av_edited,
-      coalesce(src.role_edited, false)
-        or (src.has_profile and src.p_role is distinct from src.synced_role) as ro_edited,
+      coalesce(src.st_fn_edited, false)
+        or (src.has_profile and src.p_full_name is distinct from src.st_full_name) as fn_edited,
+      coalesce(src.st_av_edited, false)
+        or (src.has_profile and src.p_avatar_url is distinct from src.st_avatar_url) as av_edited,
+      coalesce(src.st_ro_edited, false)
+        or (src.has_profile and src.p_role is distinct from src.st_role) as ro_edited,
       coalesce(
-        src.initial_role,
+        src.st_initial_role,
         case
           when not src.has_profile and src.claimed_role = any (self_assignable_roles) then src.claimed_role
           else default_role
         end
       ) as base_role,
       -- version guard: an auth state older than the one last synced is never applied
-      src.state_auth_updated_at is not null and src.auth_updated_at is not null
-        and src.auth_updated_at < src.state_auth_updated_at as is_older
+      src.st_auth_updated_at is not null and src.auth_updated_at is not null
+        and src.auth_updated_at < src.st_auth_updated_at as is_older
     from source src
   ),
   target as (
     select
       m.*,
+      m.in_auth and not m.is_older as applies,
       case when m.soft_deleted then null when m.fn_edited then m.p_full_name else m.a_full_name end as n_full_name,
       case when m.soft_deleted then null when m.av_edited then m.p_avatar_url else m.a_avatar_url end as n_avatar_url,
       case when m.ro_edited then m.p_role else coalesce(m.app_role, m.base_role) end as n_role,
       case when m.soft_deleted then null else m.a_email end as n_email,
       case when m.soft_deleted then null else m.a_phone end as n_phone
     from merged m
-    where m.in_auth and not m.is_older
   ),
   decided as (
     select
@@ -207,12 +212,123 @@ begin
         or t.p_last_sign_in_at is distinct from t.a_last_sign_in_at
         or t.p_deleted_at is distinct from t.a_deleted_at as profile_changes,
       -- what auth said, the base of the next merge; cleared with the personal data on soft delete
-      case when t.soft_deleted then null when t.fn_edited then t.synced_full_name else t.n_full_name end as s_full_name,
-      case when t.soft_deleted then null when t.av_edited then t.synced_avatar_url else t.n_avatar_url end as s_avatar_url,
-      case when t.ro_edited then t.synced_role else t.n_role end as s_role,
+      case when t.soft_deleted then null when t.fn_edited then t.st_full_name else t.n_full_name end as s_full_name,
+      case when t.soft_deleted then null when t.av_edited then t.st_avatar_url else t.n_avatar_url end as s_avatar_url,
+      case when t.ro_edited then t.st_role else t.n_role end as s_role,
       t.fn_edited and not t.soft_deleted as s_fn_edited,
       t.av_edited and not t.soft_deleted as s_av_edited
     from target t
+  )
+  select
+    d.id,
+    d.in_auth,
+    d.has_profile,
+    d.has_state,
+    d.applies,
+    d.profile_changes,
+    (d.st_full_name, d.st_avatar_url, d.st_role, d.st_fn_edited, d.st_av_edited, d.st_ro_edited,
+     d.st_initial_role, d.st_auth_updated_at)
+      is distinct from
+        (d.s_full_name, d.s_avatar_url, d.s_role, d.s_fn_edited, d.s_av_edited, d.ro_edited,
+         d.base_role, d.auth_updated_at),
+    case
+      when not d.in_auth then case when d.has_profile then 'deleted' else 'not_found' end
+      when d.is_older then 'unchanged'
+      when d.soft_deleted and (not d.has_profile or d.p_deleted_at is null) then 'deleted'
+      when not d.has_profile then 'created'
+      when d.profile_changes then 'updated'
+      else 'unchanged'
+    end,
+    d.n_email, d.n_phone, d.n_full_name, d.n_avatar_url, d.n_role, d.a_provider, d.a_is_anonymous,
+    d.a_email_confirmed_at, d.a_last_sign_in_at, d.a_deleted_at,
+    row(d.id, d.s_full_name, d.s_avatar_url, d.s_role, d.s_fn_edited, d.s_av_edited, d.ro_edited,
+        d.base_role, d.auth_updated_at, now())::profile_sync.profile_state
+  from decided d
+$$;
+
+revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) from public, anon, authenticated;
+
+/*
+ * profile_sync.sync_users(ids, default_role, self_assignable_roles)
+ *
+ * Makes each listed user's profile true to the current auth.users row, set-based, and returns
+ * one (user_id, outcome) per distinct id: created | updated | unchanged | deleted, or not_found
+ * for an id that has neither an auth user nor a profile.
+ *
+ * Rules (DESIGN "Profile rules"): auth-owned fields always follow auth; full_name, avatar_url and
+ * role follow auth until the app edits them (current value differs from the value last synced),
+ * then never again; role comes from raw_app_meta_data.role, else (at creation only) from user
+ * metadata when allowlisted, else default_role; a soft-deleted user keeps a tombstone with
+ * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
+ * The merge itself is profile_sync.sync_decisions.
+ *
+ * Two ways to write, one result:
+ * - First sync (no bookkeeping row, no profile: a signup, or reconcile creating what is missing):
+ *   one statement inserts the bookkeeping row and the profile. The bookkeeping insert is the lock:
+ *   it succeeds only when no other sync has ever written (or is writing) a row for that user.
+ * - Every other id: a placeholder bookkeeping row, then rows of profile_state locked in id order
+ *   before auth is read, so syncs of the same user run one after another and each reads the
+ *   newest committed auth row; an auth version older than the one last synced is never applied.
+ *
+ * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
+ */
+create or replace function profile_sync.sync_users(
+  ids uuid[],
+  default_role text default 'user',
+  self_assignable_roles text[] default '{}'
+)
+returns table (user_id uuid, outcome text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+-- Planned once per session and reused (planning the inlined merge costs milliseconds, more than
+-- a one-user sync). Every access here is a probe by primary key, for one id or a batch alike;
+-- with seq scans off the reused plan never depends on how big the tables were when it was made.
+set plan_cache_mode = force_generic_plan
+set enable_seqscan = off
+as $$
+declare
+  first_ids uuid[];
+  rest uuid[];
+begin
+  if default_role is null or btrim(default_role) = '' then
+    raise exception 'default_role must be a non-empty role name' using errcode = '22023';
+  end if;
+
+  -- First syncs (no bookkeeping, no profile): the bookkeeping row is inserted with what this
+  -- sync will store, so the write below leaves it as it is (one row version, not two). The
+  -- insert is also the lock: it succeeds only when no other sync has written or is writing a row
+  -- for that user. Ids it does not cover get a placeholder row and are locked, in id order.
+  with created as (
+    insert into profile_sync.profile_state as st
+    select (d.state).*
+    from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
+    where d.in_auth and not d.has_state and not d.has_profile
+    order by d.user_id
+    on conflict do nothing
+    returning st.user_id
+  )
+  select coalesce(array_agg(c.user_id), '{}') into first_ids from created c;
+
+  rest := array(select w.id from unnest(ids) as w (id) where w.id is not null
+                except select unnest(first_ids));
+
+  if cardinality(rest) > 0 then
+    insert into profile_sync.profile_state (user_id)
+      select u.id from auth.users u where u.id = any (rest) order by u.id
+      on conflict do nothing;
+
+    perform 1 from profile_sync.profile_state s
+      where s.user_id = any (rest)
+      order by s.user_id
+      for update;
+  end if;
+
+  -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now.
+  return query
+  with decided as materialized (
+    select d.* from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
   ),
   upserted as (
     insert into public.profiles as p (
@@ -220,11 +336,11 @@ begin
       email_confirmed_at, last_sign_in_at, deleted_at
     )
     select
-      d.id, d.n_email, d.n_phone, d.n_full_name, d.n_avatar_url, d.n_role, d.a_provider, d.a_is_anonymous,
-      d.a_email_confirmed_at, d.a_last_sign_in_at, d.a_deleted_at
+      d.user_id, d.email, d.phone, d.full_name, d.avatar_url, d.role, d.provider, d.is_anonymous,
+      d.email_confirmed_at, d.last_sign_in_at, d.deleted_at
     from decided d
-    where d.profile_changes
-    order by d.id
+    where d.applies and d.profile_changes
+    order by d.user_id
     on conflict (id) do update set
       email = excluded.email,
       phone = excluded.phone,
@@ -239,51 +355,32 @@ begin
     returning p.id
   ),
   state_written as (
-    update profile_sync.profile_state s set
-      synced_full_name = d.s_full_name,
-      synced_avatar_url = d.s_avatar_url,
-      synced_role = d.s_role,
-      full_name_edited = d.s_fn_edited,
-      avatar_url_edited = d.s_av_edited,
-      role_edited = d.ro_edited,
-      initial_role = d.base_role,
-      auth_updated_at = d.auth_updated_at,
-      synced_at = now()
+    -- Every row exists (locked above), so this updates; on conflict probes by key, not a join.
+    insert into profile_sync.profile_state as s
+    select (d.state).*
     from decided d
-    where s.user_id = d.id
-      and (
-        d.profile_changes
-        or s.synced_full_name is distinct from d.s_full_name
-        or s.synced_avatar_url is distinct from d.s_avatar_url
-        or s.synced_role is distinct from d.s_role
-        or s.full_name_edited is distinct from d.s_fn_edited
-        or s.avatar_url_edited is distinct from d.s_av_edited
-        or s.role_edited is distinct from d.ro_edited
-        or s.initial_role is distinct from d.base_role
-        or s.auth_updated_at is distinct from d.auth_updated_at
-      )
+    where d.applies and (d.profile_changes or d.state_changes)
+    on conflict on constraint profile_state_pkey do update set
+      synced_full_name = excluded.synced_full_name,
+      synced_avatar_url = excluded.synced_avatar_url,
+      synced_role = excluded.synced_role,
+      full_name_edited = excluded.full_name_edited,
+      avatar_url_edited = excluded.avatar_url_edited,
+      role_edited = excluded.role_edited,
+      initial_role = excluded.initial_role,
+      auth_updated_at = excluded.auth_updated_at,
+      synced_at = excluded.synced_at
+    -- a row that already holds all of this (written above, in this transaction) is not rewritten
+    where row(s.*) is distinct from row(excluded.*)
     returning s.user_id
   ),
   removed as (
     delete from public.profiles p
-    using merged m
-    where p.id = m.id and not m.in_auth
+    where p.id = any (array(select d.user_id from decided d where not d.in_auth))
     returning p.id
   )
-  select
-    m.id,
-    case
-      when not m.in_auth then case when m.has_profile then 'deleted' else 'not_found' end
-      when m.is_older then 'unchanged'
-      when d.soft_deleted and (not d.has_profile or d.p_deleted_at is null) then 'deleted'
-      when not d.has_profile then 'created'
-      when d.profile_changes then 'updated'
-      else 'unchanged'
-    end
-  from merged m
-  left join decided d on d.id = m.id
   -- upserted, state_written and removed run to completion whether or not they are read
-  order by m.id;
+  select d.user_id, d.outcome from decided d order by d.user_id;
 end
 $$;
 

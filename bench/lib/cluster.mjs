@@ -1,0 +1,123 @@
+// The benchmark's database: a throwaway embedded Postgres under .local/, the Supabase stand-ins,
+// the migrations applied with the real CLI, and auth users generated in SQL.
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import postgres from 'postgres';
+import { ROOT, applyStandIns, pushMigrations, startEmbedded } from '../../local/postgres.mjs';
+import { freePort } from '../../local/test.mjs';
+
+/** Starts a fresh migrated cluster; `stop()` removes it. `stats` preloads pg_stat_statements. */
+export async function startCluster({ stats = false } = {}) {
+  mkdirSync(join(ROOT, '.local'), { recursive: true });
+  const dir = mkdtempSync(join(ROOT, '.local', 'bench-pg-'));
+  const dataDir = join(dir, 'data');
+  const port = await freePort();
+  let db = await startEmbedded({ dataDir, port });
+  if (stats) {
+    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
+    await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+    await admin`alter system set pg_stat_statements.track = 'all'`;
+    await admin.end();
+    await db.stop();
+    db = await startEmbedded({ dataDir, port });
+  }
+  await applyStandIns(db.url);
+  await pushMigrations(db.url);
+  const sql = postgres(db.url, { max: 4, onnotice: () => {}, prepare: false });
+  if (stats) await sql`create extension if not exists pg_stat_statements`;
+  return {
+    dir,
+    url: db.url,
+    sql,
+    async stop() {
+      await sql.end({ timeout: 1 }).catch(() => {});
+      await db.stop().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** Per-provider metadata, as Auth writes it after each sign-in method (supabase-facts §4). */
+const PROVIDER_MIX = `
+  case
+    when k < 40 then 'email' when k < 65 then 'google' when k < 80 then 'github'
+    when k < 85 then 'apple' when k < 90 then 'azure' when k < 95 then 'discord'
+    when k < 98 then 'phone' else 'anonymous'
+  end`;
+
+/**
+ * Inserts `count` auth users in one statement (numbers from `from`), with the provider mix
+ * 40 % email, 25 % Google, 15 % GitHub, 5 % each Apple/Azure/Discord, 3 % phone, 2 % anonymous.
+ * Triggers are off while seeding (session_replication_role), as if the users predated them.
+ * Returns the new ids in insertion order.
+ */
+export async function seedUsers(sql, count, { from = 1, returnIds = false } = {}) {
+  return await sql.begin(async (tx) => {
+    await tx`set local session_replication_role = replica`;
+    const query = `
+      with g as (
+        select n, (n * 7919) % 100 as k, md5(n::text) as h from generate_series($1::bigint, $2::bigint) as n
+      ),
+      p as (select n, h, ${PROVIDER_MIX} as provider from g)
+      insert into auth.users (
+        instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, phone,
+        raw_app_meta_data, raw_user_meta_data, is_anonymous, last_sign_in_at,
+        confirmation_token, recovery_token, created_at, updated_at
+      )
+      select
+        '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+        case when provider in ('phone', 'anonymous') then null else 'user' || n || '@example.com' end,
+        case when provider = 'email' then '$2a$10$abcdefghijklmnopqrstuv' end,
+        case when provider <> 'anonymous' then now() - interval '30 days' end,
+        case when provider = 'phone' then '1555' || lpad(n::text, 10, '0') end,
+        case when provider = 'anonymous' then '{}'::jsonb
+          else jsonb_build_object('provider', provider, 'providers', jsonb_build_array(provider)) end,
+        case provider
+          when 'email' then case when n % 2 = 0 then jsonb_build_object('full_name', 'User ' || n) else '{}'::jsonb end
+          when 'google' then jsonb_build_object(
+            'iss', 'https://accounts.google.com', 'sub', h, 'name', 'Google User ' || n, 'full_name', 'Google User ' || n,
+            'picture', 'https://lh3.googleusercontent.com/a/' || h, 'avatar_url', 'https://lh3.googleusercontent.com/a/' || h,
+            'provider_id', h, 'email', 'user' || n || '@example.com', 'email_verified', true, 'phone_verified', false)
+          when 'github' then jsonb_build_object(
+            'iss', 'https://api.github.com', 'sub', n::text, 'preferred_username', 'gh' || n, 'user_name', 'gh' || n,
+            'avatar_url', 'https://avatars.githubusercontent.com/u/' || n || '?v=4', 'provider_id', n::text,
+            'email', 'user' || n || '@example.com', 'email_verified', true, 'phone_verified', false)
+          when 'apple' then jsonb_build_object(
+            'iss', 'https://appleid.apple.com', 'sub', h, 'provider_id', h,
+            'custom_claims', jsonb_build_object('is_private_email', true),
+            'email', 'user' || n || '@example.com', 'email_verified', true, 'phone_verified', false)
+          when 'azure' then jsonb_build_object(
+            'iss', 'https://login.microsoftonline.com/tid/v2.0', 'sub', h, 'provider_id', h,
+            'preferred_username', 'user' || n || '@contoso.com', 'full_name', 'Azure User ' || n,
+            'custom_claims', jsonb_build_object('tid', 'tid'),
+            'email', 'user' || n || '@example.com', 'email_verified', true, 'phone_verified', false)
+          when 'discord' then jsonb_build_object(
+            'iss', 'https://discord.com/api', 'sub', h, 'name', 'wumpus' || n || '#0001', 'full_name', 'wumpus' || n,
+            'picture', 'https://cdn.discordapp.com/avatars/' || n || '/a.png',
+            'avatar_url', 'https://cdn.discordapp.com/avatars/' || n || '/a.png', 'provider_id', h,
+            'custom_claims', jsonb_build_object('global_name', 'Wumpus'),
+            'email', 'user' || n || '@example.com', 'email_verified', true, 'phone_verified', false)
+          else '{}'::jsonb
+        end,
+        provider = 'anonymous',
+        now() - interval '1 day',
+        '', '', now() - interval '30 days', now() - interval '1 day'
+      from p
+      ${returnIds ? 'returning id' : ''}`;
+    const rows = await tx.unsafe(query, [from, from + count - 1]);
+    return returnIds ? rows.map((r) => r.id) : [];
+  });
+}
+
+/** Sets hint bits and statistics so no timed section pays for the seeding. */
+export async function settle(sql) {
+  await sql`vacuum (analyze) auth.users`;
+  await sql`vacuum (analyze) public.profiles`;
+  await sql`vacuum (analyze) profile_sync.profile_state`;
+  await sql`checkpoint`;
+}
+
+/** Removes every profile and its bookkeeping (both empty, as before any sync). */
+export async function clearProfiles(sql) {
+  await sql`truncate public.profiles, profile_sync.profile_state`;
+}

@@ -1,0 +1,149 @@
+#!/usr/bin/env node
+// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats]`: measures every path of
+// profile-sync against the physical limit on the same machine in the same run, on a throwaway
+// embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
+import { parseArgs } from 'node:util';
+import { join } from 'node:path';
+import { startCluster, seedUsers, settle } from './lib/cluster.mjs';
+import { devSetup, runDeno } from './lib/deno.mjs';
+import { startFunction } from './lib/function-process.mjs';
+import { httpClient } from './lib/load.mjs';
+import { describeMachine } from './lib/machine.mjs';
+import { renderRun, saveRun } from './lib/report.mjs';
+import { ROOT } from '../local/postgres.mjs';
+import { reconcile } from './scenarios/reconcile.mjs';
+import { webhook } from './scenarios/webhook.mjs';
+import { signup } from './scenarios/signup.mjs';
+import { syncProfile } from './scenarios/sync-profile.mjs';
+import { coldStart } from './scenarios/cold-start.mjs';
+
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart };
+
+const { values: opts } = parseArgs({
+  options: {
+    users: { type: 'string' },
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    stats: { type: 'boolean', default: false },
+  },
+});
+
+function scaleFor(smoke, users) {
+  if (smoke) return { smoke, users: 2000, webhookDeliveries: 200, syncProfileCalls: 200, syncProfileUsers: 50, signupsPerRound: 100 };
+  return {
+    smoke,
+    users,
+    webhookDeliveries: 5000,
+    syncProfileCalls: 5000,
+    syncProfileUsers: 500,
+    signupsPerRound: 1000,
+  };
+}
+
+const users = Number(opts.users ?? 100_000);
+if (!Number.isInteger(users) || users < 100) {
+  console.error('bench: --users must be an integer ≥ 100');
+  process.exit(2);
+}
+const scale = scaleFor(opts.smoke, users);
+const only = opts.only ? opts.only.split(',').map((s) => s.trim()) : Object.keys(SCENARIOS);
+for (const name of only) {
+  if (!SCENARIOS[name]) {
+    console.error(`bench: unknown scenario "${name}" (one of ${Object.keys(SCENARIOS).join(', ')})`);
+    process.exit(2);
+  }
+}
+
+const say = (msg) => console.error(`bench: ${msg}`);
+const started = performance.now();
+const startedAt = new Date().toISOString();
+say(`${scale.smoke ? 'smoke run' : `${scale.users} users`}; scenarios ${only.join(', ')}`);
+
+// Compile the functions once up front, as a deploy bundles them: cold starts then measure boot, not tsc.
+await runDeno(['cache', ...['auth-webhook', 'sync-profile', 'reconcile'].map((n) => join(ROOT, 'functions', n, 'index.ts'))]);
+const cluster = await startCluster({ stats: opts.stats });
+const http = httpClient(64);
+const running = new Set();
+let exitCode = 0;
+try {
+  const { sql } = cluster;
+  const machine = await describeMachine(sql);
+  await seedUsers(sql, scale.users);
+  await settle(sql);
+  say(`cluster ready, ${scale.users} users seeded (${((performance.now() - started) / 1000).toFixed(1)} s)`);
+
+  let userNumber = scale.users;
+  const tokenFor = (await sql`
+    select id from auth.users where not is_anonymous order by md5(id::text) limit ${scale.syncProfileUsers}`).map((r) => r.id);
+  const supabaseUrl = 'http://127.0.0.1:54321';
+  const dev = await devSetup(cluster.url, supabaseUrl, tokenFor);
+  const poolSize = 5; // the functions' default PROFILE_SYNC_DB_POOL_MAX
+  const ctx = {
+    sql,
+    dbUrl: cluster.url,
+    scale,
+    users: scale.users,
+    smoke: scale.smoke,
+    http,
+    poolSize,
+    webhookSecret: dev.webhookSecret,
+    adminHeaders: { apikey: dev.secretKey, 'content-type': 'application/json' },
+    tokens: dev.tokens,
+    someUserId: tokenFor[0],
+    probes: {},
+    coldStarts: {},
+    nextUserNumber(count) {
+      const first = userNumber + 1;
+      userNumber += count;
+      return first;
+    },
+    async startFunction(name, probe) {
+      const fn = await startFunction(name, dev.env, probe, { logDir: cluster.dir });
+      running.add(fn);
+      const stop = fn.stop;
+      fn.stop = async () => {
+        running.delete(fn);
+        await stop();
+      };
+      ctx.probes[name] = probe;
+      (ctx.coldStarts[name] ??= []).push(fn.coldStartMs);
+      return fn;
+    },
+  };
+
+  const scenarios = {};
+  for (const name of only) {
+    const t = performance.now();
+    try {
+      scenarios[name] = await SCENARIOS[name](ctx);
+    } catch (err) {
+      exitCode = 1;
+      scenarios[name] = { status: 'failed', reason: String(err?.message ?? err).split('\n')[0], figures: [] };
+      say(`${name} failed: ${err?.stack ?? err}`);
+    }
+    say(`${name}: ${scenarios[name].status} (${((performance.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  if (opts.stats) {
+    scenarios.statements = {
+      status: 'ok',
+      figures: [],
+      details: await sql`
+        select calls, round(total_exec_time)::int as total_ms, round(mean_exec_time::numeric, 3) as mean_ms,
+               left(regexp_replace(query, '[[:space:]]+', ' ', 'g'), 160) as query
+        from pg_stat_statements order by total_exec_time desc limit 25`,
+    };
+  }
+
+  const run = { scale, machine, startedAt, durationS: (performance.now() - started) / 1000, scenarios };
+  const written = saveRun(run, { docs: !scale.smoke });
+  console.log(renderRun({ scenarios: Object.fromEntries(Object.entries(scenarios).filter(([k]) => k !== 'statements')) }));
+  say(`done in ${run.durationS.toFixed(1)} s; wrote ${[written.results, written.doc].filter(Boolean).join(' and ')}`);
+} catch (err) {
+  exitCode = 1;
+  say(`crashed: ${err?.stack ?? err}`);
+} finally {
+  http.close();
+  for (const fn of running) await fn.stop().catch(() => {});
+  await cluster.stop();
+}
+process.exit(exitCode);

@@ -1,0 +1,24 @@
+// Scenario 6: cold start of each function, from process spawn to its first 200, over several
+// spawns (the first start of each scenario's process is one of the samples).
+import { below, done, figure, notAvailable } from '../lib/figures.mjs';
+import { median } from '../lib/load.mjs';
+
+export async function coldStart(ctx) {
+  const figures = [];
+  const details = {};
+  const extra = ctx.smoke ? 0 : 4;
+  for (const [name, probe] of Object.entries(ctx.probes)) {
+    for (let i = 0; i < extra; i++) {
+      const fn = await ctx.startFunction(name, probe);
+      await fn.stop();
+    }
+    const samples = ctx.coldStarts[name];
+    details[name] = samples;
+    figures.push(figure(`cold_start.${name}`, `Cold start ${name} (spawn → first 200)`, median(samples), 'ms', {
+      target: below(200, '< 200 ms'),
+      note: `median of ${samples.length}; min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)} ms`,
+    }));
+  }
+  if (figures.length === 0) return notAvailable('no function answered 200 yet');
+  return done(figures, { samplesMs: details });
+}

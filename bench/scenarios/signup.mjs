@@ -1,0 +1,116 @@
+// Scenario 4: what each way of creating profiles adds to a signup. Single-row auth.users inserts,
+// each its own transaction as Auth does them, with no trigger, with our pg_net trigger (Vault
+// secrets set, so it really signs and queues), and with the documented in-transaction
+// handle_new_user trigger (supabase-facts §9) writing to a table of its own.
+import postgres from 'postgres';
+import { below, done, figure, notAvailable } from '../lib/figures.mjs';
+import { median } from '../lib/load.mjs';
+
+const HANDLE_NEW_USER = `
+  create schema if not exists bench;
+  create table if not exists bench.handle_new_user_profiles (
+    id uuid not null references auth.users on delete cascade primary key,
+    first_name text,
+    last_name text
+  );
+  create or replace function bench.handle_new_user()
+  returns trigger language plpgsql security definer set search_path = '' as $$
+  begin
+    insert into bench.handle_new_user_profiles (id, first_name, last_name)
+    values (new.id, new.raw_user_meta_data ->> 'first_name', new.raw_user_meta_data ->> 'last_name');
+    return new;
+  end;
+  $$;
+  drop trigger if exists bench_on_auth_user_created on auth.users;
+  create trigger bench_on_auth_user_created after insert on auth.users
+    for each row execute procedure bench.handle_new_user();`;
+
+/** Names of our triggers on auth.users (those calling profile_sync.notify_auth_user_change). */
+async function ourTriggers(sql) {
+  const rows = await sql`
+    select t.tgname from pg_trigger t
+    where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal
+      and t.tgfoid = to_regprocedure('profile_sync.notify_auth_user_change()')`;
+  return rows.map((r) => r.tgname);
+}
+
+async function setTriggers(sql, names, enabled) {
+  for (const name of names) await sql.unsafe(`alter table auth.users ${enabled ? 'enable' : 'disable'} trigger "${name}"`);
+}
+
+async function setVaultSecrets(sql, secrets) {
+  for (const [name, value] of Object.entries(secrets)) {
+    await sql`delete from vault.secrets where name = ${name}`;
+    await sql`select vault.create_secret(${value}, ${name})`;
+  }
+}
+
+export async function signup(ctx) {
+  const { sql } = ctx;
+  const ours = await ourTriggers(sql);
+  await sql.unsafe(HANDLE_NEW_USER);
+  await setVaultSecrets(sql, {
+    profile_sync_webhook_url: 'http://127.0.0.1:9/functions/v1/auth-webhook', // queued only: no relay runs
+    profile_sync_webhook_secret: ctx.webhookSecret,
+  });
+  const variants = { none: [], handle_new_user: ['bench_on_auth_user_created'] };
+  if (ours.length > 0) variants.pg_net = ours;
+  const all = Object.values(variants).flat();
+
+  const rounds = ctx.smoke ? 1 : 5;
+  const perRound = ctx.scale.signupsPerRound;
+  const conn = postgres(ctx.dbUrl, { max: 1, prepare: false, onnotice: () => {} });
+  const perVariant = Object.fromEntries(Object.keys(variants).map((v) => [v, []]));
+  try {
+    const signupOnce = (n) => conn`
+      insert into auth.users (
+        instance_id, id, aud, role, email, encrypted_password, raw_app_meta_data, raw_user_meta_data,
+        is_anonymous, confirmation_token, recovery_token, created_at, updated_at
+      ) values (
+        '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+        ${`signup${n}@example.com`}, '$2a$10$abcdefghijklmnopqrstuv',
+        '{"provider":"email","providers":["email"]}', ${conn.json({ full_name: `Signup ${n}` })},
+        false, '', '', now(), now()
+      )`;
+    for (let i = 0; i < 20; i++) await signupOnce(ctx.nextUserNumber(1)); // warm the connection and plans
+    for (let round = 0; round < rounds; round++) {
+      // Rotate the order each round so no variant always runs first.
+      const names = Object.keys(variants);
+      const order = names.map((_, i) => names[(i + round) % names.length]);
+      for (const variant of order) {
+        await setTriggers(sql, all, false);
+        await setTriggers(sql, variants[variant], true);
+        const first = ctx.nextUserNumber(perRound);
+        const t = performance.now();
+        for (let i = 0; i < perRound; i++) await signupOnce(first + i);
+        perVariant[variant].push(((performance.now() - t) * 1000) / perRound);
+      }
+    }
+  } finally {
+    await conn.end();
+    await setTriggers(sql, all, false);
+    await setTriggers(sql, ours, true);
+  }
+  const [{ queued }] = await sql`select count(*)::int as queued from net.http_request_queue`;
+  await sql`truncate net.http_request_queue`;
+
+  const us = Object.fromEntries(Object.entries(perVariant).map(([v, xs]) => [v, median(xs)]));
+  const added = (v) => (us[v] - us.none) / us.none;
+  const figures = [
+    figure('signup.none', 'Signup (auth.users insert), no trigger', 1e6 / us.none, 'signups/s', { note: `${us.none.toFixed(0)} µs each` }),
+    figure('signup.handle_new_user_added', 'Added by handle_new_user (in-transaction insert)', added('handle_new_user') * 100, '%', {
+      note: `${us.handle_new_user.toFixed(0)} µs per signup`,
+    }),
+  ];
+  if (!variants.pg_net) {
+    return { ...notAvailable('the pg_net trigger (profile_sync.notify_auth_user_change) is not migrated yet', figures) };
+  }
+  if (queued < rounds * perRound) throw new Error(`the pg_net trigger queued ${queued} requests for ${rounds * perRound} signups`);
+  figures.splice(1, 0, figure('signup.pg_net_added', 'Added by our pg_net trigger (signed, queued)', added('pg_net') * 100, '%', {
+    target: below(10, '< 10 %, and < handle_new_user'),
+    note: `${us.pg_net.toFixed(0)} µs per signup`,
+  }));
+  const f = figures[1];
+  f.met = f.met && added('pg_net') < added('handle_new_user');
+  return done(figures, { microsecondsPerSignup: us, rounds, perRound, queued });
+}
