@@ -5,7 +5,21 @@ export type Database = {
   
   "profile_sync": {
           Tables: {
-            "profile_state": {
+            "failures": {
+                  Row: {
+                    "attempts": number,"error_code": string,"error_message": string | null,"first_seen": string,"last_seen": string,"source": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"error_code": string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source": string,"user_id": string
+                  }
+                  Update: {
+                    "attempts"?: number,"error_code"?: string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"profile_state": {
                   Row: {
                     "auth_updated_at": string | null,"avatar_url_edited": boolean,"full_name_edited": boolean,"initial_role": string | null,"role_edited": boolean,"synced_at": string | null,"synced_avatar_url": string | null,"synced_full_name": string | null,"synced_role": string | null,"user_id": string
                   }
@@ -15,6 +29,20 @@ export type Database = {
                   }
                   Update: {
                     "auth_updated_at"?: string | null,"avatar_url_edited"?: boolean,"full_name_edited"?: boolean,"initial_role"?: string | null,"role_edited"?: boolean,"synced_at"?: string | null,"synced_avatar_url"?: string | null,"synced_full_name"?: string | null,"synced_role"?: string | null,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"runs": {
+                  Row: {
+                    "batch_size": number | null,"created": number,"cursor": string | null,"deleted": number,"dry_run": boolean,"error": string | null,"failed": number,"finished_at": string | null,"heartbeat_at": string,"id": number,"missing": number,"orphaned": number,"resumed_from": number | null,"scanned": number,"stale": number,"started_at": string,"status": string,"unchanged": number,"updated": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                  }
+                  Update: {
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
                   }
                   Relationships: [
                     
@@ -37,8 +65,88 @@ export type Database = {
 "clean_text":
 { Args: { "max_length": number,"value": Json }; Returns: string
                            },
+"drift_buckets":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "auth_users": number,"bucket": number,"in_sync": boolean,"profiles": number
+            }[]
+                           },
+"drift_counts":
+{ Args: { "per_class"?: number }; Returns: {
+              "auth_users": number,"missing": number,"orphaned": number,"profiles": number,"samples": Json,"stale": number
+            }[]
+                           },
+"drift_exact":
+{ Args: { "buckets": (number)[],"per_class"?: number }; Returns: {
+              "missing": number,"orphaned": number,"samples": Json,"stale": number
+            }[]
+                           },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
+                           },
+"reconcile_batch":
+{ Args: { "batch_size"?: number,"default_role"?: string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
+              "created": number,"deleted": number,"done": boolean,"failed": number,"missing": number,"next_cursor": string,"orphaned": number,"scanned": number,"stale": number,"updated": number
+            }[]
+                           },
+"reconcile_begin":
+{ Args: { "batch_size"?: number }; Returns: {
+              "resumed_from": number,"run_id": number,"start_cursor": string
+            }[]
+                           },
+"reconcile_dry_run":
+{ Args: { "per_class"?: number }; Returns: {
+              "missing": number,"orphaned": number,"run_id": number,"samples": Json,"stale": number
+            }[]
+                           },
+"reconcile_finish":
+{ Args: { "error"?: string,"run_id": number,"status": string }; Returns: undefined
+                           },
+"reconcile_lock_holder":
+{ Args: Record<PropertyKey, never>; Returns: number
+                           },
+"reconcile_retry_failures":
+{ Args: { "default_role"?: string,"max_users": number,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
+              "created": number,"deleted": number,"failed": number,"retried": number,"updated": number
+            }[]
+                           },
+"reconcile_running_run":
+{ Args: { "run_id": number }; Returns: {
+              "batch_size": number | null,
+"created": number,
+"cursor": string | null,
+"deleted": number,
+"dry_run": boolean,
+"error": string | null,
+"failed": number,
+"finished_at": string | null,
+"heartbeat_at": string,
+"id": number,
+"missing": number,
+"orphaned": number,
+"resumed_from": number | null,
+"scanned": number,
+"stale": number,
+"started_at": string,
+"status": string,
+"unchanged": number,
+"updated": number
+            }
+                          SetofOptions: {
+        from: "*"
+        to: "runs"
+        isOneToOne: true
+        isSetofReturn: false
+      } },
+"reconcile_status":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "auth_users": number,"failures": number,"last_run": Json,"missing": number,"orphaned": number,"profiles": number,"stale": number,"synced_percent": number
+            }[]
+                           },
+"reconcile_sync":
+{ Args: { "default_role": string,"ids": (string)[],"self_assignable_roles": (string)[] }; Returns: Record<string, unknown>
+                           },
+"schedule_reconcile":
+{ Args: { "schedule"?: string }; Returns: number
                            },
 "standard_webhook_signature":
 { Args: { "body": string,"msg_id": string,"msg_timestamp": number,"secrets": string }; Returns: string
@@ -52,6 +160,9 @@ export type Database = {
 { Args: { "default_role"?: string,"ids": (string)[],"self_assignable_roles"?: (string)[] }; Returns: {
               "outcome": string,"user_id": string
             }[]
+                           },
+"unschedule_reconcile":
+{ Args: Record<PropertyKey, never>; Returns: boolean
                            }
           }
           Enums: {

@@ -1,12 +1,67 @@
 /**
- * reconcile: placeholder app (being written).
+ * reconcile: POST repairs drift batch by batch within a time budget (or counts it, dry run);
+ * GET reports status. Admin credential only; no CORS (never called from a browser).
  * @module
  */
-import { createFunctionApp, methodNotAllowed } from '../../shared/http.ts';
+import { z } from 'zod';
+import type { Context } from 'hono';
+import { hasAdminCredential, hasAnyCredential } from '../../shared/admin.ts';
+import { AppError } from '../../shared/errors.ts';
+import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
+import type { AppEnv } from '../../shared/http.ts';
+import { RECONCILE_LIMITS, reconcile, reconcileStatus } from '../../shared/reconcile.ts';
 import type { Deps } from '../../shared/serve.ts';
 
+const { batchSize, timeBudgetMs } = RECONCILE_LIMITS;
+
+// strict: a misspelt "dryrun" must not silently start a real run
+const ReconcileBody = z.object({
+  dry_run: z.boolean().default(false),
+  batch_size: z.number().int().min(batchSize.min).max(batchSize.max).default(batchSize.default),
+  time_budget_ms: z.number().int().min(timeBudgetMs.min).max(timeBudgetMs.max).default(timeBudgetMs.default),
+}).strict();
+
+/**
+ * Only an admin key (SUPABASE_SECRET_KEYS / SUPABASE_SERVICE_ROLE_KEY) passes. No credential →
+ * 401 missing_credentials; anything else, a user's access token included → 401 invalid_credentials
+ * (this endpoint does not verify user tokens, so it cannot tell a valid one from a forged one).
+ */
+function requireAdmin(c: Context<AppEnv>, adminKeys: readonly string[]) {
+  const headers = c.req.raw.headers;
+  if (!hasAnyCredential(headers)) throw new AppError('missing_credentials');
+  if (!hasAdminCredential(headers, adminKeys)) throw new AppError('invalid_credentials');
+}
+
+function parseBody(text: string) {
+  const parsed = ReconcileBody.safeParse(text.trim() === '' ? {} : parseJson(text));
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new AppError('invalid_payload', { detail: `${issue.path.join('.') || 'body'}: ${issue.message}` });
+  }
+  return parsed.data;
+}
+
 export function createApp(deps: Deps) {
+  const { config, sql } = deps;
   const app = createFunctionApp('reconcile', deps.log);
-  app.all('/', methodNotAllowed([]));
+
+  app.post('/', async (c) => {
+    requireAdmin(c, config.adminKeys);
+    const body = parseBody(await readBodyText(c, config.maxBodyBytes));
+    const report = await reconcile(sql, config.rolePolicy, {
+      dryRun: body.dry_run,
+      batchSize: body.batch_size,
+      timeBudgetMs: body.time_budget_ms,
+    });
+    c.get('log').info('reconcile', { ...report, samples: undefined });
+    return c.json(report);
+  });
+
+  app.get('/', async (c) => {
+    requireAdmin(c, config.adminKeys);
+    return c.json(await reconcileStatus(sql));
+  });
+
+  app.all('/', methodNotAllowed(['GET', 'POST']));
   return app;
 }

@@ -1,0 +1,108 @@
+/**
+ * The CLI's status, reconcile and sync commands: the same operations as the reconcile and
+ * sync-profile functions, over a direct database connection, with JSON and human output.
+ * @module
+ */
+import type { Sql } from '../shared/db.ts';
+import { inSync, reconcile, reconcileStatus } from '../shared/reconcile.ts';
+import type { ReconcileReport } from '../shared/reconcile.ts';
+import { getProfile, isUuid, syncUser } from '../shared/sync.ts';
+import type { RolePolicy } from '../shared/sync.ts';
+import { count, statusTable, table } from './output.ts';
+import { startProgressBar } from './progress.ts';
+
+export const EXIT = { inSync: 0, drift: 1, usage: 2 } as const;
+export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
+
+export type CommandContext = {
+  sql: Sql;
+  policy: RolePolicy;
+  /** Show a progress bar (stderr is a terminal and --json was not given). */
+  interactive: boolean;
+};
+
+export type CommandResult = { exitCode: ExitCode; json: unknown; text: string };
+
+/** A mistake in how the CLI was called or configured: exit 2 with a message saying what to fix. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export type ReconcileArgs = { dryRun: boolean; batchSize?: number };
+
+export async function statusCommand(ctx: CommandContext): Promise<CommandResult> {
+  const status = await reconcileStatus(ctx.sql);
+  return { exitCode: inSync(status) ? EXIT.inSync : EXIT.drift, json: status, text: statusTable(status) };
+}
+
+/**
+ * Runs a reconcile to the end (no time budget here). Exit 0 when nothing is left to repair
+ * afterwards (for a dry run: when nothing has drifted), 1 otherwise.
+ */
+export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs): Promise<CommandResult> {
+  const bar = ctx.interactive && !args.dryRun ? startProgressBar() : undefined;
+  let report: ReconcileReport;
+  try {
+    report = await reconcile(ctx.sql, ctx.policy, {
+      dryRun: args.dryRun,
+      batchSize: args.batchSize,
+      timeBudgetMs: Number.POSITIVE_INFINITY,
+      onProgress: bar?.update,
+    });
+  } finally {
+    bar?.stop();
+  }
+  const drift: [string, string][] = [
+    ['missing', count(report.missing)],
+    ['stale', count(report.stale)],
+    ['orphaned', count(report.orphaned)],
+  ];
+  if (report.dry_run) {
+    const samples = report.samples ?? { missing: [], stale: [], orphaned: [] };
+    const sampleRows = Object.entries(samples).flatMap(([k, ids]) => ids.length ? [[`${k} e.g.`, ids.join(' ')]] : []);
+    const drifted = report.missing + report.stale + report.orphaned > 0;
+    return {
+      exitCode: drifted ? EXIT.drift : EXIT.inSync,
+      json: report,
+      text: `dry run (nothing written), run #${report.run_id}\n${table([...drift, ...sampleRows])}`,
+    };
+  }
+  const after = await reconcileStatus(ctx.sql);
+  const remaining = { missing: after.missing, stale: after.stale, orphaned: after.orphaned, failures: after.failures };
+  const clean = report.complete && report.failed === 0 && inSync(after);
+  const rows: [string, string][] = [
+    ...drift.map(([k, v]): [string, string] => [`found ${k}`, v]),
+    ['created', count(report.created)],
+    ['updated', count(report.updated)],
+    ['deleted', count(report.deleted)],
+    ['failed', count(report.failed)],
+    ['remaining', `${count(after.missing)} missing, ${count(after.stale)} stale, ${count(after.orphaned)} orphaned, ${count(after.failures)} failures`],
+    ['took', `${count(report.duration_ms)} ms`],
+  ];
+  const hint = report.failed > 0 || after.failures > 0
+    ? '\nsome users could not be synced: see `profile-sync doctor` and the table profile_sync.failures'
+    : '';
+  return {
+    exitCode: clean ? EXIT.inSync : EXIT.drift,
+    json: { ...report, remaining },
+    text: `reconcile run #${report.run_id} ${report.complete ? 'complete' : 'incomplete'}\n${table(rows)}${hint}`,
+  };
+}
+
+/** Syncs one user; exit 1 when no auth user or profile has this id. */
+export async function syncCommand(ctx: CommandContext, userId: string | undefined): Promise<CommandResult> {
+  if (!userId) throw new UsageError('sync needs a user id: profile-sync sync <user-id>');
+  if (!isUuid(userId)) throw new UsageError(`"${userId}" is not a user id (a uuid such as 4f7d…-…)`);
+  const result = await syncUser(ctx.sql, ctx.policy, userId);
+  // a user synced by hand is no longer a failure for reconcile to retry
+  await ctx.sql`delete from profile_sync.failures where user_id = ${userId}`;
+  const profile = (await getProfile(ctx.sql, userId)) ?? null;
+  const found = result.outcome !== 'not_found';
+  return {
+    exitCode: found ? EXIT.inSync : EXIT.drift,
+    json: { user_id: userId, outcome: result.outcome, profile },
+    text: found
+      ? table([['user', userId], ['outcome', result.outcome], ['profile', profile ? 'present' : 'none (user deleted)']])
+      : `no auth user and no profile has id ${userId}: nothing to sync`,
+  };
+}

@@ -1,0 +1,251 @@
+/**
+ * `profile-sync doctor`: "why are profiles missing?" in one command. Checks every moving part —
+ * migrations, the auth.users trigger, pg_net, Vault and its secrets, the pg_cron job and its runs,
+ * recent delivery failures, sync failures, drift, the last reconcile — and says what to fix.
+ * @module
+ */
+import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { Sql } from '../shared/db.ts';
+import { reconcileStatus, toRunSummary } from '../shared/reconcile.ts';
+import { count, describeRun, table } from './output.ts';
+
+export type CheckStatus = 'ok' | 'warn' | 'fail';
+export type CheckResult = { check: string; status: CheckStatus; message: string; fix?: string };
+export type DoctorReport = { ok: boolean; checks: CheckResult[] };
+
+type Check = (sql: Sql, env: DoctorEnv) => Promise<Omit<CheckResult, 'check'>>;
+type DoctorEnv = { migrationsDir: string };
+
+export const VAULT_SECRETS = [
+  'profile_sync_webhook_url',
+  'profile_sync_webhook_secret',
+  'profile_sync_reconcile_url',
+  'profile_sync_admin_key',
+] as const;
+export const CRON_JOB = 'profile-sync-reconcile';
+const TRIGGER_FUNCTION = 'notify_auth_user_change';
+const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../supabase/migrations/', import.meta.url));
+
+const ok = (message: string) => ({ status: 'ok' as const, message });
+const warn = (message: string, fix?: string) => ({ status: 'warn' as const, message, fix });
+const fail = (message: string, fix?: string) => ({ status: 'fail' as const, message, fix });
+
+async function extensionAvailable(sql: Sql, name: string): Promise<boolean> {
+  const [row] = await sql`select exists (select 1 from pg_available_extensions where name = ${name}) as available`;
+  return row.available;
+}
+
+const migrations: Check = async (sql, env) => {
+  const files = readdirSync(env.migrationsDir).filter((f) => /^\d{14}_.*\.sql$/.test(f)).sort();
+  const [{ table: history }] = await sql`select to_regclass('supabase_migrations.schema_migrations') as table`;
+  if (!history) {
+    return warn('no migration history (supabase_migrations.schema_migrations): cannot tell what is applied',
+      'apply the migrations with `supabase db push`');
+  }
+  const applied = new Set((await sql`select version from supabase_migrations.schema_migrations`).map((r) => r.version));
+  const missing = files.filter((f) => !applied.has(f.slice(0, 14)));
+  return missing.length === 0
+    ? ok(`all ${files.length} applied`)
+    : fail(`not applied: ${missing.join(', ')}`, 'run `supabase db push` (or `supabase db push --db-url <url>`)');
+};
+
+const trigger: Check = async (sql) => {
+  const rows = await sql`
+    select t.tgname as name, t.tgenabled as enabled
+    from pg_trigger t
+    join pg_proc p on p.oid = t.tgfoid
+    join pg_namespace n on n.oid = p.pronamespace
+    where t.tgrelid = to_regclass('auth.users') and not t.tgisinternal
+      and n.nspname = 'profile_sync' and p.proname = ${TRIGGER_FUNCTION}
+    order by t.tgname`;
+  if (rows.length === 0) {
+    return fail(`no trigger on auth.users calls profile_sync.${TRIGGER_FUNCTION}(): signups and changes are not pushed`,
+      'apply migration 20261121000300_create_auth_users_webhook_trigger.sql (`supabase db push`)');
+  }
+  // 'D' disabled; 'R' fires only under session_replication_role = replica, i.e. never for Auth
+  const off = rows.filter((r) => r.enabled === 'D' || r.enabled === 'R').map((r) => r.name);
+  return off.length > 0
+    ? fail(`disabled on auth.users: ${off.join(', ')}`, off.map((n) => `alter table auth.users enable trigger ${n};`).join(' '))
+    : ok(`enabled: ${rows.map((r) => r.name).join(', ')}`);
+};
+
+const pgNet: Check = async (sql) => {
+  const [row] = await sql`
+    select to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is not null as present,
+      (select extversion from pg_extension where extname = 'pg_net') as version`;
+  if (row.present) return ok(row.version ? `pg_net ${row.version}` : 'net.http_post present');
+  return (await extensionAvailable(sql, 'pg_net'))
+    ? fail('pg_net is available but not enabled: the trigger and the schedule cannot send anything',
+      'create extension pg_net; (Dashboard → Database → Extensions), then re-run `profile-sync doctor`')
+    : fail('pg_net is not available on this database: webhooks and the schedule cannot be sent',
+      'use a database that offers pg_net (every Supabase project does); until then run `profile-sync reconcile` yourself');
+};
+
+const vault: Check = async (sql) => {
+  const [row] = await sql`select to_regclass('vault.decrypted_secrets') is not null as present`;
+  if (row.present) return ok('vault.decrypted_secrets present');
+  return fail('Vault is not available: the trigger and the schedule read their URLs and keys from it',
+    (await extensionAvailable(sql, 'supabase_vault'))
+      ? 'create extension supabase_vault; (Dashboard → Database → Extensions)'
+      : 'use a database with Supabase Vault (every Supabase project has it)');
+};
+
+const vaultSecrets: Check = async (sql) => {
+  const [{ present }] = await sql`select to_regclass('vault.decrypted_secrets') is not null as present`;
+  if (!present) return fail('cannot be read without Vault', 'enable Vault first (see the vault line)');
+  // only whether each is set and URL-shaped: values are never read out
+  const rows = await sql`
+    select n.name,
+      coalesce(btrim(s.decrypted_secret), '') <> '' as set,
+      coalesce(s.decrypted_secret ~ '^https?://[^[:space:]]+$', false) as is_url
+    from unnest(${VAULT_SECRETS as unknown as string[]}::text[]) as n (name)
+    left join lateral (
+      select d.decrypted_secret from vault.decrypted_secrets d where d.name = n.name limit 1
+    ) s on true`;
+  const unset = rows.filter((r) => !r.set).map((r) => r.name);
+  if (unset.length > 0) {
+    return fail(`not set: ${unset.join(', ')}`,
+      unset.map((n) => `select vault.create_secret('<${n.replace('profile_sync_', '')}>', '${n}');`).join(' '));
+  }
+  const notUrls = rows.filter((r) => r.name.endsWith('_url') && !r.is_url).map((r) => r.name);
+  return notUrls.length > 0
+    ? fail(`not an http(s) URL: ${notUrls.join(', ')}`,
+      'set it to https://<project-ref>.supabase.co/functions/v1/<function> with vault.update_secret')
+    : ok(`all ${VAULT_SECRETS.length} set`);
+};
+
+const cronJob: Check = async (sql) => {
+  const [{ present }] = await sql`select to_regclass('cron.job') is not null as present`;
+  if (!present) {
+    return (await extensionAvailable(sql, 'pg_cron'))
+      ? fail('pg_cron is available but not enabled: nothing calls reconcile',
+        'create extension pg_cron; select profile_sync.schedule_reconcile();')
+      : fail('pg_cron is not available on this database: nothing calls reconcile',
+        'call POST /functions/v1/reconcile from another scheduler, or run `profile-sync reconcile` regularly');
+  }
+  const [job] = await sql`select jobid, schedule, active from cron.job where jobname = ${CRON_JOB}`;
+  if (!job) return fail(`no pg_cron job '${CRON_JOB}'`, 'select profile_sync.schedule_reconcile();');
+  return job.active
+    ? ok(`'${CRON_JOB}' every '${job.schedule}' (job ${job.jobid})`)
+    : fail(`job '${CRON_JOB}' is inactive`, `select cron.alter_job(${job.jobid}, active := true);`);
+};
+
+const cronRuns: Check = async (sql) => {
+  const [{ present }] = await sql`select to_regclass('cron.job_run_details') is not null as present`;
+  if (!present) return warn('no pg_cron run history here', 'see the pg_cron line');
+  const runs = await sql`
+    select d.status, d.return_message, d.start_time
+    from cron.job_run_details d join cron.job j on j.jobid = d.jobid
+    where j.jobname = ${CRON_JOB}
+    order by d.start_time desc nulls last
+    limit 10`;
+  if (runs.length === 0) {
+    return warn('no runs recorded yet', 'wait for the schedule; if it never runs, check cron.database_name');
+  }
+  const failed = runs.filter((r) => r.status === 'failed');
+  const last = runs[0];
+  if (last.status === 'failed') {
+    return fail(`last run failed at ${iso(last.start_time)}: ${oneLine(last.return_message)}`,
+      'check the Vault secrets and that pg_net is enabled (lines above)');
+  }
+  return failed.length > 0
+    ? warn(`${failed.length} of the last ${runs.length} runs failed (latest ok at ${iso(last.start_time)})`)
+    : ok(`last ${runs.length} runs succeeded (latest ${iso(last.start_time)})`);
+};
+
+const deliveries: Check = async (sql) => {
+  const [{ present }] = await sql`select to_regclass('net._http_response') is not null as present`;
+  if (!present) return warn('no pg_net response log (net._http_response)', 'see the pg_net line');
+  const [row] = await sql`
+    with recent as (
+      select status_code, error_msg, timed_out, created,
+        status_code between 200 and 299 and error_msg is null and not coalesce(timed_out, false) as delivered
+      from net._http_response
+      where created > now() - interval '24 hours'
+    )
+    select count(*)::int as total, count(*) filter (where not delivered)::int as failed,
+      (select concat_ws(' ', r.status_code, r.error_msg, case when r.timed_out then 'timed out' end)
+       from recent r where not r.delivered order by r.created desc limit 1) as latest
+    from recent`;
+  if (row.failed === 0) return ok(`${count(row.total)} in the last 24 h, none failed`);
+  return warn(`${count(row.failed)} of ${count(row.total)} pg_net requests in the last 24 h failed (latest: ${oneLine(row.latest)})`,
+    'check the URLs and keys in Vault and the function logs; pg_net does not retry, reconcile repairs what was lost');
+};
+
+const syncFailures: Check = async (sql) => {
+  const rows = await sql`
+    select error_code, count(*)::int as n from profile_sync.failures group by 1 order by 2 desc, 1 limit 3`;
+  const total = rows.reduce((n, r) => n + r.n, 0);
+  if (total === 0) return ok('none');
+  const [{ n: all }] = await sql`select count(*)::int as n from profile_sync.failures`;
+  return fail(`${count(all)} users cannot be synced (SQLSTATE ${rows.map((r) => `${r.error_code} ×${r.n}`).join(', ')})`,
+    'see select * from profile_sync.failures; fix the cause (often a constraint or trigger on public.profiles), then `profile-sync reconcile`');
+};
+
+const drift: Check = async (sql) => {
+  const s = await reconcileStatus(sql);
+  const total = s.missing + s.stale + s.orphaned;
+  return total === 0
+    ? ok(`in sync: ${count(s.auth_users)} users, ${count(s.profiles)} profiles`)
+    : warn(`${count(s.missing)} missing, ${count(s.stale)} stale, ${count(s.orphaned)} orphaned of ${count(s.auth_users)} users (${s.synced_percent.toFixed(2)} % synced)`,
+      'run `profile-sync reconcile` (the schedule repairs it too)');
+};
+
+const lastRun: Check = async (sql) => {
+  // a run marked running whose session no longer holds the lock is dead
+  const [row] = await sql`
+    select to_jsonb(r) || jsonb_build_object('status', case
+      when r.status = 'running' and profile_sync.reconcile_lock_holder() is null then 'abandoned'
+      else r.status end) as run
+    from profile_sync.runs r where not r.dry_run order by r.id desc limit 1`;
+  if (!row) return warn('reconcile has never run', 'run `profile-sync reconcile`, and check the schedule lines above');
+  const run = toRunSummary(row.run);
+  if (run.status === 'failed' || run.status === 'abandoned') {
+    return warn(`${describeRun(run)}${run.error ? `: ${oneLine(run.error)}` : ''}`, 'the next run resumes from its cursor');
+  }
+  const ageMinutes = (Date.now() - new Date(run.started_at).getTime()) / 60_000;
+  return ageMinutes > 30
+    ? warn(`${describeRun(run)}; none since (${Math.round(ageMinutes)} minutes)`,
+      'is the schedule calling the function? (see the cron and pg_net lines)')
+    : ok(describeRun(run));
+};
+
+const CHECKS: Record<string, Check> = {
+  migrations,
+  trigger,
+  pg_net: pgNet,
+  vault,
+  'vault secrets': vaultSecrets,
+  'pg_cron job': cronJob,
+  'cron runs': cronRuns,
+  'pg_net deliveries': deliveries,
+  'sync failures': syncFailures,
+  drift,
+  'last reconcile': lastRun,
+};
+
+/** Runs every check; one that cannot run is a failure that says why, and the others go on. */
+export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
+  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR };
+  const checks: CheckResult[] = [];
+  for (const [check, run] of Object.entries(CHECKS)) {
+    try {
+      checks.push({ check, ...(await run(sql, full)) });
+    } catch (err) {
+      checks.push({ check, ...fail(`could not check: ${oneLine((err as Error).message)}`, 'are the migrations applied? (first line)') });
+    }
+  }
+  return { ok: checks.every((c) => c.status !== 'fail'), checks };
+}
+
+export function doctorText(report: DoctorReport): string {
+  const rows = report.checks.flatMap((c) => [
+    [c.status, c.check, c.message],
+    ...(c.fix && c.status !== 'ok' ? [['', '', `→ ${c.fix}`]] : []),
+  ]);
+  return table(rows);
+}
+
+const iso = (d: Date | string | null) => (d ? new Date(d).toISOString() : 'unknown time');
+const oneLine = (s: string | null | undefined) => (s ?? '').replace(/\s+/g, ' ').trim().slice(0, 200);

@@ -1,0 +1,166 @@
+/**
+ * `profile-sync` CLI: status, reconcile, sync and doctor over SUPABASE_DB_URL (the database owner
+ * over a direct connection), each with --json. Exit 0 in sync, 1 when drift or failures remain,
+ * 2 on a usage or configuration error, with a message saying what to fix.
+ * @module
+ */
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from '../shared/config.ts';
+import { createDb, isDbUnavailable } from '../shared/db.ts';
+import { isAppError } from '../shared/errors.ts';
+import { RECONCILE_LIMITS } from '../shared/reconcile.ts';
+import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
+import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
+import { doctor, doctorText } from './doctor.ts';
+
+export const USAGE = `usage: profile-sync <command> [--json]
+
+commands:
+  status                                  users, profiles, drift, failures, last run
+  reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
+  sync <user-id>                          sync one user's profile now
+  doctor                                  check every moving part and say what to fix
+
+environment:
+  SUPABASE_DB_URL   postgres://… URL of the database, as its owner (a direct connection)
+  PROFILE_SYNC_DEFAULT_ROLE, PROFILE_SYNC_SELF_ASSIGNABLE_ROLES   role policy, as for the functions
+
+exit status: 0 in sync, 1 drift or failures remain, 2 usage or configuration error`;
+
+export type Io = {
+  out(text: string): void;
+  err(text: string): void;
+  /** Whether stderr is a terminal (progress bar). */
+  isTerminal: boolean;
+  env: Record<string, string | undefined>;
+};
+
+type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number };
+
+function parse(argv: string[]): Parsed {
+  let values, positionals;
+  try {
+    ({ values, positionals } = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        json: { type: 'boolean', default: false },
+        'dry-run': { type: 'boolean', default: false },
+        'batch-size': { type: 'string' },
+        help: { type: 'boolean', short: 'h', default: false },
+      },
+    }));
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const [command = values.help ? 'help' : '', ...rest] = positionals;
+  if (command !== 'reconcile' && (values['dry-run'] || values['batch-size'] !== undefined)) {
+    throw new UsageError('--dry-run and --batch-size belong to `reconcile`');
+  }
+  let batchSize: number | undefined;
+  if (values['batch-size'] !== undefined) {
+    batchSize = Number(values['batch-size']);
+    const { min, max } = RECONCILE_LIMITS.batchSize;
+    if (!Number.isInteger(batchSize) || batchSize < min || batchSize > max) {
+      throw new UsageError(`--batch-size must be a whole number from ${min} to ${max}`);
+    }
+  }
+  const takesArg = command === 'sync';
+  if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);
+  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize };
+}
+
+const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<CommandResult>> = {
+  status: (ctx) => statusCommand(ctx),
+  reconcile: (ctx, p) => reconcileCommand(ctx, { dryRun: p.dryRun, batchSize: p.batchSize }),
+  sync: (ctx, p) => syncCommand(ctx, p.positionals[0]),
+  doctor: async (ctx) => {
+    const report = await doctor(ctx.sql);
+    return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };
+  },
+};
+
+/** What went wrong, for the operator, and the exit code it deserves. */
+function explain(err: unknown): { code: string; message: string; exitCode: ExitCode } {
+  if (err instanceof UsageError) return { code: 'usage', message: `${err.message}\n\n${USAGE}`, exitCode: EXIT.usage };
+  if (err instanceof ConfigError) return { code: 'config', message: err.message, exitCode: EXIT.usage };
+  if (isAppError(err) && err.code === 'reconcile_in_progress') {
+    return { code: err.code, message: 'another reconcile is running; try again when it has finished', exitCode: EXIT.drift };
+  }
+  const cause = isAppError(err) ? err.cause ?? err : err;
+  const pgCode = (cause as { code?: unknown })?.code;
+  if (isDbUnavailable(cause)) {
+    return {
+      code: 'database_unavailable',
+      message: `cannot reach the database at SUPABASE_DB_URL (${(cause as Error).message}): check the URL and that it is up`,
+      exitCode: EXIT.usage,
+    };
+  }
+  if (pgCode === '28P01' || pgCode === '28000' || pgCode === '3D000') {
+    return { code: 'config', message: `SUPABASE_DB_URL is refused: ${(cause as Error).message}`, exitCode: EXIT.usage };
+  }
+  if (pgCode === '42883' || pgCode === '3F000' || pgCode === '42P01') {
+    return {
+      code: 'not_migrated',
+      message: `the profile-sync migrations are not applied to this database (${(cause as Error).message}): run \`supabase db push\``,
+      exitCode: EXIT.usage,
+    };
+  }
+  return { code: 'error', message: (cause as Error)?.message ?? String(cause), exitCode: EXIT.drift };
+}
+
+/** Runs the CLI; returns the exit code (never exits the process itself). */
+export async function main(argv: string[], io: Io): Promise<number> {
+  const wantsJson = argv.includes('--json');
+  const report = (e: ReturnType<typeof explain>) => {
+    if (wantsJson) io.out(JSON.stringify({ error: { code: e.code, message: e.message.split('\n\n')[0] } }));
+    io.err(`profile-sync: ${e.message}`);
+    return e.exitCode;
+  };
+  let parsed: Parsed;
+  try {
+    parsed = parse(argv);
+  } catch (err) {
+    return report(explain(err));
+  }
+  if (parsed.command === 'help') {
+    io.out(USAGE);
+    return EXIT.inSync;
+  }
+  const command = COMMANDS[parsed.command];
+  if (!command) {
+    return report(explain(new UsageError(parsed.command ? `unknown command: ${parsed.command}` : 'no command given')));
+  }
+
+  let ctx: CommandContext;
+  try {
+    // The CLI only talks to the database: SUPABASE_URL matters to the functions' token checks only.
+    const config = loadConfig({ SUPABASE_URL: 'http://127.0.0.1', ...io.env });
+    ctx = {
+      sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
+      policy: config.rolePolicy,
+      interactive: io.isTerminal && !parsed.json,
+    };
+  } catch (err) {
+    return report(explain(err));
+  }
+  try {
+    const result = await command(ctx, parsed);
+    io.out(parsed.json ? JSON.stringify(result.json) : result.text);
+    return result.exitCode;
+  } catch (err) {
+    return report(explain(err));
+  } finally {
+    await ctx.sql.end({ timeout: 1 });
+  }
+}
+
+if (import.meta.main) {
+  const code = await main(Deno.args, {
+    out: (text) => console.log(text),
+    err: (text) => console.error(text),
+    isTerminal: Deno.stderr.isTerminal(),
+    env: Deno.env.toObject(),
+  });
+  Deno.exit(code);
+}

@@ -1,0 +1,36 @@
+/**
+ * Human output of the CLI: short aligned tables and numbers with thousands separators.
+ * @module
+ */
+import type { ReconcileStatus, RunSummary } from '../shared/reconcile.ts';
+
+export const count = (n: number) => n.toLocaleString('en-US');
+
+/** Two or more columns, the first padded so the others line up. */
+export function table(rows: readonly (readonly string[])[]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows
+    .map((r) => r.map((cell, i) => (i === r.length - 1 ? cell : cell.padEnd(widths[i]))).join('  ').trimEnd())
+    .join('\n');
+}
+
+export function describeRun(run: RunSummary | null): string {
+  if (!run) return 'never';
+  const what = run.dry_run
+    ? `dry run: ${count(run.missing)} missing, ${count(run.stale)} stale, ${count(run.orphaned)} orphaned`
+    : `created ${count(run.created)}, updated ${count(run.updated)}, deleted ${count(run.deleted)}, failed ${count(run.failed)}`;
+  return `#${run.id} ${run.status} at ${run.finished_at ?? run.started_at} (${what})`;
+}
+
+export function statusTable(s: ReconcileStatus): string {
+  return table([
+    ['auth users', count(s.auth_users)],
+    ['profiles', count(s.profiles)],
+    ['missing', count(s.missing)],
+    ['stale', count(s.stale)],
+    ['orphaned', count(s.orphaned)],
+    ['synced', `${s.synced_percent.toFixed(2)} %`],
+    ['failures', count(s.failures)],
+    ['last run', describeRun(s.last_run)],
+  ]);
+}

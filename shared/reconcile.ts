@@ -1,0 +1,247 @@
+/**
+ * Reconcile and its status, over the SQL API of migration 20261121000400: the batch loop shared by
+ * the reconcile function and the CLI. The database does the work; this module holds one batch's
+ * counts at a time, so memory stays flat and CPU low whatever the number of users.
+ * @module
+ */
+import type { Sql } from './db.ts';
+import { withDb } from './db.ts';
+import { AppError } from './errors.ts';
+import type { Database } from './database.types.ts';
+import type { RolePolicy } from './sync.ts';
+
+type Fns = Database['profile_sync']['Functions'];
+type BeginRow = Fns['reconcile_begin']['Returns'][number];
+type BatchRow = Fns['reconcile_batch']['Returns'][number];
+type RetryRow = Fns['reconcile_retry_failures']['Returns'][number];
+type DryRunRow = Fns['reconcile_dry_run']['Returns'][number];
+type StatusRow = Fns['reconcile_status']['Returns'][number];
+
+export const RECONCILE_LIMITS = {
+  batchSize: { default: 1000, min: 1, max: 10_000 },
+  timeBudgetMs: { default: 60_000, min: 1, max: 600_000 },
+  samplesPerClass: 20,
+} as const;
+
+export type ReconcileOptions = {
+  dryRun?: boolean;
+  batchSize?: number;
+  /** Stop starting new batches once this much time has passed (at least one batch always runs). */
+  timeBudgetMs?: number;
+  /** Called after each batch (for a progress bar). */
+  onProgress?: (progress: ReconcileProgress) => void;
+};
+
+export type ReconcileProgress = {
+  /** Ids walked by this call. */
+  scanned: number;
+  /** Last id walked; uuids are uniform, so its position in the key space estimates the share done. */
+  cursor: string | null;
+  fraction: number;
+  done: boolean;
+};
+
+export type DriftSamples = { missing: string[]; stale: string[]; orphaned: string[] };
+
+/** Drift found (missing, stale, orphaned) and what was done about it. */
+export type RunCounts = {
+  missing: number;
+  stale: number;
+  orphaned: number;
+  created: number;
+  updated: number;
+  deleted: number;
+  failed: number;
+};
+
+export type ReconcileReport = RunCounts & {
+  run_id: number;
+  dry_run: boolean;
+  complete: boolean;
+  duration_ms: number;
+  samples?: DriftSamples;
+};
+
+export type RunSummary = RunCounts & {
+  id: number;
+  status: 'running' | 'complete' | 'partial' | 'failed' | 'abandoned';
+  dry_run: boolean;
+  started_at: string;
+  finished_at: string | null;
+  heartbeat_at: string;
+  resumed_from: number | null;
+  cursor: string | null;
+  scanned: number;
+  error: string | null;
+};
+
+export type ReconcileStatus = {
+  auth_users: number;
+  profiles: number;
+  missing: number;
+  stale: number;
+  orphaned: number;
+  synced_percent: number;
+  failures: number;
+  last_run: RunSummary | null;
+};
+
+/** postgres.js returns int8 and numeric as strings; the generated types say number. */
+const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
+
+/** Where a uuid sits in the key space, 0..1 (the walk goes in key order). */
+export function keyFraction(cursor: string | null): number {
+  return cursor ? parseInt(cursor.slice(0, 8), 16) / 0x1_0000_0000 : 0;
+}
+
+const LOCK_BUSY = '55P03';
+
+/**
+ * Runs a reconcile: a dry run (exact counts and samples, nothing repaired), or a real run that
+ * walks users in key order batch by batch until the walk ends (complete) or the time budget is
+ * spent (complete: false; the next call resumes from the cursor). A concurrent real run →
+ * AppError('reconcile_in_progress'); a database outage → AppError('database_unavailable').
+ */
+export function reconcile(sql: Sql, policy: RolePolicy, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  return withDb(() => (options.dryRun ? dryRun(sql) : realRun(sql, policy, options)));
+}
+
+async function dryRun(sql: Sql): Promise<ReconcileReport> {
+  const started = performance.now();
+  const [row] = await sql<DryRunRow[]>`
+    select run_id, missing, stale, orphaned, samples
+    from profile_sync.reconcile_dry_run(${RECONCILE_LIMITS.samplesPerClass})`;
+  return {
+    run_id: num(row.run_id),
+    dry_run: true,
+    missing: num(row.missing),
+    stale: num(row.stale),
+    orphaned: num(row.orphaned),
+    created: 0,
+    updated: 0,
+    deleted: 0,
+    failed: 0,
+    complete: true,
+    duration_ms: Math.round(performance.now() - started),
+    samples: row.samples as DriftSamples,
+  };
+}
+
+async function realRun(sql: Sql, policy: RolePolicy, options: ReconcileOptions): Promise<ReconcileReport> {
+  const started = performance.now();
+  const batchSize = options.batchSize ?? RECONCILE_LIMITS.batchSize.default;
+  const budget = options.timeBudgetMs ?? RECONCILE_LIMITS.timeBudgetMs.default;
+  const roles = policy.selfAssignableRoles;
+
+  // The lock is held by this session: every statement of the run goes over this one connection.
+  const conn = await sql.reserve();
+  let runId: number | undefined;
+  try {
+    const [begun] = await conn<BeginRow[]>`
+      select run_id, start_cursor from profile_sync.reconcile_begin(${batchSize})`.catch((err) => {
+      if ((err as { code?: string }).code === LOCK_BUSY) throw new AppError('reconcile_in_progress', { cause: err });
+      throw err;
+    });
+    runId = num(begun.run_id);
+    const report: ReconcileReport = {
+      run_id: runId, dry_run: false, missing: 0, stale: 0, orphaned: 0,
+      created: 0, updated: 0, deleted: 0, failed: 0, complete: false, duration_ms: 0,
+    };
+
+    // Users that failed before are retried first, so "later runs retry" holds even mid-walk.
+    const [retry] = await conn<RetryRow[]>`
+      select created, updated, deleted, failed
+      from profile_sync.reconcile_retry_failures(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
+    addOutcomes(report, retry);
+
+    let scanned = 0;
+    let cursor: string | null = begun.start_cursor;
+    do {
+      const [batch] = await conn<BatchRow[]>`
+        select next_cursor, scanned, done, missing, stale, orphaned, created, updated, deleted, failed
+        from profile_sync.reconcile_batch(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
+      report.missing += num(batch.missing);
+      report.stale += num(batch.stale);
+      report.orphaned += num(batch.orphaned);
+      addOutcomes(report, batch);
+      scanned += num(batch.scanned);
+      cursor = batch.next_cursor;
+      report.complete = batch.done;
+      options.onProgress?.({ scanned, cursor, fraction: batch.done ? 1 : keyFraction(cursor), done: batch.done });
+    } while (!report.complete && performance.now() - started < budget);
+
+    await conn`select profile_sync.reconcile_finish(${runId}, ${report.complete ? 'complete' : 'partial'})`;
+    runId = undefined;
+    report.duration_ms = Math.round(performance.now() - started);
+    return report;
+  } catch (err) {
+    // Best effort: if the connection is gone, the next run sees the lock free and this run as dead.
+    if (runId !== undefined) {
+      await conn`select profile_sync.reconcile_finish(${runId}, 'failed', ${errorText(err)})`.catch(() => {});
+    }
+    throw err;
+  } finally {
+    conn.release();
+  }
+}
+
+function addOutcomes(report: ReconcileReport, row: Pick<RetryRow, 'created' | 'updated' | 'deleted' | 'failed'>) {
+  report.created += num(row.created);
+  report.updated += num(row.updated);
+  report.deleted += num(row.deleted);
+  report.failed += num(row.failed);
+}
+
+/** What the run log keeps of an error: its SQLSTATE or name, never a stack or parameters. */
+function errorText(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  const code = typeof e?.code === 'string' ? e.code : typeof e?.name === 'string' ? e.name : 'error';
+  return `${code}: ${typeof e?.message === 'string' ? e.message.slice(0, 300) : 'unknown error'}`;
+}
+
+/** Counts, drift, synced share, failures and the last run; exact, and cheap at a million users. */
+export async function reconcileStatus(sql: Sql): Promise<ReconcileStatus> {
+  const [row] = await withDb(() =>
+    sql<StatusRow[]>`
+      select auth_users, profiles, missing, stale, orphaned, synced_percent, failures, last_run
+      from profile_sync.reconcile_status()`
+  );
+  return {
+    auth_users: num(row.auth_users),
+    profiles: num(row.profiles),
+    missing: num(row.missing),
+    stale: num(row.stale),
+    orphaned: num(row.orphaned),
+    synced_percent: num(row.synced_percent),
+    failures: num(row.failures),
+    last_run: row.last_run ? toRunSummary(row.last_run as Record<string, unknown>) : null,
+  };
+}
+
+/** A runs row (as JSON) in the shape status reports it. */
+export function toRunSummary(r: Record<string, unknown>): RunSummary {
+  const count = (k: string) => num(r[k]);
+  return {
+    id: count('id'),
+    status: r.status as RunSummary['status'],
+    dry_run: Boolean(r.dry_run),
+    started_at: String(r.started_at),
+    finished_at: (r.finished_at as string | null) ?? null,
+    heartbeat_at: String(r.heartbeat_at),
+    resumed_from: r.resumed_from === null || r.resumed_from === undefined ? null : count('resumed_from'),
+    cursor: (r.cursor as string | null) ?? null,
+    scanned: count('scanned'),
+    missing: count('missing'),
+    stale: count('stale'),
+    orphaned: count('orphaned'),
+    created: count('created'),
+    updated: count('updated'),
+    deleted: count('deleted'),
+    failed: count('failed'),
+    error: (r.error as string | null) ?? null,
+  };
+}
+
+/** Whether nothing is left to repair: no drift and no recorded failures. */
+export const inSync = (s: Pick<ReconcileStatus, 'missing' | 'stale' | 'orphaned' | 'failures'>): boolean =>
+  s.missing === 0 && s.stale === 0 && s.orphaned === 0 && s.failures === 0;

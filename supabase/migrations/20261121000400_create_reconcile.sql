@@ -1,0 +1,623 @@
+-- Reconcile: measure drift between auth.users and public.profiles (missing, stale, orphaned) and
+-- repair it in resumable keyset batches through the one core, profile_sync.sync_users.
+-- One reconcile at a time (a session advisory lock); runs and per-user failures are recorded.
+
+-- Drift compares auth.users.updated_at with the version last synced. auth.users cannot be indexed
+-- on hosted Supabase, so our side is: an index-only scan gives (user_id, auth_updated_at).
+create index if not exists profile_state_user_id_auth_updated_at_idx
+  on profile_sync.profile_state (user_id) include (auth_updated_at);
+
+create table if not exists profile_sync.runs (
+  id bigint generated always as identity primary key,
+  started_at timestamptz not null default now(),
+  finished_at timestamptz,
+  heartbeat_at timestamptz not null default now(),
+  dry_run boolean not null default false,
+  status text not null default 'running'
+    constraint runs_status_check check (status in ('running', 'complete', 'partial', 'failed', 'abandoned')),
+  batch_size integer,
+  resumed_from bigint,
+  cursor uuid,
+  scanned bigint not null default 0,
+  missing bigint not null default 0,
+  stale bigint not null default 0,
+  orphaned bigint not null default 0,
+  created bigint not null default 0,
+  updated bigint not null default 0,
+  deleted bigint not null default 0,
+  unchanged bigint not null default 0,
+  failed bigint not null default 0,
+  error text
+);
+comment on table profile_sync.runs is
+  'One row per reconcile run: status running|complete|partial|failed|abandoned, what it found and '
+  'did, and the keyset cursor (last id walked) the next run resumes from when it did not complete.';
+create index if not exists runs_real_idx on profile_sync.runs (id desc) where not dry_run;
+alter table profile_sync.runs enable row level security;
+revoke all on table profile_sync.runs from public, anon, authenticated;
+grant select on table profile_sync.runs to service_role;
+
+create table if not exists profile_sync.failures (
+  user_id uuid primary key,
+  source text not null,
+  error_code text not null,
+  error_message text,
+  attempts integer not null default 1,
+  first_seen timestamptz not null default now(),
+  last_seen timestamptz not null default now()
+);
+comment on table profile_sync.failures is
+  'Users whose sync raised an error (SQLSTATE in error_code). Every reconcile retries them; a '
+  'successful sync removes the row.';
+create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
+alter table profile_sync.failures enable row level security;
+revoke all on table profile_sync.failures from public, anon, authenticated;
+grant select on table profile_sync.failures to service_role;
+
+/*
+ * profile_sync.reconcile_lock_holder(): the pid of the session holding the reconcile lock, or null.
+ * The lock is the session-level advisory lock (20261121, 400): a killed process or a lost
+ * connection frees it, which is how a dead run is told from a live one.
+ * Callers: the other reconcile functions and the status view.
+ */
+create or replace function profile_sync.reconcile_lock_holder()
+returns integer
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select l.pid from pg_catalog.pg_locks l
+  where l.locktype = 'advisory' and l.classid = 20261121 and l.objid = 400 and l.objsubid = 2 and l.granted
+  limit 1
+$$;
+
+/*
+ * profile_sync.drift_buckets(): the cheap half of drift detection. Splits the key space into 4096
+ * id ranges (the first 12 bits of the uuid) and compares, per range, order-independent checksums
+ * (XOR of 64-bit hashes) of auth.users (id, updated_at) with those of profiles (id) and
+ * profile_state (user_id, auth_updated_at): a range is in sync when the id sets and the synced
+ * versions match. One parallel pass per table and no joins: about 3x cheaper than joining a million
+ * rows. A false "in sync" needs a 64-bit hash collision. Read only. Callers: drift_counts.
+ */
+create or replace function profile_sync.drift_buckets()
+returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
+language sql
+stable
+parallel safe
+security definer
+set search_path = ''
+as $$
+  -- one aggregate per table under a UNION ALL, so parallel workers take a table each
+  with per_table as (
+    select 'a' as src, get_byte(uuid_send(u.id), 0) * 16 + get_byte(uuid_send(u.id), 1) / 16 as bucket,
+      count(*) as n,
+      bit_xor(uuid_hash_extended(u.id, 0)) as ids,
+      bit_xor(uuid_hash_extended(u.id, coalesce((date_part('epoch', u.updated_at) * 1000000)::bigint, -1))) as versions
+    from auth.users u
+    group by 2
+    union all
+    select 'p', get_byte(uuid_send(p.id), 0) * 16 + get_byte(uuid_send(p.id), 1) / 16,
+      count(*), bit_xor(uuid_hash_extended(p.id, 0)), null
+    from public.profiles p
+    group by 2
+    union all
+    select 's', get_byte(uuid_send(s.user_id), 0) * 16 + get_byte(uuid_send(s.user_id), 1) / 16,
+      count(*), null,
+      bit_xor(uuid_hash_extended(s.user_id, coalesce((date_part('epoch', s.auth_updated_at) * 1000000)::bigint, -1)))
+    from profile_sync.profile_state s
+    group by 2
+  ),
+  by_bucket as (
+    select
+      t.bucket,
+      coalesce(sum(t.n) filter (where t.src = 'a'), 0)::bigint as a_n,
+      coalesce(sum(t.n) filter (where t.src = 'p'), 0)::bigint as p_n,
+      coalesce(sum(t.n) filter (where t.src = 's'), 0)::bigint as s_n,
+      max(t.ids) filter (where t.src = 'a') as a_ids,
+      max(t.ids) filter (where t.src = 'p') as p_ids,
+      max(t.versions) filter (where t.src = 'a') as a_versions,
+      max(t.versions) filter (where t.src = 's') as s_versions
+    from per_table t
+    group by t.bucket
+  )
+  select
+    b.bucket, b.a_n, b.p_n,
+    b.a_n = b.p_n and b.a_ids is not distinct from b.p_ids
+      and b.a_n = b.s_n and b.a_versions is not distinct from b.s_versions
+  from by_bucket b
+$$;
+
+/*
+ * profile_sync.drift_exact(buckets, per_class): the exact half: classifies every id in the given
+ * buckets (all ids when buckets is null) and returns the counts of the three drift classes and up
+ * to per_class sample ids of each, in key order:
+ *   missing  = auth user without a profile;
+ *   stale    = profile whose auth row changed after it was last synced (or never synced here);
+ *   orphaned = profile without an auth user.
+ * Buckets are id ranges, so a few of them are read through the primary keys. Read only.
+ * Callers: drift_counts, reconcile_dry_run.
+ */
+create or replace function profile_sync.drift_exact(buckets integer[], per_class integer default 0)
+returns table (missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language plpgsql
+stable
+security definer
+set search_path = ''
+set work_mem = '64MB'
+as $$
+begin
+  return query execute format($q$
+    with drifted as (%s)
+    select
+      count(*) filter (where d.drift = 'missing'),
+      count(*) filter (where d.drift = 'stale'),
+      count(*) filter (where d.drift = 'orphaned'),
+      jsonb_build_object(
+        'missing', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'missing'))[1:$2]), '[]'),
+        'stale', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'stale'))[1:$2]), '[]'),
+        'orphaned', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'orphaned'))[1:$2]), '[]'))
+    from drifted d
+  $q$,
+    case when buckets is null then
+      -- every row: hash joins over whole tables
+      $all$
+        select u.id, case when p.id is null then 'missing' else 'stale' end as drift
+        from auth.users u
+        left join public.profiles p on p.id = u.id
+        left join profile_sync.profile_state s on s.user_id = u.id
+        where p.id is null or s.user_id is null or u.updated_at > s.auth_updated_at
+        union all
+        select p.id, 'orphaned' from public.profiles p
+        where not exists (select 1 from auth.users u where u.id = p.id)
+      $all$
+    else
+      -- a few id ranges: range scans on the primary keys, one range at a time
+      $some$
+        select x.id, x.drift
+        from unnest($1::integer[]) as b (bucket)
+        cross join lateral (
+          select (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid as lo,
+                 (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid as hi
+        ) r
+        cross join lateral (
+          select u.id, case when p.id is null then 'missing' else 'stale' end as drift
+          from auth.users u
+          left join public.profiles p on p.id = u.id
+          left join profile_sync.profile_state s on s.user_id = u.id
+          where u.id between r.lo and r.hi
+            and (p.id is null or s.user_id is null or u.updated_at > s.auth_updated_at)
+          union all
+          select p.id, 'orphaned' from public.profiles p
+          where p.id between r.lo and r.hi and not exists (select 1 from auth.users u where u.id = p.id)
+        ) x
+      $some$
+    end
+  ) using buckets, greatest(coalesce(per_class, 0), 0);
+end
+$$;
+
+/*
+ * profile_sync.drift_counts(per_class): auth users, profiles and the three drift classes, exact
+ * (see drift_exact), with up to per_class sample ids per class. The checksums of drift_buckets
+ * clear the ranges in sync and only the others are classified row by row (all rows, with hash
+ * joins, when most ranges differ), so a million users cost one pass per table when little has
+ * drifted. Read only.
+ * Callers: status, dry run, doctor (postgres, service_role).
+ */
+create or replace function profile_sync.drift_counts(per_class integer default 0)
+returns table (auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  with b as materialized (
+    select * from profile_sync.drift_buckets()
+  ),
+  totals as (
+    select
+      coalesce(sum(b.auth_users), 0)::bigint as auth_users,
+      coalesce(sum(b.profiles), 0)::bigint as profiles,
+      coalesce(array_agg(b.bucket) filter (where not b.in_sync), '{}') as differing
+    from b
+  )
+  select t.auth_users, t.profiles, e.missing, e.stale, e.orphaned, e.samples
+  from totals t
+  cross join lateral profile_sync.drift_exact(
+    -- a range costs ~250 random reads at a million users: past 256 ranges, one pass of hash
+    -- joins over everything is cheaper
+    case when cardinality(t.differing) > 256 then null else t.differing end,
+    per_class
+  ) e
+$$;
+
+/*
+ * profile_sync.reconcile_sync(ids, default_role, self_assignable_roles): syncs ids through the
+ * core in one call; if that call raises, retries them one by one so a single bad user cannot
+ * block the rest: each failure is recorded in profile_sync.failures, each success clears its row.
+ * Returns what happened. Callers: reconcile_batch, reconcile_retry_failures.
+ */
+create or replace function profile_sync.reconcile_sync(
+  ids uuid[],
+  default_role text,
+  self_assignable_roles text[],
+  out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
+)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  one uuid;
+  outcome text;
+  err_code text;
+  err_message text;
+begin
+  created := 0; updated := 0; deleted := 0; unchanged := 0; failed := 0;
+  if coalesce(cardinality(ids), 0) = 0 then
+    return;
+  end if;
+
+  begin
+    select
+      count(*) filter (where r.outcome = 'created'),
+      count(*) filter (where r.outcome = 'updated'),
+      count(*) filter (where r.outcome = 'deleted'),
+      count(*) filter (where r.outcome in ('unchanged', 'not_found'))
+    into created, updated, deleted, unchanged
+    from profile_sync.sync_users(ids, default_role, self_assignable_roles) r;
+    delete from profile_sync.failures f where f.user_id = any (ids);
+    return;
+  exception when others then
+    -- the whole batch was rolled back to this block's savepoint: isolate the bad user(s) below
+    created := 0; updated := 0; deleted := 0; unchanged := 0;
+  end;
+
+  foreach one in array ids loop
+    begin
+      select r.outcome into outcome
+      from profile_sync.sync_users(array[one], default_role, self_assignable_roles) r;
+      case outcome
+        when 'created' then created := created + 1;
+        when 'updated' then updated := updated + 1;
+        when 'deleted' then deleted := deleted + 1;
+        else unchanged := unchanged + 1;
+      end case;
+      delete from profile_sync.failures f where f.user_id = one;
+    exception when others then
+      get stacked diagnostics err_code = returned_sqlstate, err_message = message_text;
+      insert into profile_sync.failures as f (user_id, source, error_code, error_message)
+      values (one, 'reconcile', err_code, left(err_message, 500))
+      on conflict (user_id) do update set
+        source = excluded.source,
+        error_code = excluded.error_code,
+        error_message = excluded.error_message,
+        attempts = f.attempts + 1,
+        last_seen = now();
+      failed := failed + 1;
+    end;
+  end loop;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_begin(batch_size): starts a reconcile run in this session.
+ * Takes the session-level advisory lock or raises 55P03 (a reconcile is already running). Holding
+ * the lock proves every run still marked running is dead (its session ended): those become
+ * abandoned. The new run resumes from the cursor of the last real run that did not complete.
+ * The lock stays with this session until reconcile_finish (or the session ends): the caller must
+ * run the batches on the same connection (a direct or session-mode connection, not a transaction
+ * pooler). Returns the run id and its starting cursor. Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_begin(batch_size integer default 1000)
+returns table (run_id bigint, start_cursor uuid, resumed_from bigint)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  last_run profile_sync.runs%rowtype;
+  new_id bigint;
+  resume_cursor uuid;
+  resume_id bigint;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 10000 then
+    raise exception 'batch_size must be between 1 and 10000' using errcode = '22023';
+  end if;
+  -- Session locks stack: a session that still holds the lock (its last run never finished) keeps
+  -- the one it has rather than taking a second that a single unlock would not free.
+  if profile_sync.reconcile_lock_holder() is distinct from pg_catalog.pg_backend_pid()
+    and not pg_catalog.pg_try_advisory_lock(20261121, 400) then
+    raise exception 'a reconcile is already running (pid %)', profile_sync.reconcile_lock_holder()
+      using errcode = '55P03';
+  end if;
+
+  update profile_sync.runs r set
+    status = 'abandoned',
+    finished_at = coalesce(r.finished_at, r.heartbeat_at),
+    error = 'the process or connection running it ended before it finished'
+  where r.status = 'running';
+
+  select * into last_run from profile_sync.runs r where not r.dry_run order by r.id desc limit 1;
+  if found and last_run.status <> 'complete' and last_run.cursor is not null then
+    resume_cursor := last_run.cursor;
+    resume_id := last_run.id;
+  end if;
+
+  insert into profile_sync.runs (dry_run, status, batch_size, resumed_from, cursor)
+  values (false, 'running', batch_size, resume_id, resume_cursor)
+  returning id into new_id;
+
+  -- keep the log bounded: a run every 10 minutes is ~4,400 rows a month
+  delete from profile_sync.runs r where r.started_at < now() - interval '90 days';
+
+  return query select new_id, resume_cursor, resume_id;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_retry_failures(run_id, max_users, default_role, self_assignable_roles):
+ * retries up to max_users recorded failures not yet tried by this run, oldest first; successes
+ * clear their rows. Counts go to the run. Callers: postgres, service_role, holding the lock.
+ */
+create or replace function profile_sync.reconcile_retry_failures(
+  run_id bigint,
+  max_users integer,
+  default_role text default 'user',
+  self_assignable_roles text[] default '{}'
+)
+returns table (retried integer, created integer, updated integer, deleted integer, failed integer)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run profile_sync.runs%rowtype;
+  ids uuid[];
+  res record;
+begin
+  run := profile_sync.reconcile_running_run(run_id);
+  select array_agg(f.user_id order by f.last_seen, f.user_id) into ids
+  from (
+    select f.user_id, f.last_seen from profile_sync.failures f
+    where f.last_seen < run.started_at
+    order by f.last_seen, f.user_id
+    limit max_users
+  ) f;
+  select * into res from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles) s;
+  update profile_sync.runs r set
+    created = r.created + res.created,
+    updated = r.updated + res.updated,
+    deleted = r.deleted + res.deleted,
+    unchanged = r.unchanged + res.unchanged,
+    failed = r.failed + res.failed,
+    heartbeat_at = now()
+  where r.id = run.id;
+  return query select coalesce(cardinality(ids), 0), res.created, res.updated, res.deleted, res.failed;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_running_run(run_id): the run row, locked, after checking that it is a
+ * running real run and that this session holds the reconcile lock (raises 55000 otherwise, e.g.
+ * when a transaction pooler moved the caller to another connection). Internal.
+ */
+create or replace function profile_sync.reconcile_running_run(run_id bigint)
+returns profile_sync.runs
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run profile_sync.runs%rowtype;
+begin
+  select * into run from profile_sync.runs r where r.id = run_id for update;
+  if not found or run.dry_run or run.status <> 'running' then
+    raise exception 'reconcile run % is not running', run_id using errcode = '55000';
+  end if;
+  if profile_sync.reconcile_lock_holder() is distinct from pg_catalog.pg_backend_pid() then
+    raise exception 'this session does not hold the reconcile lock: run reconcile over a direct or '
+      'session-mode connection, not a transaction pooler' using errcode = '55000';
+  end if;
+  return run;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_batch(run_id, batch_size, default_role, self_assignable_roles): the next
+ * step of a run. Walks the next batch_size ids after the run's cursor over auth.users and
+ * profiles together, in key order (keyset on the primary keys, never OFFSET), classifies them,
+ * and syncs the drifted ones through reconcile_sync (skipping users already failed in this run).
+ * Advances the cursor and the run's counts in the same transaction, so a run killed between
+ * batches loses nothing. done = the walk reached the end. Callers: postgres, service_role,
+ * holding the lock (see reconcile_begin).
+ */
+create or replace function profile_sync.reconcile_batch(
+  run_id bigint,
+  batch_size integer default 1000,
+  default_role text default 'user',
+  self_assignable_roles text[] default '{}'
+)
+returns table (
+  next_cursor uuid, scanned integer, done boolean, missing integer, stale integer, orphaned integer,
+  created integer, updated integer, deleted integer, failed integer
+)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run profile_sync.runs%rowtype;
+  page_size integer;
+  page_last uuid;
+  n_missing integer;
+  n_stale integer;
+  n_orphaned integer;
+  drifted uuid[];
+  orphans uuid[];
+  res record;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 10000 then
+    raise exception 'batch_size must be between 1 and 10000' using errcode = '22023';
+  end if;
+  run := profile_sync.reconcile_running_run(run_id);
+
+  with page as (
+    select w.id from (
+      (select u.id from auth.users u
+        where u.id >= coalesce(run.cursor, '00000000-0000-0000-0000-000000000000') and u.id is distinct from run.cursor
+        order by u.id limit batch_size)
+      union
+      (select p.id from public.profiles p
+        where p.id >= coalesce(run.cursor, '00000000-0000-0000-0000-000000000000') and p.id is distinct from run.cursor
+        order by p.id limit batch_size)
+    ) w
+    order by w.id
+    limit batch_size
+  ),
+  classified as (
+    select
+      pg.id,
+      case
+        when u.id is null then 'orphaned'
+        when p.id is null then 'missing'
+        when s.user_id is null or u.updated_at > s.auth_updated_at then 'stale'
+      end as drift,
+      f.user_id is not null as failed_in_run
+    from page pg
+    left join auth.users u on u.id = pg.id
+    left join public.profiles p on p.id = pg.id
+    left join profile_sync.profile_state s on s.user_id = pg.id
+    left join profile_sync.failures f on f.user_id = pg.id and f.last_seen >= run.started_at
+  )
+  select
+    count(*)::integer,
+    (array_agg(c.id order by c.id desc))[1],
+    count(*) filter (where c.drift = 'missing')::integer,
+    count(*) filter (where c.drift = 'stale')::integer,
+    count(*) filter (where c.drift = 'orphaned')::integer,
+    array_agg(c.id order by c.id) filter (where c.drift is not null and not c.failed_in_run),
+    array_agg(c.id) filter (where c.drift = 'orphaned')
+  into page_size, page_last, n_missing, n_stale, n_orphaned, drifted, orphans
+  from classified c;
+
+  select * into res from profile_sync.reconcile_sync(drifted, default_role, self_assignable_roles) s;
+
+  -- bookkeeping of users deleted behind the cascade's back (FK dropped, replication role replica)
+  delete from profile_sync.profile_state s
+  where s.user_id = any (orphans) and not exists (select 1 from auth.users u where u.id = s.user_id);
+
+  update profile_sync.runs r set
+    cursor = coalesce(page_last, r.cursor),
+    scanned = r.scanned + page_size,
+    missing = r.missing + n_missing,
+    stale = r.stale + n_stale,
+    orphaned = r.orphaned + n_orphaned,
+    created = r.created + res.created,
+    updated = r.updated + res.updated,
+    deleted = r.deleted + res.deleted,
+    unchanged = r.unchanged + res.unchanged,
+    failed = r.failed + res.failed,
+    heartbeat_at = now()
+  where r.id = run.id;
+
+  return query select
+    coalesce(page_last, run.cursor), page_size, page_size < batch_size, n_missing, n_stale, n_orphaned,
+    res.created, res.updated, res.deleted, res.failed;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete, partial (time
+ * budget spent; the next run resumes from its cursor) or failed, and releases the lock.
+ * Callers: postgres, service_role, in the session that began the run.
+ */
+create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if status is null or status not in ('complete', 'partial', 'failed') then
+    raise exception 'status must be complete, partial or failed' using errcode = '22023';
+  end if;
+  update profile_sync.runs r set
+    status = reconcile_finish.status,
+    finished_at = now(),
+    heartbeat_at = now(),
+    error = left(reconcile_finish.error, 1000)
+  where r.id = run_id and r.status = 'running';
+  if profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
+    perform pg_catalog.pg_advisory_unlock(20261121, 400);
+  end if;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_dry_run(per_class): exact drift counts and up to per_class sample ids
+ * per class ({"missing":[…],"stale":[…],"orphaned":[…]}). Touches no profile, state or failure;
+ * only the run log gets a row (dry_run = true). Needs no lock. Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_dry_run(per_class integer default 20)
+returns table (run_id bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  counts record;
+  new_id bigint;
+begin
+  select * into counts from profile_sync.drift_counts(per_class);
+  insert into profile_sync.runs (dry_run, status, finished_at, scanned, missing, stale, orphaned)
+  values (true, 'complete', now(), counts.auth_users + counts.orphaned, counts.missing, counts.stale, counts.orphaned)
+  returning id into new_id;
+  return query select new_id, counts.missing, counts.stale, counts.orphaned, counts.samples;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_status(): the numbers behind GET /reconcile and `profile-sync status`:
+ * counts, drift, synced_percent (auth users whose profile is present and current), the number of
+ * recorded failures, and the last run as JSON (a run still marked running whose lock is free is
+ * shown as abandoned). Read only. Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_status()
+returns table (
+  auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint,
+  synced_percent numeric, failures bigint, last_run jsonb
+)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select
+    d.auth_users, d.profiles, d.missing, d.stale, d.orphaned,
+    case when d.auth_users = 0 then 100
+      else round(100.0 * (d.auth_users - d.missing - d.stale) / d.auth_users, 2) end,
+    (select count(*) from profile_sync.failures),
+    (select to_jsonb(r) || jsonb_build_object('status',
+        case when r.status = 'running' and profile_sync.reconcile_lock_holder() is null then 'abandoned'
+          else r.status end)
+      from profile_sync.runs r order by r.id desc limit 1)
+  from profile_sync.drift_counts(0) d
+$$;
+
+revoke execute on all functions in schema profile_sync from public, anon, authenticated;
+grant execute on function profile_sync.drift_counts(integer) to service_role;
+grant execute on function profile_sync.reconcile_status() to service_role;
+grant execute on function profile_sync.reconcile_dry_run(integer) to service_role;
+grant execute on function profile_sync.reconcile_begin(integer) to service_role;
+grant execute on function profile_sync.reconcile_retry_failures(bigint, integer, text, text[]) to service_role;
+grant execute on function profile_sync.reconcile_batch(bigint, integer, text, text[]) to service_role;
+grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;

@@ -1,0 +1,89 @@
+-- The schedule: pg_cron calls POST /functions/v1/reconcile through pg_net every 10 minutes, with
+-- the URL and the admin key read from the Vault secrets profile_sync_reconcile_url and
+-- profile_sync_admin_key at each run. Where pg_cron is not offered this schedules nothing and
+-- applies cleanly. Change it with profile_sync.schedule_reconcile('<cron>'); stop it with
+-- profile_sync.unschedule_reconcile() (README "Scheduling").
+
+-- pg_cron where the database offers it, as Supabase's scheduling guide does (pg_net is enabled by
+-- 20261121000300). pg_cron also needs shared_preload_libraries and cron.database_name: if it
+-- cannot load here, say so and go on.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_cron') then
+    create extension if not exists pg_cron;
+  end if;
+exception when others then
+  raise warning 'profile_sync: pg_cron could not be enabled (%): reconcile is not scheduled', sqlerrm;
+end
+$$;
+
+/*
+ * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
+ * 'profile-sync-reconcile' (same name: replaces the schedule) with a cron expression, default
+ * every 10 minutes. The job posts '{}' to the URL in Vault 'profile_sync_reconcile_url' with the
+ * key in Vault 'profile_sync_admin_key' as apikey; both are read when the job runs, so rotating
+ * a secret needs no reschedule. pg_net does not retry: a lost call is repaired by the next one.
+ * Returns the job id. Raises 55000 without pg_cron. Callers: the database owner only.
+ */
+create or replace function profile_sync.schedule_reconcile(schedule text default '*/10 * * * *')
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
+      using errcode = '55000';
+  end if;
+  return cron.schedule('profile-sync-reconcile', schedule, $job$
+    select net.http_post(
+      url := (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_reconcile_url'),
+      headers := jsonb_build_object(
+        'Content-Type', 'application/json',
+        'apikey', (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_admin_key')
+      ),
+      body := '{}'::jsonb,
+      timeout_milliseconds := 10000
+    )
+  $job$);
+end
+$$;
+
+/*
+ * profile_sync.unschedule_reconcile(): removes the 'profile-sync-reconcile' job; false when there
+ * was none (or no pg_cron). Callers: the database owner only.
+ */
+create or replace function profile_sync.unschedule_reconcile()
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  -- two statements: cron.job can only be planned once pg_cron is known to be there
+  if pg_catalog.to_regnamespace('cron') is null then
+    return false;
+  end if;
+  if not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
+    return false;
+  end if;
+  return cron.unschedule('profile-sync-reconcile');
+end
+$$;
+
+revoke execute on function profile_sync.schedule_reconcile(text) from public, anon, authenticated, service_role;
+revoke execute on function profile_sync.unschedule_reconcile() from public, anon, authenticated, service_role;
+
+-- Schedule once: a job already there (perhaps with a schedule the operator chose) is left alone.
+do $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise notice 'profile_sync: pg_cron is not installed; reconcile is not scheduled';
+  elsif not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
+    perform profile_sync.schedule_reconcile();
+  end if;
+end
+$$;
