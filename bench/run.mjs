@@ -135,8 +135,8 @@ try {
   }
 
   const run = { scale, machine, startedAt, durationS: (performance.now() - started) / 1000, scenarios };
-  const written = saveRun(run, { docs: !scale.smoke });
   console.log(renderRun({ scenarios: Object.fromEntries(Object.entries(scenarios).filter(([k]) => k !== 'statements')) }));
+  const written = saveRun(run, { docs: !scale.smoke });
   say(`done in ${run.durationS.toFixed(1)} s; wrote ${[written.results, written.doc].filter(Boolean).join(' and ')}`);
 } catch (err) {
   exitCode = 1;

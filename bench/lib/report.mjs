@@ -1,8 +1,8 @@
 // The outputs: bench/results.json (every run kept by scale) and docs/benchmarks.md (a table per
 // scale, the machine, and the hand-written notes in bench/notes.md). The Markdown carries its data
 // in a trailing comment, so a run at one scale keeps the figures of the others.
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { ROOT } from '../../local/postgres.mjs';
 
 const RESULTS = join(ROOT, 'bench', 'results.json');
@@ -10,27 +10,21 @@ const DOC = join(ROOT, 'docs', 'benchmarks.md');
 const NOTES = join(ROOT, 'bench', 'notes.md');
 const DATA_MARK = '<!-- bench-data ';
 
-const readJson = (path) => {
-  try {
-    return JSON.parse(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined;
-  }
-};
-
-function previousRuns() {
-  const fromDoc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '';
-  const at = fromDoc.lastIndexOf(DATA_MARK);
-  const docRuns = at >= 0 ? readJson0(fromDoc.slice(at + DATA_MARK.length, fromDoc.lastIndexOf(' -->'))) : {};
-  return { ...docRuns, ...(readJson(RESULTS)?.runs ?? {}) };
-}
-
-function readJson0(text) {
+function parseJson(text) {
   try {
     return JSON.parse(text);
   } catch {
-    return {};
+    return undefined;
   }
+}
+
+/** Runs kept so far: those in the Markdown's data comment, overridden by bench/results.json. */
+function previousRuns() {
+  const doc = existsSync(DOC) ? readFileSync(DOC, 'utf8') : '';
+  const at = doc.lastIndexOf(DATA_MARK);
+  const docRuns = at >= 0 ? parseJson(doc.slice(at + DATA_MARK.length, doc.lastIndexOf(' -->'))) : undefined;
+  const results = existsSync(RESULTS) ? parseJson(readFileSync(RESULTS, 'utf8')) : undefined;
+  return { ...docRuns, ...results?.runs };
 }
 
 const nf = (digits) => new Intl.NumberFormat('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
@@ -105,7 +99,10 @@ export function saveRun(run, { docs = true } = {}) {
   const key = run.scale.smoke ? 'smoke' : String(run.scale.users);
   const runs = { ...previousRuns(), [key]: run };
   writeFileSync(RESULTS, JSON.stringify({ updatedAt: new Date().toISOString(), runs }, null, 2) + '\n');
-  if (docs) writeFileSync(DOC, renderDoc(runs));
+  if (docs) {
+    mkdirSync(dirname(DOC), { recursive: true });
+    writeFileSync(DOC, renderDoc(runs));
+  }
   return { results: RESULTS, doc: docs ? DOC : undefined };
 }
 

@@ -262,13 +262,13 @@ revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) fro
  * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
  * The merge itself is profile_sync.sync_decisions.
  *
- * Two ways to write, one result:
- * - First sync (no bookkeeping row, no profile: a signup, or reconcile creating what is missing):
- *   one statement inserts the bookkeeping row and the profile. The bookkeeping insert is the lock:
- *   it succeeds only when no other sync has ever written (or is writing) a row for that user.
- * - Every other id: a placeholder bookkeeping row, then rows of profile_state locked in id order
- *   before auth is read, so syncs of the same user run one after another and each reads the
- *   newest committed auth row; an auth version older than the one last synced is never applied.
+ * Concurrency: rows of profile_state are locked in id order before auth is read, so syncs of the
+ * same user run one after another and each reads the newest committed auth row; an auth version
+ * older than the one last synced is never applied. A user synced for the first time (no
+ * bookkeeping row, no profile: a signup, or reconcile creating what is missing) has no row to
+ * lock: inserting the row is the lock (it succeeds only when no other sync has written or is
+ * writing one), in the same statement that writes the profile. A first sync that loses that race
+ * is done again, now as a sync of a locked row.
  *
  * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
  */
@@ -283,104 +283,120 @@ volatile
 security definer
 set search_path = ''
 -- Planned once per session and reused (planning the inlined merge costs milliseconds, more than
--- a one-user sync). Every access here is a probe by primary key, for one id or a batch alike;
--- with seq scans off the reused plan never depends on how big the tables were when it was made.
+-- a one-user sync). The reused plan must not depend on how big the tables were when it was made:
+-- every table access is a probe by primary key (no seq scans), and rows passed between the
+-- statement's parts are matched by hashing (no nested loops over them).
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
+set enable_nestloop = off
 as $$
 declare
-  first_ids uuid[];
-  rest uuid[];
+  todo uuid[] := ids;
+  retry uuid[];
+  done_ids uuid[] := '{}';
+  done_outcomes text[] := '{}';
+  rounds integer := 0;
 begin
   if default_role is null or btrim(default_role) = '' then
     raise exception 'default_role must be a non-empty role name' using errcode = '22023';
   end if;
 
-  -- First syncs (no bookkeeping, no profile): the bookkeeping row is inserted with what this
-  -- sync will store, so the write below leaves it as it is (one row version, not two). The
-  -- insert is also the lock: it succeeds only when no other sync has written or is writing a row
-  -- for that user. Ids it does not cover get a placeholder row and are locked, in id order.
-  with created as (
-    insert into profile_sync.profile_state as st
-    select (d.state).*
-    from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
-    where d.in_auth and not d.has_state and not d.has_profile
-    order by d.user_id
-    on conflict do nothing
-    returning st.user_id
-  )
-  select coalesce(array_agg(c.user_id), '{}') into first_ids from created c;
-
-  rest := array(select w.id from unnest(ids) as w (id) where w.id is not null
-                except select unnest(first_ids));
-
-  if cardinality(rest) > 0 then
+  loop
+    rounds := rounds + 1;
+    -- Profiles that predate their bookkeeping get a placeholder row, so that it can be locked.
     insert into profile_sync.profile_state (user_id)
-      select u.id from auth.users u where u.id = any (rest) order by u.id
+      select p.id from public.profiles p
+      join auth.users u on u.id = p.id
+      where p.id = any (todo) and u.id = any (todo)
+      order by p.id
       on conflict do nothing;
 
     perform 1 from profile_sync.profile_state s
-      where s.user_id = any (rest)
+      where s.user_id = any (todo)
       order by s.user_id
       for update;
-  end if;
 
-  -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now.
-  return query
-  with decided as materialized (
-    select d.* from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
-  ),
-  upserted as (
-    insert into public.profiles as p (
-      id, email, phone, full_name, avatar_url, role, provider, is_anonymous,
-      email_confirmed_at, last_sign_in_at, deleted_at
+    -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now.
+    with decided as materialized (
+      select d.* from profile_sync.sync_decisions(todo, default_role, self_assignable_roles) d
+    ),
+    created as (
+      insert into profile_sync.profile_state as st
+      select (d.state).* from decided d
+      where d.in_auth and not d.has_state and not d.has_profile
+      order by d.user_id
+      on conflict do nothing
+      returning st.user_id
+    ),
+    mine as (
+      -- rows this sync holds: locked above, or created just now
+      select d.*, d.has_state or c.user_id is not null as locked
+      from decided d
+      left join created c on c.user_id = d.user_id
+    ),
+    upserted as (
+      insert into public.profiles as p (
+        id, email, phone, full_name, avatar_url, role, provider, is_anonymous,
+        email_confirmed_at, last_sign_in_at, deleted_at
+      )
+      select
+        m.user_id, m.email, m.phone, m.full_name, m.avatar_url, m.role, m.provider, m.is_anonymous,
+        m.email_confirmed_at, m.last_sign_in_at, m.deleted_at
+      from mine m
+      where m.locked and m.applies and m.profile_changes
+      order by m.user_id
+      on conflict (id) do update set
+        email = excluded.email,
+        phone = excluded.phone,
+        full_name = excluded.full_name,
+        avatar_url = excluded.avatar_url,
+        role = excluded.role,
+        provider = excluded.provider,
+        is_anonymous = excluded.is_anonymous,
+        email_confirmed_at = excluded.email_confirmed_at,
+        last_sign_in_at = excluded.last_sign_in_at,
+        deleted_at = excluded.deleted_at
+      returning p.id
+    ),
+    state_written as (
+      -- The row exists (locked above), so this updates; on conflict probes by key, not a join.
+      insert into profile_sync.profile_state as s
+      select (d.state).* from decided d
+      where d.has_state and d.applies and (d.profile_changes or d.state_changes)
+      on conflict on constraint profile_state_pkey do update set
+        synced_full_name = excluded.synced_full_name,
+        synced_avatar_url = excluded.synced_avatar_url,
+        synced_role = excluded.synced_role,
+        full_name_edited = excluded.full_name_edited,
+        avatar_url_edited = excluded.avatar_url_edited,
+        role_edited = excluded.role_edited,
+        initial_role = excluded.initial_role,
+        auth_updated_at = excluded.auth_updated_at,
+        synced_at = excluded.synced_at
+      returning s.user_id
+    ),
+    removed as (
+      delete from public.profiles p
+      where p.id = any (array(select d.user_id from decided d where not d.in_auth))
+      returning p.id
     )
+    -- upserted, state_written and removed run to completion whether or not they are read
     select
-      d.user_id, d.email, d.phone, d.full_name, d.avatar_url, d.role, d.provider, d.is_anonymous,
-      d.email_confirmed_at, d.last_sign_in_at, d.deleted_at
-    from decided d
-    where d.applies and d.profile_changes
-    order by d.user_id
-    on conflict (id) do update set
-      email = excluded.email,
-      phone = excluded.phone,
-      full_name = excluded.full_name,
-      avatar_url = excluded.avatar_url,
-      role = excluded.role,
-      provider = excluded.provider,
-      is_anonymous = excluded.is_anonymous,
-      email_confirmed_at = excluded.email_confirmed_at,
-      last_sign_in_at = excluded.last_sign_in_at,
-      deleted_at = excluded.deleted_at
-    returning p.id
-  ),
-  state_written as (
-    -- Every row exists (locked above), so this updates; on conflict probes by key, not a join.
-    insert into profile_sync.profile_state as s
-    select (d.state).*
-    from decided d
-    where d.applies and (d.profile_changes or d.state_changes)
-    on conflict on constraint profile_state_pkey do update set
-      synced_full_name = excluded.synced_full_name,
-      synced_avatar_url = excluded.synced_avatar_url,
-      synced_role = excluded.synced_role,
-      full_name_edited = excluded.full_name_edited,
-      avatar_url_edited = excluded.avatar_url_edited,
-      role_edited = excluded.role_edited,
-      initial_role = excluded.initial_role,
-      auth_updated_at = excluded.auth_updated_at,
-      synced_at = excluded.synced_at
-    -- a row that already holds all of this (written above, in this transaction) is not rewritten
-    where row(s.*) is distinct from row(excluded.*)
-    returning s.user_id
-  ),
-  removed as (
-    delete from public.profiles p
-    where p.id = any (array(select d.user_id from decided d where not d.in_auth))
-    returning p.id
-  )
-  -- upserted, state_written and removed run to completion whether or not they are read
-  select d.user_id, d.outcome from decided d order by d.user_id;
+      done_ids || coalesce(array_agg(m.user_id) filter (where m.locked or not m.in_auth), '{}'),
+      done_outcomes || coalesce(array_agg(m.outcome) filter (where m.locked or not m.in_auth), '{}'),
+      coalesce(array_agg(m.user_id) filter (where not m.locked and m.in_auth), '{}')
+    into done_ids, done_outcomes, retry
+    from mine m;
+
+    exit when cardinality(retry) = 0;
+    if rounds >= 5 then
+      raise exception 'profile_sync: could not lock % user(s) for syncing', cardinality(retry)
+        using errcode = '40001';
+    end if;
+    todo := retry;
+  end loop;
+
+  return query select r.id, r.outcome from unnest(done_ids, done_outcomes) as r (id, outcome) order by r.id;
 end
 $$;
 
