@@ -16,6 +16,7 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
 export type CommandContext = {
   sql: Sql;
+  dbUrl: string;
   policy: RolePolicy;
   /** Show a progress bar (stderr is a terminal and --json was not given). */
   interactive: boolean;
@@ -43,7 +44,7 @@ export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs)
   const bar = ctx.interactive && !args.dryRun ? startProgressBar() : undefined;
   let report: ReconcileReport;
   try {
-    report = await reconcile(ctx.sql, ctx.policy, {
+    report = await reconcile(ctx, ctx.policy, {
       dryRun: args.dryRun,
       batchSize: args.batchSize,
       timeBudgetMs: Number.POSITIVE_INFINITY,

@@ -138,6 +138,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
     const config = loadConfig({ SUPABASE_URL: 'http://127.0.0.1', ...io.env });
     ctx = {
       sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
+      dbUrl: config.dbUrl,
       policy: config.rolePolicy,
       interactive: io.isTerminal && !parsed.json,
     };

@@ -5,7 +5,7 @@
  * @module
  */
 import type { Sql } from './db.ts';
-import { withDb } from './db.ts';
+import { createDb, isDroppedConnection, withDb } from './db.ts';
 import { AppError } from './errors.ts';
 import type { Database } from './database.types.ts';
 import type { RolePolicy } from './sync.ts';
@@ -96,14 +96,20 @@ export function keyFraction(cursor: string | null): number {
 
 const LOCK_BUSY = '55P03';
 
+const connectionLost = (err: unknown) =>
+  isDroppedConnection(err) || /^(08|57P0)/.test(String((err as { code?: unknown } | null)?.code));
+
+/** The pool for short calls, and the URL a real run opens its own session with. */
+export type ReconcileDb = { sql: Sql; dbUrl: string };
+
 /**
  * Runs a reconcile: a dry run (exact counts and samples, nothing repaired), or a real run that
  * walks users in key order batch by batch until the walk ends (complete) or the time budget is
  * spent (complete: false; the next call resumes from the cursor). A concurrent real run →
  * AppError('reconcile_in_progress'); a database outage → AppError('database_unavailable').
  */
-export function reconcile(sql: Sql, policy: RolePolicy, options: ReconcileOptions = {}): Promise<ReconcileReport> {
-  return withDb(() => (options.dryRun ? dryRun(sql) : realRun(sql, policy, options)));
+export function reconcile(db: ReconcileDb, policy: RolePolicy, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  return withDb(() => (options.dryRun ? dryRun(db.sql) : realRun(db.dbUrl, policy, options)));
 }
 
 async function dryRun(sql: Sql): Promise<ReconcileReport> {
@@ -127,14 +133,16 @@ async function dryRun(sql: Sql): Promise<ReconcileReport> {
   };
 }
 
-async function realRun(sql: Sql, policy: RolePolicy, options: ReconcileOptions): Promise<ReconcileReport> {
+async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOptions): Promise<ReconcileReport> {
   const started = performance.now();
   const batchSize = options.batchSize ?? RECONCILE_LIMITS.batchSize.default;
   const budget = options.timeBudgetMs ?? RECONCILE_LIMITS.timeBudgetMs.default;
   const roles = policy.selfAssignableRoles;
 
-  // The lock is held by this session: every statement of the run goes over this one connection.
-  const conn = await sql.reserve();
+  // The lock belongs to a session, so the run has one connection of its own, closed at the end.
+  // (Not a connection reserved from the pool: postgres.js 3.4 puts a reserved connection that the
+  // server closed back into the pool as if open, and the next query on it crashes the process.)
+  const conn = createDb(dbUrl, { max: 1, application: 'profile-sync/reconcile' });
   let runId: number | undefined;
   try {
     const [begun] = await conn<BeginRow[]>`
@@ -175,13 +183,13 @@ async function realRun(sql: Sql, policy: RolePolicy, options: ReconcileOptions):
     report.duration_ms = Math.round(performance.now() - started);
     return report;
   } catch (err) {
-    // Best effort: if the connection is gone, the next run sees the lock free and this run as dead.
-    if (runId !== undefined) {
+    // A connection that is gone took the lock with it: the next run sees this one as dead.
+    if (runId !== undefined && !connectionLost(err)) {
       await conn`select profile_sync.reconcile_finish(${runId}, 'failed', ${errorText(err)})`.catch(() => {});
     }
     throw err;
   } finally {
-    conn.release();
+    await conn.end({ timeout: 1 });
   }
 }
 

@@ -1,0 +1,58 @@
+/**
+ * A run whose connection is killed mid-way (pg_terminate_backend of the session holding the
+ * reconcile lock): the call answers 503, the run is left "running" with its last committed
+ * cursor, and the next run sees it as dead, marks it abandoned, resumes from that cursor and
+ * finishes with every profile correct.
+ */
+import assert from 'node:assert/strict';
+import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
+import { insertAuthUsers } from '../helpers/bulk.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import { inProcess } from '../helpers/in_process.ts';
+import { profileMismatches } from '../helpers/profiles.ts';
+import { waitFor } from './scenario.ts';
+
+const admin = { apikey: DEV_SECRET_KEY };
+
+Deno.test('reconcile: a killed connection → 503; the next run marks it abandoned, resumes and finishes', async () => {
+  const db = await freshDatabase('reconcile_killed');
+  try {
+    await insertAuthUsers(db.sql, 4000, 'killed');
+    const { call } = inProcess('reconcile', db);
+    const interrupted = call({ headers: admin, body: { batch_size: 20, time_budget_ms: 60_000 } });
+    await waitFor('a few committed batches', async () => {
+      const [run] = await db.sql`select scanned from profile_sync.runs where status = 'running'`;
+      return Number(run?.scanned ?? 0) >= 200;
+    });
+    const [{ killed }] = await db.sql`
+      select pg_terminate_backend(profile_sync.reconcile_lock_holder()) as killed`;
+    assert.equal(killed, true);
+
+    const answer = await interrupted;
+    assert.equal(answer.status, 503);
+    assert.equal(answer.json.error?.code, 'database_unavailable');
+
+    const [dead] = await db.sql`select id, status, cursor, scanned, created from profile_sync.runs order by id desc limit 1`;
+    assert.equal(dead.status, 'running', 'nobody could mark it: its connection is gone');
+    assert.notEqual(dead.cursor, null);
+    const [{ made }] = await db.sql`select count(*)::int as made from public.profiles`;
+    assert.equal(made, Number(dead.created), 'the cursor and the profiles committed together');
+
+    const status = await call({ method: 'GET', headers: admin });
+    assert.equal((status.json.last_run as Record<string, unknown>).status, 'abandoned', 'status sees it dead already');
+
+    const next = await call({ headers: admin, body: {} });
+    assert.equal(next.status, 200);
+    assert.equal(next.json.complete, true);
+    assert.equal(next.json.created, 4000 - made, 'the resumed run creates only what the dead one had not');
+
+    const [after] = await db.sql`select status, error from profile_sync.runs where id = ${dead.id}`;
+    assert.equal(after.status, 'abandoned');
+    const [resumed] = await db.sql`select resumed_from, scanned from profile_sync.runs where id = ${next.json.run_id as number}`;
+    assert.equal(String(resumed.resumed_from), String(dead.id));
+    assert.ok(Number(resumed.scanned) < 4000, 'it started from the cursor, not from the first id');
+    assert.deepEqual(await profileMismatches(db.sql), []);
+  } finally {
+    await db.drop();
+  }
+});
