@@ -7,6 +7,8 @@
 import { readdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
+import { isDbUnavailable, withDb } from '../shared/db.ts';
+import { isAppError } from '../shared/errors.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile.ts';
 import { count, describeRun, table } from './output.ts';
 
@@ -159,14 +161,14 @@ const deliveries: Check = async (sql) => {
   if (!present) return warn('no pg_net response log (net._http_response)', 'see the pg_net line');
   const [row] = await sql`
     with recent as (
-      select status_code, error_msg, timed_out, created,
+      select id, status_code, error_msg, timed_out, created,
         status_code between 200 and 299 and error_msg is null and not coalesce(timed_out, false) as delivered
       from net._http_response
       where created > now() - interval '24 hours'
     )
     select count(*)::int as total, count(*) filter (where not delivered)::int as failed,
       (select concat_ws(' ', r.status_code, r.error_msg, case when r.timed_out then 'timed out' end)
-       from recent r where not r.delivered order by r.created desc limit 1) as latest
+       from recent r where not r.delivered order by r.created desc, r.id desc limit 1) as latest
     from recent`;
   if (row.failed === 0) return ok(`${count(row.total)} in the last 24 h, none failed`);
   return warn(`${count(row.failed)} of ${count(row.total)} pg_net requests in the last 24 h failed (latest: ${oneLine(row.latest)})`,
@@ -225,15 +227,25 @@ const CHECKS: Record<string, Check> = {
   'last reconcile': lastRun,
 };
 
-/** Runs every check; one that cannot run is a failure that says why, and the others go on. */
+/**
+ * Runs every check; one that cannot run is a failure that says why, and the others go on. A
+ * database that cannot be reached at all is an error (AppError database_unavailable), not a report.
+ */
 export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
   const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR };
+  await withDb(() => sql`select 1`);
   const checks: CheckResult[] = [];
   for (const [check, run] of Object.entries(CHECKS)) {
     try {
       checks.push({ check, ...(await run(sql, full)) });
     } catch (err) {
-      checks.push({ check, ...fail(`could not check: ${oneLine((err as Error).message)}`, 'are the migrations applied? (first line)') });
+      if (isDbUnavailable(err) || (isAppError(err) && err.code === 'database_unavailable')) throw err;
+      const undefinedObject = ['42883', '42P01', '3F000'].includes(String((err as { code?: unknown }).code));
+      checks.push({
+        check,
+        ...fail(`could not check: ${oneLine((err as Error).message)}`,
+          undefinedObject ? 'apply the migrations (`supabase db push`)' : undefined),
+      });
     }
   }
   return { ok: checks.every((c) => c.status !== 'fail'), checks };

@@ -132,6 +132,12 @@ export async function main(argv: string[], io: Io): Promise<number> {
     return report(explain(new UsageError(parsed.command ? `unknown command: ${parsed.command}` : 'no command given')));
   }
 
+  if (!io.env.SUPABASE_DB_URL) {
+    return report(explain(new ConfigError(
+      'SUPABASE_DB_URL is not set: set it to the postgres:// URL of the database, as its owner ' +
+        '(Supabase: Project Settings → Database → Connection string, direct connection)',
+    )));
+  }
   let ctx: CommandContext;
   try {
     // The CLI only talks to the database: SUPABASE_URL matters to the functions' token checks only.

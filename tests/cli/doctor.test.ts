@@ -1,0 +1,92 @@
+/**
+ * `doctor` names each broken part and what to do about it: pg_cron absent (this Postgres has
+ * none), the auth.users trigger dropped or disabled, a Vault secret missing, a migration not
+ * applied, failed pg_net deliveries, users that cannot be synced, drift. (It passing when all is
+ * well needs pg_cron: tests/reconcile/pg15_schedule.test.ts.)
+ */
+import assert from 'node:assert/strict';
+import { freshDatabase } from '../helpers/db.ts';
+import { insertAuthUser } from '../helpers/users.ts';
+import { runCli } from './run.ts';
+
+type Check = { check: string; status: string; message: string; fix?: string };
+
+const SECRETS: Record<string, string> = {
+  profile_sync_webhook_url: 'https://ref.supabase.co/functions/v1/auth-webhook',
+  profile_sync_webhook_secret: 'v1,whsec_c2VjcmV0LXNlY3JldC1zZWNyZXQ=',
+  profile_sync_reconcile_url: 'https://ref.supabase.co/functions/v1/reconcile',
+  profile_sync_admin_key: 'sb_secret_doctor',
+};
+
+Deno.test('doctor names each broken part and says what to do', async () => {
+  const db = await freshDatabase('cli_doctor');
+  const env = { SUPABASE_DB_URL: db.url };
+  const doctor = async () => {
+    const res = await runCli(env, 'doctor', '--json');
+    const checks = (res.json.checks as Check[]);
+    const byName = Object.fromEntries(checks.map((c) => [c.check, c]));
+    return { code: res.code, ok: res.json.ok, byName, failing: checks.filter((c) => c.status === 'fail').map((c) => c.check) };
+  };
+  try {
+    for (const [name, value] of Object.entries(SECRETS)) await db.sql`select vault.create_secret(${value}, ${name})`;
+    await insertAuthUser(db.sql);
+    assert.equal((await runCli(env, 'reconcile')).code, 0);
+
+    // this Postgres has no pg_cron: the only broken part
+    let d = await doctor();
+    assert.deepEqual([d.code, d.ok, d.failing], [1, false, ['pg_cron job']]);
+    assert.match(d.byName['pg_cron job'].message, /pg_cron is not available/);
+    assert.match(d.byName['pg_cron job'].fix!, /POST \/functions\/v1\/reconcile/);
+    for (const ok of ['migrations', 'trigger', 'pg_net', 'vault', 'vault secrets', 'sync failures', 'drift', 'last reconcile']) {
+      assert.equal(d.byName[ok].status, 'ok', `${ok}: ${d.byName[ok].message}`);
+    }
+
+    const triggers = (await db.sql`
+      select t.tgname from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+      where t.tgrelid = 'auth.users'::regclass and p.proname = 'notify_auth_user_change' order by 1`).map((r) => r.tgname);
+    assert.ok(triggers.length > 0);
+    await db.sql.unsafe(`alter table auth.users disable trigger ${triggers[0]}`);
+    d = await doctor();
+    assert.deepEqual(d.failing, ['trigger', 'pg_cron job']);
+    assert.match(d.byName.trigger.message, new RegExp(`disabled on auth.users: ${triggers[0]}`));
+    assert.match(d.byName.trigger.fix!, new RegExp(`alter table auth.users enable trigger ${triggers[0]}`));
+
+    for (const name of triggers) await db.sql.unsafe(`drop trigger ${name} on auth.users`);
+    d = await doctor();
+    assert.match(d.byName.trigger.message, /no trigger on auth.users calls profile_sync.notify_auth_user_change\(\)/);
+
+    await db.sql`delete from vault.secrets where name = 'profile_sync_admin_key'`;
+    await db.sql`update vault.secrets set secret = 'not a url' where name = 'profile_sync_reconcile_url'`;
+    d = await doctor();
+    assert.deepEqual(d.failing, ['trigger', 'vault secrets', 'pg_cron job']);
+    assert.equal(d.byName['vault secrets'].message, 'not set: profile_sync_admin_key');
+    assert.match(d.byName['vault secrets'].fix!, /vault.create_secret\('<admin_key>', 'profile_sync_admin_key'\)/);
+    await db.sql`select vault.create_secret('sb_secret_doctor', 'profile_sync_admin_key')`;
+    d = await doctor();
+    assert.equal(d.byName['vault secrets'].message, 'not an http(s) URL: profile_sync_reconcile_url');
+
+    await db.sql`delete from supabase_migrations.schema_migrations where version = '20261121000500'`;
+    await db.sql`insert into net._http_response (id, status_code, content, error_msg) values
+      (1, 200, '{}', null), (2, 401, '{"error":{}}', null), (3, null, null, 'Couldn''t connect to server')`;
+    await db.sql`insert into profile_sync.failures (user_id, source, error_code) values (${crypto.randomUUID()}, 'reconcile', 'P0001')`;
+    await insertAuthUser(db.sql);
+    d = await doctor();
+    assert.deepEqual(d.failing, ['migrations', 'trigger', 'vault secrets', 'pg_cron job', 'sync failures']);
+    assert.match(d.byName.migrations.message, /not applied: 20261121000500_schedule_reconcile.sql/);
+    assert.match(d.byName.migrations.fix!, /supabase db push/);
+    assert.equal(d.byName['pg_net deliveries'].status, 'warn');
+    assert.match(d.byName['pg_net deliveries'].message, /2 of 3 pg_net requests in the last 24 h failed \(latest: Couldn't connect to server\)/);
+    assert.match(d.byName['sync failures'].message, /1 users cannot be synced \(SQLSTATE P0001 ×1\)/);
+    assert.equal(d.byName.drift.status, 'warn');
+    assert.match(d.byName.drift.message, /^1 missing, 0 stale, 0 orphaned of 2 users/);
+    assert.match(d.byName.drift.fix!, /profile-sync reconcile/);
+
+    const human = await runCli(env, 'doctor');
+    assert.equal(human.code, 1);
+    assert.match(human.out, /^fail {2}trigger\s+no trigger on auth.users/m);
+    assert.match(human.out, /^\s+→ select vault.create_secret|^\s+→ set it to https/m);
+    assert.doesNotMatch(human.out, /sb_secret_doctor|whsec_/, 'secret values are never shown');
+  } finally {
+    await db.drop();
+  }
+});
