@@ -125,16 +125,23 @@ export async function startCluster(): Promise<Cluster> {
     }
   };
 
-  await start();
-  const boot = postgres(admin, { max: 1, onnotice: () => {} });
-  await boot`create database app`;
-  await boot.end();
-  await run('node', [
-    '--input-type=module',
-    '-e',
-    `import { applyStandIns, pushMigrations } from './local/postgres.mjs';
-     await applyStandIns(process.env.URL); await pushMigrations(process.env.URL);`,
-  ], { env: { URL: url } });
+  try {
+    await start();
+    const boot = postgres(admin, { max: 1, onnotice: () => {} });
+    await boot`create database app`;
+    await boot.end();
+    await run('node', [
+      '--input-type=module',
+      '-e',
+      `import { applyStandIns, pushMigrations } from './local/postgres.mjs';
+       await applyStandIns(process.env.URL); await pushMigrations(process.env.URL);`,
+    ], { env: { URL: url } });
+  } catch (err) {
+    // A failed set-up leaves no server or files behind.
+    await stop('immediate').catch(() => {});
+    await Deno.remove(parent, { recursive: true });
+    throw err;
+  }
 
   const sql = postgres(url, { max: 4, prepare: false, onnotice: () => {} });
   return {

@@ -19,6 +19,8 @@ export async function callReconcile(
   body: Record<string, unknown> = {},
 ): Promise<ReconcileAnswer> {
   const res = await fetch(`${stackUrl}/functions/v1/reconcile`, {
+    // A hang is a failure, not a stuck test run.
+    signal: AbortSignal.timeout(60_000),
     method: 'POST',
     headers: { apikey: DEV_SECRET_KEY, 'content-type': 'application/json' },
     body: JSON.stringify(body),

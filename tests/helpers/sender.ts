@@ -19,11 +19,16 @@ export async function takeQueued(sql: Sql, limit: number): Promise<Delivery[]> {
   return rows.map((r) => ({ url: r.url, headers: r.headers, body: new TextDecoder().decode(r.body) }));
 }
 
-/** POSTs one delivery; a network failure is recorded as status 0. */
+/** POSTs one delivery; a network failure, or no answer within pg_net's 5 s, is recorded as status 0. */
 export async function deliver(d: Delivery): Promise<Answer> {
   const started = performance.now();
   try {
-    const res = await fetch(d.url, { method: 'POST', headers: d.headers, body: d.body });
+    const res = await fetch(d.url, {
+      method: 'POST',
+      headers: d.headers,
+      body: d.body,
+      signal: AbortSignal.timeout(5_000),
+    });
     const text = await res.text();
     let code: string | undefined;
     try {
