@@ -75,57 +75,77 @@ $$;
 /*
  * profile_sync.drift_buckets(): the cheap half of drift detection. Splits the key space into 4096
  * id ranges (the first 12 bits of the uuid) and compares, per range, order-independent checksums
- * (XOR of 64-bit hashes) of auth.users (id, updated_at) with those of profiles (id) and
- * profile_state (user_id, auth_updated_at): a range is in sync when the id sets and the synced
- * versions match. One parallel pass per table and no joins: about 3x cheaper than joining a million
- * rows. A false "in sync" needs a 64-bit hash collision. Read only. Callers: drift_counts.
+ * (XOR of 64-bit hashes): auth.users (id, updated_at) against profile_state (user_id,
+ * auth_updated_at), and profile_state ids against profiles ids. A range is in sync when both
+ * match: every auth user has a profile and bookkeeping at its current version, and nothing else.
+ * No joins: each table is read once, in heap chunks (ctid ranges) that parallel workers share.
+ * A false "in sync" needs a 64-bit hash collision. Read only. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_buckets()
 returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
-language sql
+language plpgsql
 stable
-parallel safe
 security definer
 set search_path = ''
 as $$
-  -- one aggregate per table under a UNION ALL, so parallel workers take a table each
-  with per_table as (
-    select 'a' as src, get_byte(uuid_send(u.id), 0) * 16 + get_byte(uuid_send(u.id), 1) / 16 as bucket,
-      count(*) as n,
-      bit_xor(uuid_hash_extended(u.id, 0)) as ids,
-      bit_xor(uuid_hash_extended(u.id, coalesce((date_part('epoch', u.updated_at) * 1000000)::bigint, -1))) as versions
-    from auth.users u
-    group by 2
-    union all
-    select 'p', get_byte(uuid_send(p.id), 0) * 16 + get_byte(uuid_send(p.id), 1) / 16,
-      count(*), bit_xor(uuid_hash_extended(p.id, 0)), null
-    from public.profiles p
-    group by 2
-    union all
-    select 's', get_byte(uuid_send(s.user_id), 0) * 16 + get_byte(uuid_send(s.user_id), 1) / 16,
-      count(*), null,
-      bit_xor(uuid_hash_extended(s.user_id, coalesce((date_part('epoch', s.auth_updated_at) * 1000000)::bigint, -1)))
-    from profile_sync.profile_state s
-    group by 2
-  ),
-  by_bucket as (
-    select
-      t.bucket,
-      coalesce(sum(t.n) filter (where t.src = 'a'), 0)::bigint as a_n,
-      coalesce(sum(t.n) filter (where t.src = 'p'), 0)::bigint as p_n,
-      coalesce(sum(t.n) filter (where t.src = 's'), 0)::bigint as s_n,
-      max(t.ids) filter (where t.src = 'a') as a_ids,
-      max(t.ids) filter (where t.src = 'p') as p_ids,
-      max(t.versions) filter (where t.src = 'a') as a_versions,
-      max(t.versions) filter (where t.src = 's') as s_versions
-    from per_table t
-    group by t.bucket
-  )
-  select
-    b.bucket, b.a_n, b.p_n,
-    b.a_n = b.p_n and b.a_ids is not distinct from b.p_ids
-      and b.a_n = b.s_n and b.a_versions is not distinct from b.s_versions
-  from by_bucket b
+declare
+  bucket_of constant text := 'get_byte(uuid_send(%1$s), 0) * 16 + get_byte(uuid_send(%1$s), 1) / 16';
+  version_hash constant text := 'uuid_hash_extended(%s, coalesce(hashfloat8(date_part(''epoch'', %s)), 0))';
+  -- quarters of the key space, for the chunks of our own tables
+  quarters constant text[] := array[
+    '%1$s < ''40000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''40000000-0000-0000-0000-000000000000'' and %1$s < ''80000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''80000000-0000-0000-0000-000000000000'' and %1$s < ''c0000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''c0000000-0000-0000-0000-000000000000'''];
+  quarter text;
+  parts text[] := '{}';
+  pages bigint;
+  chunk bigint;
+  lo bigint := 0;
+begin
+  -- auth.users: heap chunks by ctid (we may not index it, and updated_at is in the heap anyway)
+  pages := pg_catalog.pg_relation_size('auth.users') / pg_catalog.current_setting('block_size')::bigint;
+  chunk := greatest(pages / 4 + 1, 2048);
+  loop
+    parts := parts || format(
+      'select ''u'' as src, %s as bucket, count(*) as n, 0::bigint as ids, bit_xor(%s) as versions
+       from auth.users u where u.ctid >= %L::tid%s group by 2',
+      format(bucket_of, 'u.id'), format(version_hash, 'u.id', 'u.updated_at'), format('(%s,0)', lo),
+      -- the last chunk is open-ended: rows appended while we read are counted too
+      case when lo + chunk < pages then format(' and u.ctid < %L::tid', format('(%s,0)', lo + chunk)) else '' end);
+    lo := lo + chunk;
+    exit when lo >= pages;
+  end loop;
+  -- our tables: key-space quarters, read from their indexes alone (index-only scans)
+  foreach quarter in array quarters loop
+    parts := parts || format(
+      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from public.profiles p where %s group by 2',
+      format(bucket_of, 'p.id'), format(quarter, 'p.id'));
+    parts := parts || format(
+      'select ''s'', %s, count(*), bit_xor(uuid_hash_extended(s.user_id, 0)), bit_xor(%s)
+       from profile_sync.profile_state s where %s group by 2',
+      format(bucket_of, 's.user_id'), format(version_hash, 's.user_id', 's.auth_updated_at'), format(quarter, 's.user_id'));
+  end loop;
+
+  return query execute format($q$
+    with per_chunk as (%s),
+    by_bucket as (
+      select c.bucket,
+        coalesce(sum(c.n) filter (where c.src = 'u'), 0)::bigint as u_n,
+        coalesce(sum(c.n) filter (where c.src = 'p'), 0)::bigint as p_n,
+        coalesce(sum(c.n) filter (where c.src = 's'), 0)::bigint as s_n,
+        coalesce(bit_xor(c.ids) filter (where c.src = 'p'), 0) as p_ids,
+        coalesce(bit_xor(c.ids) filter (where c.src = 's'), 0) as s_ids,
+        coalesce(bit_xor(c.versions) filter (where c.src = 'u'), 0) as u_versions,
+        coalesce(bit_xor(c.versions) filter (where c.src = 's'), 0) as s_versions
+      from per_chunk c
+      group by c.bucket
+    )
+    select b.bucket, b.u_n, b.p_n,
+      b.u_n = b.s_n and b.u_versions = b.s_versions and b.s_n = b.p_n and b.s_ids = b.p_ids
+    from by_bucket b
+  $q$, array_to_string(parts, ' union all '));
+end
 $$;
 
 /*
@@ -135,8 +155,8 @@ $$;
  *   missing  = auth user without a profile;
  *   stale    = profile whose auth row changed after it was last synced (or never synced here);
  *   orphaned = profile without an auth user.
- * Buckets are id ranges, so a few of them are read through the primary keys. Read only.
- * Callers: drift_counts, reconcile_dry_run.
+ * Buckets are id ranges, read through the primary keys one range at a time; without buckets,
+ * whole tables are joined by hash. Read only. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_exact(buckets integer[], per_class integer default 0)
 returns table (missing bigint, stale bigint, orphaned bigint, samples jsonb)
@@ -146,90 +166,100 @@ security definer
 set search_path = ''
 set work_mem = '64MB'
 as $$
+declare
+  -- auth users with their profile and bookkeeping, and profiles, in the buckets or everywhere
+  users_src text := $s$
+    auth.users u
+    left join public.profiles p on p.id = u.id
+    left join profile_sync.profile_state s on s.user_id = u.id$s$;
+  profiles_src text := 'public.profiles p';
+  n_missing bigint;
+  n_stale bigint;
+  n_orphaned bigint;
+  sampled jsonb := '{"missing": [], "stale": [], "orphaned": []}';
+  is_missing constant text := 'p.id is null';
+  is_stale constant text := 'p.id is not null and (s.user_id is null or u.updated_at > s.auth_updated_at)';
+  is_orphaned constant text := 'not exists (select 1 from auth.users a where a.id = p.id)';
 begin
-  return query execute format($q$
-    with drifted as (%s)
-    select
-      count(*) filter (where d.drift = 'missing'),
-      count(*) filter (where d.drift = 'stale'),
-      count(*) filter (where d.drift = 'orphaned'),
-      jsonb_build_object(
-        'missing', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'missing'))[1:$2]), '[]'),
-        'stale', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'stale'))[1:$2]), '[]'),
-        'orphaned', coalesce(to_jsonb((array_agg(d.id order by d.id) filter (where $2 > 0 and d.drift = 'orphaned'))[1:$2]), '[]'))
-    from drifted d
-  $q$,
-    case when buckets is null then
-      -- every row: hash joins over whole tables
-      $all$
-        select u.id, case when p.id is null then 'missing' else 'stale' end as drift
-        from auth.users u
-        left join public.profiles p on p.id = u.id
-        left join profile_sync.profile_state s on s.user_id = u.id
-        where p.id is null or s.user_id is null or u.updated_at > s.auth_updated_at
-        union all
-        select p.id, 'orphaned' from public.profiles p
-        where not exists (select 1 from auth.users u where u.id = p.id)
-      $all$
-    else
-      -- a few id ranges: range scans on the primary keys, one range at a time
-      $some$
-        select x.id, x.drift
-        from unnest($1::integer[]) as b (bucket)
-        cross join lateral (
-          select (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid as lo,
-                 (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid as hi
-        ) r
-        cross join lateral (
-          select u.id, case when p.id is null then 'missing' else 'stale' end as drift
-          from auth.users u
-          left join public.profiles p on p.id = u.id
-          left join profile_sync.profile_state s on s.user_id = u.id
-          where u.id between r.lo and r.hi
-            and (p.id is null or s.user_id is null or u.updated_at > s.auth_updated_at)
-          union all
-          select p.id, 'orphaned' from public.profiles p
-          where p.id between r.lo and r.hi and not exists (select 1 from auth.users u where u.id = p.id)
-        ) x
-      $some$
-    end
-  ) using buckets, greatest(coalesce(per_class, 0), 0);
+  if buckets is not null then
+    users_src := format($s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
+        from %s
+        where u.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0  -- keep it a per-range index scan, whatever the row estimates say
+      ) u
+      cross join lateral (select u.p_id as id) p
+      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$, users_src);
+    profiles_src := $s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select p.id from public.profiles p
+        where p.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0
+      ) p$s$;
+  end if;
+
+  execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
+    is_missing, is_stale, users_src) using buckets into n_missing, n_stale;
+  execute format('select count(*) from %s where %s', profiles_src, is_orphaned) using buckets into n_orphaned;
+
+  if per_class > 0 and n_missing + n_stale + n_orphaned > 0 then
+    execute format($q$select jsonb_build_object(
+        'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select u.id from %1$s where %2$s order by u.id limit $2) x),
+        'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select u.id from %1$s where %3$s order by u.id limit $2) x),
+        'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
+      users_src, is_missing, is_stale, profiles_src, is_orphaned) using buckets, per_class into sampled;
+  end if;
+  return query select n_missing, n_stale, n_orphaned, sampled;
 end
 $$;
 
 /*
  * profile_sync.drift_counts(per_class): auth users, profiles and the three drift classes, exact
  * (see drift_exact), with up to per_class sample ids per class. The checksums of drift_buckets
- * clear the ranges in sync and only the others are classified row by row (all rows, with hash
- * joins, when most ranges differ), so a million users cost one pass per table when little has
- * drifted. Read only.
- * Callers: status, dry run, doctor (postgres, service_role).
+ * clear the ranges in sync and only the others are classified row by row; when so many users
+ * differ that this would not pay (all missing, most stale), everything is classified in one pass
+ * straight away. Read only. Callers: status, dry run, doctor (postgres, service_role).
  */
 create or replace function profile_sync.drift_counts(per_class integer default 0)
 returns table (auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
-language sql
+language plpgsql
 stable
 security definer
 set search_path = ''
 as $$
-  with b as materialized (
-    select * from profile_sync.drift_buckets()
-  ),
-  totals as (
-    select
-      coalesce(sum(b.auth_users), 0)::bigint as auth_users,
-      coalesce(sum(b.profiles), 0)::bigint as profiles,
-      coalesce(array_agg(b.bucket) filter (where not b.in_sync), '{}') as differing
-    from b
-  )
-  select t.auth_users, t.profiles, e.missing, e.stale, e.orphaned, e.samples
-  from totals t
-  cross join lateral profile_sync.drift_exact(
-    -- a range costs ~250 random reads at a million users: past 256 ranges, one pass of hash
-    -- joins over everything is cheaper
-    case when cardinality(t.differing) > 256 then null else t.differing end,
-    per_class
-  ) e
+declare
+  -- about what classifying ranges row by row costs as much as one pass over a million users
+  range_rows_limit constant bigint := 60000;
+  n_users bigint;
+  n_profiles bigint;
+  differing integer[];
+begin
+  -- the planner's row estimates are enough to tell "most users differ" (e.g. all missing)
+  select greatest(c.reltuples, 0)::bigint into n_users from pg_catalog.pg_class c where c.oid = 'auth.users'::regclass;
+  select greatest(c.reltuples, 0)::bigint into n_profiles from pg_catalog.pg_class c where c.oid = 'public.profiles'::regclass;
+  if abs(n_users - n_profiles) <= range_rows_limit then
+    select coalesce(array_agg(b.bucket) filter (where not b.in_sync), '{}'), sum(b.auth_users), sum(b.profiles)
+    into differing, n_users, n_profiles
+    from profile_sync.drift_buckets() b;
+    if cardinality(differing) * (n_users / 4096 + 1) > range_rows_limit then
+      differing := null;
+    end if;
+  else
+    select count(*) into n_users from auth.users;
+    select count(*) into n_profiles from public.profiles;
+  end if;
+  return query
+  select coalesce(n_users, 0), coalesce(n_profiles, 0), e.missing, e.stale, e.orphaned, e.samples
+  from profile_sync.drift_exact(differing, per_class) e;
+end
 $$;
 
 /*
