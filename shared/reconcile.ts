@@ -96,6 +96,17 @@ export function keyFraction(cursor: string | null): number {
 
 const LOCK_BUSY = '55P03';
 
+/**
+ * The URL a run's session connects with. The reconcile lock belongs to a session, which a
+ * transaction pooler does not keep: Supabase's pooler in transaction mode (port 6543) is asked for
+ * session mode instead (port 5432, same host and credentials). Any other URL is used as given.
+ */
+export function sessionUrl(dbUrl: string): string {
+  const url = new URL(dbUrl);
+  if (url.port === '6543' && url.hostname.endsWith('.pooler.supabase.com')) url.port = '5432';
+  return url.toString();
+}
+
 const connectionLost = (err: unknown) =>
   isDroppedConnection(err) || /^(08|57P0)/.test(String((err as { code?: unknown } | null)?.code));
 
@@ -142,7 +153,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
   // The lock belongs to a session, so the run has one connection of its own, closed at the end.
   // (Not a connection reserved from the pool: postgres.js 3.4 puts a reserved connection that the
   // server closed back into the pool as if open, and the next query on it crashes the process.)
-  const conn = createDb(dbUrl, { max: 1, application: 'profile-sync/reconcile' });
+  const conn = createDb(sessionUrl(dbUrl), { max: 1, application: 'profile-sync/reconcile' });
   let runId: number | undefined;
   try {
     const [begun] = await conn<BeginRow[]>`

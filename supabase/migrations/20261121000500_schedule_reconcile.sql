@@ -20,10 +20,12 @@ $$;
 /*
  * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
  * 'profile-sync-reconcile' (same name: replaces the schedule) with a cron expression, default
- * every 10 minutes. The job posts '{}' to the URL in Vault 'profile_sync_reconcile_url' with the
- * key in Vault 'profile_sync_admin_key' as apikey; both are read when the job runs, so rotating
- * a secret needs no reschedule. pg_net does not retry: a lost call is repaired by the next one.
- * Returns the job id. Raises 55000 without pg_cron. Callers: the database owner only.
+ * every 10 minutes. The job posts to the URL in Vault 'profile_sync_reconcile_url' with the key in
+ * Vault 'profile_sync_admin_key' as apikey; both are read when the job runs, so rotating a secret
+ * needs no reschedule. Each call works 8 s and answers within pg_net's 10 s timeout (a timed-out
+ * call would look like a failed delivery); the next call resumes where it stopped. pg_net does not
+ * retry: a lost call is made good by the next one. Returns the job id. Raises 55000 without
+ * pg_cron. Callers: the database owner only.
  */
 create or replace function profile_sync.schedule_reconcile(schedule text default '*/10 * * * *')
 returns bigint
@@ -44,7 +46,7 @@ begin
         'Content-Type', 'application/json',
         'apikey', (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_admin_key')
       ),
-      body := '{}'::jsonb,
+      body := '{"time_budget_ms": 8000}'::jsonb,
       timeout_milliseconds := 10000
     )
   $job$);

@@ -44,7 +44,7 @@ Deno.test('pg_cron on PostgreSQL 15: the job is scheduled; the migrations also a
         from net.http_request_queue order by id desc limit 1`;
       assert.deepEqual(
         [sent.url, sent.headers.apikey, sent.headers['Content-Type'], sent.body, sent.timeout_milliseconds],
-        ['https://ref.supabase.co/functions/v1/reconcile', 'sb_secret_cron', 'application/json', '{}', 10000],
+        ['https://ref.supabase.co/functions/v1/reconcile', 'sb_secret_cron', 'application/json', '{"time_budget_ms": 8000}', 10000],
       );
     });
 
