@@ -303,6 +303,15 @@ begin
 
   loop
     rounds := rounds + 1;
+    -- Profiles first, then bookkeeping, each in id order: the order in which Auth deleting a
+    -- user cascades (profiles, then profile_state). Taken the other way round, a sync and Auth's
+    -- delete of the same user deadlock, and the one aborted may be Auth's delete
+    -- (tests/reliability/auth_deletes_racing_syncs.test.ts).
+    perform 1 from public.profiles p
+      where p.id = any (todo)
+      order by p.id
+      for no key update;
+
     -- Profiles that predate their bookkeeping get a placeholder row, so that it can be locked.
     insert into profile_sync.profile_state (user_id)
       select p.id from public.profiles p
