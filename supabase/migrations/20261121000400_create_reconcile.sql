@@ -3,7 +3,7 @@
 -- One reconcile at a time (a session advisory lock); runs and per-user failures are recorded.
 
 -- Drift compares auth.users.updated_at with the version last synced. auth.users cannot be indexed
--- on hosted Supabase, so our side is: an index-only scan gives (user_id, auth_updated_at).
+-- on hosted Supabase, so we index our side: (user_id, auth_updated_at) from an index-only scan.
 create index if not exists profile_state_user_id_auth_updated_at_idx
   on profile_sync.profile_state (user_id) include (auth_updated_at);
 
@@ -58,7 +58,7 @@ grant select on table profile_sync.failures to service_role;
  * profile_sync.reconcile_lock_holder(): the pid of the session holding the reconcile lock, or null.
  * The lock is the session-level advisory lock (20261121, 400): a killed process or a lost
  * connection frees it, which is how a dead run is told from a live one.
- * Callers: the other reconcile functions and the status view.
+ * Callers: the other reconcile functions, reconcile_status and doctor.
  */
 create or replace function profile_sync.reconcile_lock_holder()
 returns integer
@@ -78,8 +78,9 @@ $$;
  * (XOR of 64-bit hashes): auth.users (id, updated_at) against profile_state (user_id,
  * auth_updated_at), and profile_state ids against profiles ids. A range is in sync when both
  * match: every auth user has a profile and bookkeeping at its current version, and nothing else.
- * No joins: each table is read once, in heap chunks (ctid ranges) that parallel workers share.
- * A false "in sync" needs a 64-bit hash collision. Read only. Callers: drift_counts.
+ * No joins: each table is read once, in chunks that parallel workers share (auth.users by heap
+ * ranges of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit
+ * hash collision. Read only. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_buckets()
 returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
