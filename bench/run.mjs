@@ -106,7 +106,7 @@ try {
         await stop();
       };
       ctx.probes[name] = probe;
-      (ctx.coldStarts[name] ??= []).push(fn.coldStartMs);
+      (ctx.coldStarts[name] ??= []).push({ boot: fn.bootMs, firstOk: fn.coldStartMs });
       return fn;
     },
   };

@@ -17,9 +17,10 @@ export class NotAvailable extends Error {
 const kib = (status, field) => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(status)?.[1] ?? NaN);
 
 /**
- * Starts functions/<name>/index.ts with `env` and polls `probe` (a request description,
- * {path, method, headers, body} or a function returning one) until it answers 200.
- * Resolves with the running function; `coldStartMs` is spawn → first 200.
+ * Starts functions/<name>/index.ts with `env`, polls it until it answers at all (`bootMs`: an
+ * unauthenticated GET, no database work), then sends `probe` (a request description {path,
+ * method, headers, body}, or a function returning one) until it answers 200 (`coldStartMs`:
+ * spawn → first 200, including the first connection to the database and the probe's own work).
  */
 export async function startFunction(name, env, probe, { logDir, timeoutMs = 30_000 } = {}) {
   const port = await freePort();
@@ -43,18 +44,22 @@ export async function startFunction(name, env, probe, { logDir, timeoutMs = 30_0
     clearTimeout(timer);
   };
 
-  let answer;
-  for (;;) {
-    if (exited) throw new Error(`${name} exited (${exited.code ?? exited.signal}) before answering; see ${logPath}`);
-    if (performance.now() - started > timeoutMs) {
-      await stop();
-      throw new Error(`${name} did not answer within ${timeoutMs} ms; see ${logPath}`);
+  const waitFor = async (request) => {
+    for (;;) {
+      if (exited) throw new Error(`${name} exited (${exited.code ?? exited.signal}) before answering; see ${logPath}`);
+      if (performance.now() - started > timeoutMs) {
+        await stop();
+        throw new Error(`${name} did not answer within ${timeoutMs} ms; see ${logPath}`);
+      }
+      const p = typeof request === 'function' ? await request() : request;
+      const res = await requestOnce(url + (p.path ?? ''), p).catch(() => undefined);
+      if (res) return res;
+      await new Promise((r) => setTimeout(r, 2));
     }
-    const p = typeof probe === 'function' ? await probe() : probe;
-    answer = await requestOnce(url + (p.path ?? ''), p).catch(() => undefined);
-    if (answer) break;
-    await new Promise((r) => setTimeout(r, 2));
-  }
+  };
+  await waitFor({ method: 'GET' });
+  const bootMs = performance.now() - started;
+  const answer = await waitFor(probe);
   const coldStartMs = performance.now() - started;
   if (answer.status !== 200) {
     await stop();
@@ -65,6 +70,7 @@ export async function startFunction(name, env, probe, { logDir, timeoutMs = 30_0
     name,
     url,
     pid: child.pid,
+    bootMs,
     coldStartMs,
     logPath,
     /** Peak and current resident memory of the function process, in MiB. */

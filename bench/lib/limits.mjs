@@ -1,5 +1,6 @@
-// The physical limits: the same auth → profile mapping as the core, as one plain SQL statement
-// with no bookkeeping, no locking and no HTTP. Every ratio in the report is measured against these.
+// The references the report measures against: the physical limits (the core's auth → profile
+// mapping as one plain SQL statement, no bookkeeping, no locking, no HTTP) and the core called
+// straight over SQL in batches (what reconcile adds HTTP and orchestration to).
 
 // The core's mapping for a user without app edits (profile rules in DESIGN.md), default role 'user'.
 const MAPPED = `
@@ -24,6 +25,29 @@ export async function rawCreateMissing(sql) {
   return result.count;
 }
 
+/**
+ * The same, writing what the core must also keep per user: the bookkeeping row (the base of the
+ * three-way merge) next to the profile. The limit for the core's own design.
+ */
+export async function rawCreateMissingWithBookkeeping(sql) {
+  const [{ count }] = await sql.unsafe(`
+    with source as (select u.id, u.updated_at, ${MAPPED} from auth.users u),
+    profiles as (
+      insert into public.profiles (id, ${COLUMNS})
+      select s.id, ${COLUMNS.replace(/(\w+)/g, 's.$1')} from source s
+      on conflict (id) do nothing
+      returning id
+    ),
+    bookkeeping as (
+      insert into profile_sync.profile_state (user_id, synced_full_name, synced_avatar_url, synced_role, initial_role,
+        auth_updated_at, synced_at)
+      select s.id, s.full_name, s.avatar_url, s.role, 'user', s.updated_at, now() from source s
+      on conflict do nothing
+    )
+    select count(*)::int as count from profiles`);
+  return count;
+}
+
 /** Finds profiles that differ from the mapping of their auth user and fixes them, in one statement. */
 export async function rawFixStale(sql) {
   const result = await sql.unsafe(`
@@ -40,14 +64,20 @@ export async function rawFixStale(sql) {
   return result.count;
 }
 
-/** Every auth user through the core, `batch` ids per call in id order; returns the users synced. */
+/**
+ * Every auth user through the core, `batch` ids per call in id order (as reconcile walks them).
+ * Returns the users synced and each call's time, to show whether later batches slow down.
+ */
 export async function syncAllInBatches(sql, batch) {
   let after = '00000000-0000-0000-0000-000000000000';
   let total = 0;
+  const batchMs = [];
   for (;;) {
     const ids = (await sql`select id from auth.users where id > ${after} order by id limit ${batch}`).map((r) => r.id);
-    if (ids.length === 0) return total;
+    if (ids.length === 0) return { total, batchMs };
+    const t = performance.now();
     await sql`select count(*) from profile_sync.sync_users(${ids}::uuid[], 'user', '{}'::text[])`;
+    batchMs.push(performance.now() - t);
     total += ids.length;
     after = ids[ids.length - 1];
   }

@@ -13,10 +13,13 @@ export async function coldStart(ctx) {
       await fn.stop();
     }
     const samples = ctx.coldStarts[name];
+    const boot = samples.map((x) => x.boot);
+    const firstOk = samples.map((x) => x.firstOk);
     details[name] = samples;
-    figures.push(figure(`cold_start.${name}`, `Cold start ${name} (spawn → first 200)`, median(samples), 'ms', {
+    figures.push(figure(`cold_start.${name}`, `Cold start ${name} (spawn → first 200)`, median(firstOk), 'ms', {
       target: below(200, '< 200 ms'),
-      note: `median of ${samples.length}; min ${Math.min(...samples).toFixed(0)}, max ${Math.max(...samples).toFixed(0)} ms`,
+      note: `median of ${samples.length} (min ${Math.min(...firstOk).toFixed(0)}, max ${Math.max(...firstOk).toFixed(0)}); ` +
+        `boot alone (spawn → first answer, no database) ${median(boot).toFixed(0)} ms`,
     }));
   }
   if (figures.length === 0) return notAvailable('no function answered 200 yet');
