@@ -64,3 +64,13 @@ export async function getProfile(sql: Sql, id: string): Promise<Profile | undefi
   );
   return row;
 }
+
+/** Whether the auth user is banned right now (`banned_until` in the future). */
+export async function isBanned(sql: Sql, id: string): Promise<boolean> {
+  const [row] = await withDb(() =>
+    sql<
+      { banned: boolean }[]
+    >`select coalesce(banned_until > now(), false) as banned from auth.users where id = ${id}`
+  );
+  return row?.banned ?? false;
+}
