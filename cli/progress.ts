@@ -1,6 +1,6 @@
 /**
- * The reconcile progress bar (cli-progress) on stderr, for terminals only. Progress is the
- * cursor's place in the key space: ids are uniform uuids walked in key order.
+ * The reconcile progress bar (cli-progress) on stderr, for terminals only: drifted ids walked of
+ * those queued when the run began.
  * @module
  */
 import cliProgress from 'cli-progress';
@@ -13,13 +13,13 @@ export type ProgressBar = { update(p: ReconcileProgress): void; stop(): void };
 
 export function startProgressBar(): ProgressBar {
   const bar = new cliProgress.SingleBar({
-    format: 'reconcile |{bar}| {percentage}% | {walked} ids walked | {duration_formatted}',
+    format: 'reconcile |{bar}| {percentage}% | {walked} of {total} drifted ids | {duration_formatted}',
     hideCursor: true,
     clearOnComplete: false,
   }, cliProgress.Presets.shades_classic);
-  bar.start(STEPS, 0, { walked: '0' });
+  bar.start(STEPS, 0, { walked: '0', total: '…' });
   return {
-    update: (p) => bar.update(Math.round(p.fraction * STEPS), { walked: count(p.scanned) }),
+    update: (p) => bar.update(Math.round(p.fraction * STEPS), { walked: count(p.scanned), total: count(p.total) }),
     stop: () => bar.stop(),
   };
 }

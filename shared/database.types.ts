@@ -33,16 +33,30 @@ export type Database = {
                   Relationships: [
                     
                   ]
-                },"runs": {
+                },"reconcile_queue": {
                   Row: {
-                    "batch_size": number | null,"created": number,"cursor": string | null,"deleted": number,"dry_run": boolean,"error": string | null,"failed": number,"finished_at": string | null,"heartbeat_at": string,"id": number,"missing": number,"orphaned": number,"resumed_from": number | null,"scanned": number,"stale": number,"started_at": string,"status": string,"unchanged": number,"updated": number
+                    "user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                    "user_id": string
                   }
                   Update: {
-                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                    "user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"runs": {
+                  Row: {
+                    "batch_size": number | null,"created": number,"cursor": string | null,"deleted": number,"dry_run": boolean,"error": string | null,"failed": number,"finished_at": string | null,"heartbeat_at": string,"id": number,"missing": number,"orphaned": number,"queued": number,"resumed_from": number | null,"scanned": number,"stale": number,"started_at": string,"status": string,"unchanged": number,"updated": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                  }
+                  Update: {
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
                   }
                   Relationships: [
                     
@@ -80,6 +94,17 @@ export type Database = {
               "missing": number,"orphaned": number,"samples": Json,"stale": number
             }[]
                            },
+"drift_from":
+{ Args: { "buckets": (number)[],"side": string }; Returns: string
+                           },
+"drift_is":
+{ Args: { "drift": string }; Returns: string
+                           },
+"drift_scope":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "auth_users": number,"buckets": (number)[],"profiles": number
+            }[]
+                           },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },
@@ -90,7 +115,7 @@ export type Database = {
                            },
 "reconcile_begin":
 { Args: { "batch_size"?: number }; Returns: {
-              "resumed_from": number,"run_id": number,"start_cursor": string
+              "remaining": number,"resumed_from": number,"run_id": number,"start_cursor": string
             }[]
                            },
 "reconcile_dry_run":
@@ -123,6 +148,7 @@ export type Database = {
 "id": number,
 "missing": number,
 "orphaned": number,
+"queued": number,
 "resumed_from": number | null,
 "scanned": number,
 "stale": number,

@@ -33,10 +33,9 @@ export type ReconcileOptions = {
 };
 
 export type ReconcileProgress = {
-  /** Ids walked by this call. */
+  /** Queued ids walked by this call, of `total` left when it began. */
   scanned: number;
-  /** Last id walked; uuids are uniform, so its position in the key space estimates the share done. */
-  cursor: string | null;
+  total: number;
   fraction: number;
   done: boolean;
 };
@@ -71,6 +70,7 @@ export type RunSummary = RunCounts & {
   heartbeat_at: string;
   resumed_from: number | null;
   cursor: string | null;
+  queued: number;
   scanned: number;
   error: string | null;
 };
@@ -88,11 +88,6 @@ export type ReconcileStatus = {
 
 /** postgres.js returns int8 and numeric as strings; the generated types say number. */
 const num = (v: unknown): number => (v === null || v === undefined ? 0 : Number(v));
-
-/** Where a uuid sits in the key space, 0..1 (the walk goes in key order). */
-export function keyFraction(cursor: string | null): number {
-  return cursor ? parseInt(cursor.slice(0, 8), 16) / 0x1_0000_0000 : 0;
-}
 
 const LOCK_BUSY = '55P03';
 
@@ -115,8 +110,9 @@ export type ReconcileDb = { sql: Sql; dbUrl: string };
 
 /**
  * Runs a reconcile: a dry run (exact counts and samples, nothing repaired), or a real run that
- * walks users in key order batch by batch until the walk ends (complete) or the time budget is
- * spent (complete: false; the next call resumes from the cursor). A concurrent real run →
+ * walks the drifted ids found when its pass began, in key order, batch by batch until the walk
+ * ends (complete) or the time budget is spent (complete: false; the next call resumes from the
+ * cursor). A concurrent real run →
  * AppError('reconcile_in_progress'); a database outage → AppError('database_unavailable').
  */
 export function reconcile(db: ReconcileDb, policy: RolePolicy, options: ReconcileOptions = {}): Promise<ReconcileReport> {
@@ -157,7 +153,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
   let runId: number | undefined;
   try {
     const [begun] = await conn<BeginRow[]>`
-      select run_id, start_cursor from profile_sync.reconcile_begin(${batchSize})`.catch((err) => {
+      select run_id, remaining from profile_sync.reconcile_begin(${batchSize})`.catch((err) => {
       if ((err as { code?: string }).code === LOCK_BUSY) throw new AppError('reconcile_in_progress', { cause: err });
       throw err;
     });
@@ -173,20 +169,20 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       from profile_sync.reconcile_retry_failures(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
     addOutcomes(report, retry);
 
+    const total = num(begun.remaining);
     let scanned = 0;
-    let cursor: string | null = begun.start_cursor;
     do {
       const [batch] = await conn<BatchRow[]>`
-        select next_cursor, scanned, done, missing, stale, orphaned, created, updated, deleted, failed
+        select scanned, done, missing, stale, orphaned, created, updated, deleted, failed
         from profile_sync.reconcile_batch(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
       report.missing += num(batch.missing);
       report.stale += num(batch.stale);
       report.orphaned += num(batch.orphaned);
       addOutcomes(report, batch);
       scanned += num(batch.scanned);
-      cursor = batch.next_cursor;
       report.complete = batch.done;
-      options.onProgress?.({ scanned, cursor, fraction: batch.done ? 1 : keyFraction(cursor), done: batch.done });
+      const fraction = batch.done ? 1 : Math.min(scanned / Math.max(total, 1), 1);
+      options.onProgress?.({ scanned, total, fraction, done: batch.done });
     } while (!report.complete && performance.now() - started < budget);
 
     await conn`select profile_sync.reconcile_finish(${runId}, ${report.complete ? 'complete' : 'partial'})`;
@@ -249,6 +245,7 @@ export function toRunSummary(r: Record<string, unknown>): RunSummary {
     heartbeat_at: String(r.heartbeat_at),
     resumed_from: r.resumed_from === null || r.resumed_from === undefined ? null : count('resumed_from'),
     cursor: (r.cursor as string | null) ?? null,
+    queued: count('queued'),
     scanned: count('scanned'),
     missing: count('missing'),
     stale: count('stale'),

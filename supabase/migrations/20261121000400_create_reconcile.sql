@@ -27,15 +27,25 @@ create table if not exists profile_sync.runs (
   deleted bigint not null default 0,
   unchanged bigint not null default 0,
   failed bigint not null default 0,
+  queued bigint not null default 0,
   error text
 );
 comment on table profile_sync.runs is
   'One row per reconcile run: status running|complete|partial|failed|abandoned, what it found and '
-  'did, and the keyset cursor (last id walked) the next run resumes from when it did not complete.';
+  'did, the ids it queued when it started a pass, and the keyset cursor (last id walked) the next '
+  'run resumes from when it did not complete.';
 create index if not exists runs_real_idx on profile_sync.runs (id desc) where not dry_run;
 alter table profile_sync.runs enable row level security;
 revoke all on table profile_sync.runs from public, anon, authenticated;
 grant select on table profile_sync.runs to service_role;
+
+-- The ids a reconcile pass has to visit, found drifted when the pass started; walked in key
+-- order by the runs of the pass, emptied when it completes. Only the lock holder touches it.
+create table if not exists profile_sync.reconcile_queue (
+  user_id uuid primary key
+);
+alter table profile_sync.reconcile_queue enable row level security;
+revoke all on table profile_sync.reconcile_queue from public, anon, authenticated;
 
 create table if not exists profile_sync.failures (
   user_id uuid primary key,
@@ -150,14 +160,71 @@ end
 $$;
 
 /*
- * profile_sync.drift_exact(buckets, per_class): the exact half: classifies every id in the given
- * buckets (all ids when buckets is null) and returns the counts of the three drift classes and up
- * to per_class sample ids of each, in key order:
+ * profile_sync.drift_from(buckets, side): the FROM clause that drift detection reads, as SQL
+ * text: side 'users' gives auth users u with their profile p and bookkeeping s; side 'profiles'
+ * gives profiles p. With buckets (parameter $1), only those id ranges, each read through the
+ * primary keys; without (null), whole tables, joined by hash. Internal.
+ */
+create or replace function profile_sync.drift_from(buckets integer[], side text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when side = 'users' and buckets is null then $s$
+      auth.users u
+      left join public.profiles p on p.id = u.id
+      left join profile_sync.profile_state s on s.user_id = u.id$s$
+    when side = 'users' then $s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
+        from auth.users u
+        left join public.profiles p on p.id = u.id
+        left join profile_sync.profile_state s on s.user_id = u.id
+        where u.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0  -- keep it a per-range index scan, whatever the row estimates say
+      ) u
+      cross join lateral (select u.p_id as id) p
+      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
+    when buckets is null then 'public.profiles p'
+    else $s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select p.id from public.profiles p
+        where p.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0
+      ) p$s$
+  end
+$$;
+
+/*
+ * profile_sync.drift_is(drift): the condition, as SQL text over drift_from's rows, for a drift class:
  *   missing  = auth user without a profile;
  *   stale    = profile whose auth row changed after it was last synced (or never synced here);
- *   orphaned = profile without an auth user.
- * Buckets are id ranges, read through the primary keys one range at a time; without buckets,
- * whole tables are joined by hash. Read only. Callers: drift_counts.
+ *   orphaned = profile without an auth user (over side 'profiles').
+ * Internal.
+ */
+create or replace function profile_sync.drift_is(drift text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case drift
+    when 'missing' then 'p.id is null'
+    when 'stale' then 'p.id is not null and (s.user_id is null or u.updated_at > s.auth_updated_at)'
+    when 'orphaned' then 'not exists (select 1 from auth.users a where a.id = p.id)'
+  end
+$$;
+
+/*
+ * profile_sync.drift_exact(buckets, per_class): the exact half: classifies every id in the given
+ * buckets (all ids when buckets is null) and returns the counts of the three drift classes (see
+ * drift_is) and up to per_class sample ids of each, in key order. Read only. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_exact(buckets integer[], per_class integer default 0)
 returns table (missing bigint, stale bigint, orphaned bigint, samples jsonb)
@@ -168,45 +235,18 @@ set search_path = ''
 set work_mem = '64MB'
 as $$
 declare
-  -- auth users with their profile and bookkeeping, and profiles, in the buckets or everywhere
-  users_src text := $s$
-    auth.users u
-    left join public.profiles p on p.id = u.id
-    left join profile_sync.profile_state s on s.user_id = u.id$s$;
-  profiles_src text := 'public.profiles p';
+  users_src constant text := profile_sync.drift_from(buckets, 'users');
+  profiles_src constant text := profile_sync.drift_from(buckets, 'profiles');
   n_missing bigint;
   n_stale bigint;
   n_orphaned bigint;
   sampled jsonb := '{"missing": [], "stale": [], "orphaned": []}';
-  is_missing constant text := 'p.id is null';
-  is_stale constant text := 'p.id is not null and (s.user_id is null or u.updated_at > s.auth_updated_at)';
-  is_orphaned constant text := 'not exists (select 1 from auth.users a where a.id = p.id)';
 begin
-  if buckets is not null then
-    users_src := format($s$
-      unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
-        from %s
-        where u.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0  -- keep it a per-range index scan, whatever the row estimates say
-      ) u
-      cross join lateral (select u.p_id as id) p
-      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$, users_src);
-    profiles_src := $s$
-      unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select p.id from public.profiles p
-        where p.id between (lpad(to_hex(b.bucket), 3, '0') || '00000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 3, '0') || 'fffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0
-      ) p$s$;
-  end if;
-
   execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
-    is_missing, is_stale, users_src) using buckets into n_missing, n_stale;
-  execute format('select count(*) from %s where %s', profiles_src, is_orphaned) using buckets into n_orphaned;
+    profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
+    using buckets into n_missing, n_stale;
+  execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
+    using buckets into n_orphaned;
 
   if per_class > 0 and n_missing + n_stale + n_orphaned > 0 then
     execute format($q$select jsonb_build_object(
@@ -216,21 +256,21 @@ begin
           (select u.id from %1$s where %3$s order by u.id limit $2) x),
         'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
           (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
-      users_src, is_missing, is_stale, profiles_src, is_orphaned) using buckets, per_class into sampled;
+      users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
+      profiles_src, profile_sync.drift_is('orphaned')) using buckets, per_class into sampled;
   end if;
   return query select n_missing, n_stale, n_orphaned, sampled;
 end
 $$;
 
 /*
- * profile_sync.drift_counts(per_class): auth users, profiles and the three drift classes, exact
- * (see drift_exact), with up to per_class sample ids per class. The checksums of drift_buckets
- * clear the ranges in sync and only the others are classified row by row; when so many users
- * differ that this would not pay (all missing, most stale), everything is classified in one pass
- * straight away. Read only. Callers: status, dry run, doctor (postgres, service_role).
+ * profile_sync.drift_scope(): where drift can be: the id ranges whose checksums differ
+ * (drift_buckets), or null for "everywhere" when so many users differ that reading ranges one by
+ * one would not pay (all missing, most stale); and the numbers of auth users and profiles.
+ * Read only. Callers: drift_counts, reconcile_begin.
  */
-create or replace function profile_sync.drift_counts(per_class integer default 0)
-returns table (auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+create or replace function profile_sync.drift_scope()
+returns table (auth_users bigint, profiles bigint, buckets integer[])
 language plpgsql
 stable
 security definer
@@ -257,10 +297,26 @@ begin
     select count(*) into n_users from auth.users;
     select count(*) into n_profiles from public.profiles;
   end if;
-  return query
-  select coalesce(n_users, 0), coalesce(n_profiles, 0), e.missing, e.stale, e.orphaned, e.samples
-  from profile_sync.drift_exact(differing, per_class) e;
+  return query select coalesce(n_users, 0), coalesce(n_profiles, 0), differing;
 end
+$$;
+
+/*
+ * profile_sync.drift_counts(per_class): auth users, profiles and the three drift classes, exact,
+ * with up to per_class sample ids per class: drift_exact over drift_scope, so a million users in
+ * sync cost one checksum pass per table. Read only.
+ * Callers: status, dry run, doctor (postgres, service_role).
+ */
+create or replace function profile_sync.drift_counts(per_class integer default 0)
+returns table (auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select d.auth_users, d.profiles, e.missing, e.stale, e.orphaned, e.samples
+  from profile_sync.drift_scope() d
+  cross join lateral profile_sync.drift_exact(d.buckets, per_class) e
 $$;
 
 /*
@@ -337,23 +393,29 @@ $$;
  * profile_sync.reconcile_begin(batch_size): starts a reconcile run in this session.
  * Takes the session-level advisory lock or raises 55P03 (a reconcile is already running). Holding
  * the lock proves every run still marked running is dead (its session ended): those become
- * abandoned. The new run resumes from the cursor of the last real run that did not complete.
+ * abandoned. If the last real run did not complete, this run resumes its pass: the queue and the
+ * cursor stay. Otherwise a new pass starts: the queue is refilled with every drifted id (found as
+ * drift_counts finds them, so a project in sync queues nothing in one checksum pass).
  * The lock stays with this session until reconcile_finish (or the session ends): the caller must
  * run the batches on the same connection (a direct or session-mode connection, not a transaction
- * pooler). Returns the run id and its starting cursor. Callers: postgres, service_role.
+ * pooler). Returns the run id, its starting cursor and the ids left to walk.
+ * Callers: postgres, service_role.
  */
 create or replace function profile_sync.reconcile_begin(batch_size integer default 1000)
-returns table (run_id bigint, start_cursor uuid, resumed_from bigint)
+returns table (run_id bigint, start_cursor uuid, resumed_from bigint, remaining bigint)
 language plpgsql
 volatile
 security definer
 set search_path = ''
+set work_mem = '64MB'
 as $$
 declare
   last_run profile_sync.runs%rowtype;
+  scope record;
   new_id bigint;
   resume_cursor uuid;
   resume_id bigint;
+  queued bigint := 0;
 begin
   if batch_size is null or batch_size < 1 or batch_size > 10000 then
     raise exception 'batch_size must be between 1 and 10000' using errcode = '22023';
@@ -373,19 +435,30 @@ begin
   where r.status = 'running';
 
   select * into last_run from profile_sync.runs r where not r.dry_run order by r.id desc limit 1;
-  if found and last_run.status <> 'complete' and last_run.cursor is not null then
+  if found and last_run.status <> 'complete' then
     resume_cursor := last_run.cursor;
     resume_id := last_run.id;
+  else
+    truncate profile_sync.reconcile_queue;
+    select * into scope from profile_sync.drift_scope();
+    execute format(
+      'insert into profile_sync.reconcile_queue (user_id)
+       select u.id from %s where %s or %s union all select p.id from %s where %s',
+      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
+      profile_sync.drift_from(scope.buckets, 'profiles'), profile_sync.drift_is('orphaned'))
+      using scope.buckets;
+    get diagnostics queued = row_count;
   end if;
 
-  insert into profile_sync.runs (dry_run, status, batch_size, resumed_from, cursor)
-  values (false, 'running', batch_size, resume_id, resume_cursor)
+  insert into profile_sync.runs (dry_run, status, batch_size, resumed_from, cursor, queued)
+  values (false, 'running', batch_size, resume_id, resume_cursor, queued)
   returning id into new_id;
 
   -- keep the log bounded: a run every 10 minutes is ~4,400 rows a month
   delete from profile_sync.runs r where r.started_at < now() - interval '90 days';
 
-  return query select new_id, resume_cursor, resume_id;
+  return query select new_id, resume_cursor, resume_id,
+    (select count(*) from profile_sync.reconcile_queue q where resume_cursor is null or q.user_id > resume_cursor);
 end
 $$;
 
@@ -461,12 +534,12 @@ $$;
 
 /*
  * profile_sync.reconcile_batch(run_id, batch_size, default_role, self_assignable_roles): the next
- * step of a run. Walks the next batch_size ids after the run's cursor over auth.users and
- * profiles together, in key order (keyset on the primary keys, never OFFSET), classifies them,
- * and syncs the drifted ones through reconcile_sync (skipping users already failed in this run).
- * Advances the cursor and the run's counts in the same transaction, so a run killed between
- * batches loses nothing. done = the walk reached the end. Callers: postgres, service_role,
- * holding the lock (see reconcile_begin).
+ * step of a run. Takes the next batch_size ids after the run's cursor from the pass's queue, in key
+ * order (keyset, never OFFSET), classifies them as they are now, and syncs the drifted ones
+ * through reconcile_sync (skipping users already failed in this run). Advances the cursor and the
+ * run's counts in the same transaction, so a run killed between batches loses nothing.
+ * done = the queue is walked to its end. Callers: postgres, service_role, holding the lock (see
+ * reconcile_begin).
  */
 create or replace function profile_sync.reconcile_batch(
   run_id bigint,
@@ -500,23 +573,17 @@ begin
   run := profile_sync.reconcile_running_run(run_id);
 
   with page as (
-    select w.id from (
-      (select u.id from auth.users u
-        where u.id >= coalesce(run.cursor, '00000000-0000-0000-0000-000000000000') and u.id is distinct from run.cursor
-        order by u.id limit batch_size)
-      union
-      (select p.id from public.profiles p
-        where p.id >= coalesce(run.cursor, '00000000-0000-0000-0000-000000000000') and p.id is distinct from run.cursor
-        order by p.id limit batch_size)
-    ) w
-    order by w.id
+    select q.user_id as id from profile_sync.reconcile_queue q
+    where q.user_id >= coalesce(run.cursor, '00000000-0000-0000-0000-000000000000') and q.user_id is distinct from run.cursor
+    order by q.user_id
     limit batch_size
   ),
   classified as (
     select
       pg.id,
       case
-        when u.id is null then 'orphaned'
+        when u.id is null and p.id is not null then 'orphaned'
+        when u.id is null then null  -- gone from both since it was queued
         when p.id is null then 'missing'
         when s.user_id is null or u.updated_at > s.auth_updated_at then 'stale'
       end as drift,
@@ -565,9 +632,9 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete, partial (time
- * budget spent; the next run resumes from its cursor) or failed, and releases the lock.
- * Callers: postgres, service_role, in the session that began the run.
+ * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete (the pass is done:
+ * its queue is emptied), partial (time budget spent; the next run resumes from the cursor) or
+ * failed, and releases the lock. Callers: postgres, service_role, in the session that began the run.
  */
 create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
 returns void
@@ -586,6 +653,9 @@ begin
     heartbeat_at = now(),
     error = left(reconcile_finish.error, 1000)
   where r.id = run_id and r.status = 'running';
+  if status = 'complete' and profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
+    truncate profile_sync.reconcile_queue;
+  end if;
   if profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
     perform pg_catalog.pg_advisory_unlock(20261121, 400);
   end if;

@@ -1,10 +1,11 @@
 /**
  * A time budget too small for the job: each call does at least one batch, says complete:false,
- * and the next call resumes from the cursor; together they repair everything exactly once.
+ * and the next call resumes the pass from the cursor; together they repair everything exactly
+ * once. A new pass queues only what has drifted since.
  */
 import assert from 'node:assert/strict';
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
-import { insertAuthUsers } from '../helpers/bulk.ts';
+import { insertAuthUsers, renameAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
@@ -12,7 +13,7 @@ import { profileMismatches } from '../helpers/profiles.ts';
 Deno.test('reconcile: a 1 ms budget gives complete:false, and successive calls finish the job', async () => {
   const db = await freshDatabase('reconcile_budget');
   try {
-    await insertAuthUsers(db.sql, 2000, 'budget');
+    const ids = await insertAuthUsers(db.sql, 2000, 'budget');
     const { call } = inProcess('reconcile', db);
     const reports: Record<string, unknown>[] = [];
     for (let i = 0; i < 20; i++) {
@@ -34,11 +35,12 @@ Deno.test('reconcile: a 1 ms budget gives complete:false, and successive calls f
     }
     assert.equal(runs.reduce((n, r) => n + Number(r.scanned), 0), 2000);
 
-    // after a complete run the next one starts over from the first id
-    const fresh = await call({ headers: { apikey: DEV_SECRET_KEY }, body: { batch_size: 500, time_budget_ms: 1 } });
-    assert.equal(fresh.json.complete, false);
-    const [last] = await db.sql`select resumed_from, scanned from profile_sync.runs order by id desc limit 1`;
-    assert.deepEqual([last.resumed_from, Number(last.scanned)], [null, 500]);
+    // after a complete pass the next run starts a new one: it queues only what drifted since
+    await renameAuthUsers(db.sql, ids.slice(0, 3), 'renamed');
+    const next = await call({ headers: { apikey: DEV_SECRET_KEY }, body: { batch_size: 500, time_budget_ms: 1 } });
+    assert.deepEqual([next.json.complete, next.json.stale, next.json.updated], [true, 3, 3]);
+    const [last] = await db.sql`select resumed_from, queued, scanned from profile_sync.runs order by id desc limit 1`;
+    assert.deepEqual([last.resumed_from, Number(last.queued), Number(last.scanned)], [null, 3, 3]);
   } finally {
     await db.drop();
   }
