@@ -136,7 +136,7 @@ try {
 
   const run = { scale, machine, startedAt, durationS: (performance.now() - started) / 1000, scenarios };
   console.log(renderRun({ scenarios: Object.fromEntries(Object.entries(scenarios).filter(([k]) => k !== 'statements')) }));
-  const written = saveRun(run, { docs: !scale.smoke });
+  const written = saveRun(run);
   say(`done in ${run.durationS.toFixed(1)} s; wrote ${[written.results, written.doc].filter(Boolean).join(' and ')}`);
 } catch (err) {
   exitCode = 1;

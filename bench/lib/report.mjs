@@ -72,8 +72,11 @@ function machineTable(m) {
   ].join('\n');
 }
 
+/** Runs the Markdown shows: full runs (every scenario), one per scale. */
+const isFull = (run) => !run.scale.smoke && Object.keys(TITLES).every((name) => name in run.scenarios);
+
 function renderDoc(runs) {
-  const scales = Object.values(runs).filter((r) => !r.scale.smoke).sort((a, b) => a.scale.users - b.scale.users);
+  const scales = Object.values(runs).filter(isFull).sort((a, b) => a.scale.users - b.scale.users);
   const parts = [
     '# Benchmarks',
     '',
@@ -89,16 +92,26 @@ function renderDoc(runs) {
     parts.push(machineTable(run.machine), '', runTable(run), '');
   }
   if (existsSync(NOTES)) parts.push(readFileSync(NOTES, 'utf8').trim(), '');
-  const kept = Object.fromEntries(scales.map((r) => [String(r.scale.users), r]));
+  // What the tables need, without each scenario's details (those stay in bench/results.json).
+  const brief = (run) => ({
+    ...run,
+    scenarios: Object.fromEntries(Object.entries(run.scenarios).map(([k, { details: _, ...rest }]) => [k, rest])),
+  });
+  const kept = Object.fromEntries(scales.map((r) => [String(r.scale.users), brief(r)]));
   parts.push(`${DATA_MARK}${JSON.stringify(kept)} -->`, '');
   return parts.join('\n');
 }
 
-/** Saves a run; the docs are rewritten unless `docs` is false (smoke runs leave them alone). */
-export function saveRun(run, { docs = true } = {}) {
-  const key = run.scale.smoke ? 'smoke' : String(run.scale.users);
+/**
+ * Saves a run in bench/results.json (by scale; smoke and partial runs apart) and, for a full run,
+ * rewrites docs/benchmarks.md.
+ */
+export function saveRun(run) {
+  const partial = !isFull(run);
+  const key = run.scale.smoke ? 'smoke' : `${run.scale.users}${partial ? ` (${Object.keys(run.scenarios).join(', ')})` : ''}`;
   const runs = { ...previousRuns(), [key]: run };
   writeFileSync(RESULTS, JSON.stringify({ updatedAt: new Date().toISOString(), runs }, null, 2) + '\n');
+  const docs = !partial;
   if (docs) {
     mkdirSync(dirname(DOC), { recursive: true });
     writeFileSync(DOC, renderDoc(runs));

@@ -285,7 +285,8 @@ set search_path = ''
 -- Planned once per session and reused (planning the inlined merge costs milliseconds, more than
 -- a one-user sync). The reused plan must not depend on how big the tables were when it was made:
 -- every table access is a probe by primary key (no seq scans), and rows passed between the
--- statement's parts are matched by hashing (no nested loops over them).
+-- statement's parts are matched by hashing (no nested loops over them). These settings only steer
+-- plan choice, for the length of the call (triggers an app puts on public.profiles included).
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 set enable_nestloop = off
