@@ -93,7 +93,7 @@ revoke execute on all functions in schema profile_sync from public, anon, authen
  *
  * What a sync of the given users would do, without doing it: one row per distinct id with the
  * profile and the bookkeeping it should have, whether either differs from what is stored, and the
- * outcome. The three-way merge lives here only, so both ways sync_users writes share it.
+ * outcome. The three-way merge lives here, and only here.
  * A plain STABLE SQL query with no SET clause, so the planner inlines it into sync_users (whose
  * search_path is empty: every name is schema-qualified). Internal: called by sync_users only.
  */
@@ -262,12 +262,13 @@ revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) fro
  * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
  * The merge itself is profile_sync.sync_decisions.
  *
- * Concurrency: rows of profile_state are locked in id order before auth is read, so syncs of the
- * same user run one after another and each reads the newest committed auth row; an auth version
- * older than the one last synced is never applied. A user synced for the first time (no
- * bookkeeping row, no profile: a signup, or reconcile creating what is missing) has no row to
- * lock: inserting the row is the lock (it succeeds only when no other sync has written or is
- * writing one), in the same statement that writes the profile. A first sync that loses that race
+ * Concurrency: the user's rows of profiles, then of profile_state, are locked in id order
+ * before auth is read (the order in which Auth's delete cascades), so syncs of the same user run
+ * one after another and each reads the newest committed auth row; an auth version older than the
+ * one last synced is never applied. A user synced for the first time (no bookkeeping row, no
+ * profile: a signup, or reconcile creating what is missing) has no row to lock: inserting the row
+ * is the lock (it succeeds only when no other sync has written or is writing one), in the same
+ * statement that writes the profile. A first sync that loses that race
  * is done again, now as a sync of a locked row.
  *
  * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
