@@ -105,6 +105,11 @@ export type Database = {
               "auth_users": number,"buckets": (number)[],"profiles": number
             }[]
                            },
+"drift_totals":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "auth_users": number,"in_sync": boolean,"profiles": number
+            }[]
+                           },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },

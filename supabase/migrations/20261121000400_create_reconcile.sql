@@ -160,6 +160,40 @@ end
 $$;
 
 /*
+ * profile_sync.drift_totals(): auth users, profiles, and whether everything is in sync, from
+ * whole-table checksums (drift_buckets' checksums without the ranges): one parallel pass per
+ * table, so the common answer, "nothing has drifted", costs a fraction of the range pass.
+ * Read only. Callers: drift_scope.
+ */
+create or replace function profile_sync.drift_totals()
+returns table (auth_users bigint, profiles bigint, in_sync boolean)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
+  return query
+  with u as (
+    select count(*) as n,
+      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0) as versions
+    from auth.users u
+  ),
+  p as (
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from public.profiles p
+  ),
+  s as (
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
+      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0) as versions
+    from profile_sync.profile_state s
+  )
+  select u.n, p.n, u.n = s.n and u.versions = s.versions and s.n = p.n and s.ids = p.ids
+  from u, p, s;
+end
+$$;
+
+/*
  * profile_sync.drift_from(buckets, side): the FROM clause that drift detection reads, as SQL
  * text: side 'users' gives auth users u with their profile p and bookkeeping s; side 'profiles'
  * gives profiles p. With buckets (parameter $1), only those id ranges, each read through the
@@ -264,9 +298,10 @@ end
 $$;
 
 /*
- * profile_sync.drift_scope(): where drift can be: the id ranges whose checksums differ
- * (drift_buckets), or null for "everywhere" when so many users differ that reading ranges one by
- * one would not pay (all missing, most stale); and the numbers of auth users and profiles.
+ * profile_sync.drift_scope(): where drift can be: nowhere ('{}') when the whole-table checksums
+ * match (drift_totals); else the id ranges whose checksums differ (drift_buckets), or null for
+ * "everywhere" when so many users differ that reading ranges one by one would not pay (all
+ * missing, most stale); and the numbers of auth users and profiles.
  * Read only. Callers: drift_counts, reconcile_begin.
  */
 create or replace function profile_sync.drift_scope()
@@ -281,21 +316,28 @@ declare
   range_rows_limit constant bigint := 60000;
   n_users bigint;
   n_profiles bigint;
+  totals record;
   differing integer[];
 begin
   -- the planner's row estimates are enough to tell "most users differ" (e.g. all missing)
   select greatest(c.reltuples, 0)::bigint into n_users from pg_catalog.pg_class c where c.oid = 'auth.users'::regclass;
   select greatest(c.reltuples, 0)::bigint into n_profiles from pg_catalog.pg_class c where c.oid = 'public.profiles'::regclass;
-  if abs(n_users - n_profiles) <= range_rows_limit then
-    select coalesce(array_agg(b.bucket) filter (where not b.in_sync), '{}'), sum(b.auth_users), sum(b.profiles)
-    into differing, n_users, n_profiles
-    from profile_sync.drift_buckets() b;
-    if cardinality(differing) * (n_users / 4096 + 1) > range_rows_limit then
-      differing := null;
-    end if;
-  else
+  if abs(n_users - n_profiles) > range_rows_limit then
     select count(*) into n_users from auth.users;
     select count(*) into n_profiles from public.profiles;
+    return query select n_users, n_profiles, null::integer[];
+    return;
+  end if;
+  select * into totals from profile_sync.drift_totals();
+  if totals.in_sync then
+    return query select totals.auth_users, totals.profiles, '{}'::integer[];
+    return;
+  end if;
+  select coalesce(array_agg(b.bucket) filter (where not b.in_sync), '{}'), sum(b.auth_users), sum(b.profiles)
+  into differing, n_users, n_profiles
+  from profile_sync.drift_buckets() b;
+  if cardinality(differing) * (n_users / 4096 + 1) > range_rows_limit then
+    differing := null;
   end if;
   return query select coalesce(n_users, 0), coalesce(n_profiles, 0), differing;
 end
