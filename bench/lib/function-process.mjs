@@ -79,5 +79,7 @@ export async function startFunction(name, env, probe, { logDir, timeoutMs = 30_0
       return { peakMiB: kib(status, 'VmHWM') / 1024, rssMiB: kib(status, 'VmRSS') / 1024 };
     },
     stop,
+    /** Kills the process at once (for an exit handler, which cannot wait). */
+    kill: () => child.kill('SIGKILL'),
   };
 }
