@@ -262,14 +262,11 @@ revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) fro
  * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
  * The merge itself is profile_sync.sync_decisions.
  *
- * Concurrency: the user's rows of profiles, then of profile_state, are locked in id order
- * before auth is read (the order in which Auth's delete cascades), so syncs of the same user run
- * one after another and each reads the newest committed auth row; an auth version older than the
- * one last synced is never applied. A user synced for the first time (no bookkeeping row, no
- * profile: a signup, or reconcile creating what is missing) has no row to lock: inserting the row
- * is the lock (it succeeds only when no other sync has written or is writing one), in the same
- * statement that writes the profile. A first sync that loses that race
- * is done again, now as a sync of a locked row.
+ * Concurrency: syncs of the same user are serialised by per-user advisory locks (1024 buckets,
+ * taken in key order, so syncs never deadlock each other), then the existing profile rows are
+ * locked in id order (the order in which Auth's delete cascades); only then is auth read, so each
+ * sync sees the newest committed auth row and every earlier sync. An auth version older than the
+ * one last synced is never applied.
  *
  * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
  */
@@ -292,122 +289,87 @@ set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 set enable_nestloop = off
 as $$
-declare
-  todo uuid[] := ids;
-  retry uuid[];
-  done_ids uuid[] := '{}';
-  done_outcomes text[] := '{}';
-  rounds integer := 0;
 begin
   if default_role is null or btrim(default_role) = '' then
     raise exception 'default_role must be a non-empty role name' using errcode = '22023';
   end if;
 
-  loop
-    rounds := rounds + 1;
-    -- Profiles first, then bookkeeping, each in id order: the order in which Auth deleting a
-    -- user cascades (profiles, then profile_state). Taken the other way round, a sync and Auth's
-    -- delete of the same user deadlock, and the one aborted may be Auth's delete
-    -- (tests/reliability/auth_deletes_racing_syncs.test.ts).
-    perform 1 from public.profiles p
-      where p.id = any (todo)
-      order by p.id
-      for no key update;
+  -- Syncs of the same user run one after another: each takes a transaction-level advisory lock
+  -- per user, hashed into 1024 buckets (so a batch of any size holds at most 1024 locks), all in
+  -- key order (so concurrent syncs never deadlock one another). Two users sharing a bucket merely
+  -- wait for each other.
+  perform pg_catalog.pg_advisory_xact_lock(1886548852, b.bucket)
+    from (
+      select distinct (pg_catalog.hashtextextended(i.id::text, 0) & 1023)::integer as bucket
+      from unnest(ids) as i (id)
+      where i.id is not null
+    ) b
+    order by b.bucket;
 
-    -- Profiles that predate their bookkeeping get a placeholder row, so that it can be locked.
-    insert into profile_sync.profile_state (user_id)
-      select p.id from public.profiles p
-      join auth.users u on u.id = p.id
-      where p.id = any (todo) and u.id = any (todo)
-      order by p.id
-      on conflict do nothing;
+  -- Then the existing profiles, in id order: the order in which Auth deleting a user cascades
+  -- (profiles, then profile_state). Taken the other way round, a sync and Auth's delete of the
+  -- same user can deadlock, and the one aborted may be Auth's delete
+  -- (tests/reliability/auth_deletes_racing_syncs.test.ts).
+  perform 1 from public.profiles p
+    where p.id = any (ids)
+    order by p.id
+    for no key update;
 
-    perform 1 from profile_sync.profile_state s
-      where s.user_id = any (todo)
-      order by s.user_id
-      for update;
-
-    -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now.
-    with decided as materialized (
-      select d.* from profile_sync.sync_decisions(todo, default_role, self_assignable_roles) d
-    ),
-    created as (
-      insert into profile_sync.profile_state as st
-      select (d.state).* from decided d
-      where d.in_auth and not d.has_state and not d.has_profile
-      order by d.user_id
-      on conflict do nothing
-      returning st.user_id
-    ),
-    mine as (
-      -- rows this sync holds: locked above, or created just now
-      select d.*, d.has_state or c.user_id is not null as locked
-      from decided d
-      left join created c on c.user_id = d.user_id
-    ),
-    upserted as (
-      insert into public.profiles as p (
-        id, email, phone, full_name, avatar_url, role, provider, is_anonymous,
-        email_confirmed_at, last_sign_in_at, deleted_at
-      )
-      select
-        m.user_id, m.email, m.phone, m.full_name, m.avatar_url, m.role, m.provider, m.is_anonymous,
-        m.email_confirmed_at, m.last_sign_in_at, m.deleted_at
-      from mine m
-      where m.locked and m.applies and m.profile_changes
-      order by m.user_id
-      on conflict (id) do update set
-        email = excluded.email,
-        phone = excluded.phone,
-        full_name = excluded.full_name,
-        avatar_url = excluded.avatar_url,
-        role = excluded.role,
-        provider = excluded.provider,
-        is_anonymous = excluded.is_anonymous,
-        email_confirmed_at = excluded.email_confirmed_at,
-        last_sign_in_at = excluded.last_sign_in_at,
-        deleted_at = excluded.deleted_at
-      returning p.id
-    ),
-    state_written as (
-      -- The row exists (locked above), so this updates; on conflict probes by key, not a join.
-      insert into profile_sync.profile_state as s
-      select (d.state).* from decided d
-      where d.has_state and d.applies and (d.profile_changes or d.state_changes)
-      on conflict on constraint profile_state_pkey do update set
-        synced_full_name = excluded.synced_full_name,
-        synced_avatar_url = excluded.synced_avatar_url,
-        synced_role = excluded.synced_role,
-        full_name_edited = excluded.full_name_edited,
-        avatar_url_edited = excluded.avatar_url_edited,
-        role_edited = excluded.role_edited,
-        initial_role = excluded.initial_role,
-        auth_updated_at = excluded.auth_updated_at,
-        synced_at = excluded.synced_at
-      returning s.user_id
-    ),
-    removed as (
-      delete from public.profiles p
-      where p.id = any (array(select d.user_id from decided d where not d.in_auth))
-      returning p.id
+  -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now and every
+  -- earlier sync of these users is seen.
+  return query
+  with decided as materialized (
+    select d.* from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
+  ),
+  upserted as (
+    insert into public.profiles as p (
+      id, email, phone, full_name, avatar_url, role, provider, is_anonymous,
+      email_confirmed_at, last_sign_in_at, deleted_at
     )
-    -- upserted, state_written and removed run to completion whether or not they are read
     select
-      done_ids || coalesce(array_agg(m.user_id) filter (where m.locked or not m.in_auth), '{}'),
-      done_outcomes || coalesce(array_agg(m.outcome) filter (where m.locked or not m.in_auth), '{}'),
-      coalesce(array_agg(m.user_id) filter (where not m.locked and m.in_auth), '{}')
-    into done_ids, done_outcomes, retry
-    from mine m;
-
-    exit when cardinality(retry) = 0;
-    if rounds >= 5 then
-      raise exception 'profile_sync: could not lock % user(s) for syncing', cardinality(retry)
-        using errcode = '40001';
-    end if;
-    todo := retry;
-  end loop;
-
-  return query select r.id, r.outcome from unnest(done_ids, done_outcomes) as r (id, outcome) order by r.id;
+      d.user_id, d.email, d.phone, d.full_name, d.avatar_url, d.role, d.provider, d.is_anonymous,
+      d.email_confirmed_at, d.last_sign_in_at, d.deleted_at
+    from decided d
+    where d.applies and d.profile_changes
+    order by d.user_id
+    on conflict (id) do update set
+      email = excluded.email,
+      phone = excluded.phone,
+      full_name = excluded.full_name,
+      avatar_url = excluded.avatar_url,
+      role = excluded.role,
+      provider = excluded.provider,
+      is_anonymous = excluded.is_anonymous,
+      email_confirmed_at = excluded.email_confirmed_at,
+      last_sign_in_at = excluded.last_sign_in_at,
+      deleted_at = excluded.deleted_at
+    returning p.id
+  ),
+  state_written as (
+    -- First syncs insert their bookkeeping; later ones update it, only when something moved.
+    insert into profile_sync.profile_state as s
+    select (d.state).* from decided d
+    where d.applies and (not d.has_state or d.profile_changes or d.state_changes)
+    order by d.user_id
+    on conflict on constraint profile_state_pkey do update set
+      synced_full_name = excluded.synced_full_name,
+      synced_avatar_url = excluded.synced_avatar_url,
+      synced_role = excluded.synced_role,
+      full_name_edited = excluded.full_name_edited,
+      avatar_url_edited = excluded.avatar_url_edited,
+      role_edited = excluded.role_edited,
+      initial_role = excluded.initial_role,
+      auth_updated_at = excluded.auth_updated_at,
+      synced_at = excluded.synced_at
+    returning s.user_id
+  ),
+  removed as (
+    delete from public.profiles p
+    where p.id = any (array(select d.user_id from decided d where not d.in_auth))
+    returning p.id
+  )
+  -- upserted, state_written and removed run to completion whether or not they are read
+  select d.user_id, d.outcome from decided d order by d.user_id;
 end
 $$;
 

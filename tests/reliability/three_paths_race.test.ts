@@ -132,7 +132,8 @@ Deno.test(`webhook, sync-profile and reconcile racing on ${USERS} users with aut
       select (select count(*)::int from auth.users) as users, (select count(*)::int from public.profiles) as profiles`;
     assert.equal(profiles, users);
     const log = stack.logs.join('\n');
-    for (const sign of ['40P01', '23505', 'deadlock', 'duplicate key', '"level":"error"']) {
+    // SQLSTATEs as logged values (quoted): bare digits would also match inside a random uuid.
+    for (const sign of ['"40P01"', '"23505"', 'deadlock', 'duplicate key', '"level":"error"']) {
       assert.ok(!log.includes(sign), `the log mentions ${sign}`);
     }
   } finally {
