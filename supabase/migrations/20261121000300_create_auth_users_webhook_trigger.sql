@@ -18,14 +18,15 @@ $$;
  * profile_sync.auth_user_webhook_record(u): the columns of an auth.users row the webhook carries.
  * An allowlist, so a secret column (encrypted_password, *_token) never leaves the database, even
  * one Auth adds later. Internal; called by the trigger function only.
+ * No `set search_path` and every name qualified: a SET clause would stop Postgres inlining this
+ * into the trigger's expression, which costs each signup a function call.
  */
 create or replace function profile_sync.auth_user_webhook_record(u auth.users)
 returns jsonb
 language sql
 stable
-set search_path = ''
 as $$
-  select jsonb_build_object(
+  select pg_catalog.jsonb_build_object(
     'id', u.id,
     'email', u.email,
     'phone', u.phone,
@@ -69,6 +70,8 @@ $$;
  * Several secrets (joined by spaces or |) give several signatures joined by a space.
  * body must be the exact text sent: for net.http_post that is payload::text.
  * Internal; raises on a malformed secret (the caller turns that into a warning).
+ * No `set search_path` (it runs on every signup; the trigger calls it with search_path ''),
+ * so every name and operator it relies on is pg_catalog's or qualified.
  */
 create or replace function profile_sync.standard_webhook_signature(
   msg_id text,
@@ -79,21 +82,28 @@ create or replace function profile_sync.standard_webhook_signature(
 returns text
 language plpgsql
 stable
-set search_path = ''
 as $$
 declare
+  message bytea := pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8');
+  b64 text;
   secret text;
   signatures text[] := '{}';
 begin
+  -- The usual case, one well-formed secret: no split, one regexp, no helper call.
+  if secrets ~ '^(v1,)?whsec_[A-Za-z0-9+/]+={0,2}$' then
+    b64 := pg_catalog.substr(secrets, pg_catalog.strpos(secrets, '_') + 1);
+    return 'v1,' || pg_catalog.translate(pg_catalog.encode(extensions.hmac(
+      message,
+      pg_catalog.decode(pg_catalog.rpad(b64, ((pg_catalog.length(b64) + 3) / 4) * 4, '='), 'base64'),
+      'sha256'
+    ), 'base64'), E'\n', '');
+  end if;
+  -- Rotation (several secrets) or something to reject with base64_secret_key's message.
   for secret in
     select s from pg_catalog.regexp_split_to_table(pg_catalog.btrim(secrets), '[[:space:]|]+') as s where s <> ''
   loop
     signatures := signatures || ('v1,' || pg_catalog.translate(pg_catalog.encode(
-      extensions.hmac(
-        pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8'),
-        profile_sync.base64_secret_key(secret),
-        'sha256'
-      ), 'base64'), E'\n', ''));
+      extensions.hmac(message, profile_sync.base64_secret_key(secret), 'sha256'), 'base64'), E'\n', ''));
   end loop;
   if pg_catalog.cardinality(signatures) = 0 then
     raise exception 'profile_sync_webhook_secret is empty' using errcode = '22023';
@@ -109,6 +119,8 @@ $$;
  * pg_net after commit; 5 s timeout, pg_net does not retry: reconcile repairs what is lost).
  * Never fails the auth write: a missing pg_net or Vault secret, or any error, is a warning.
  * Runs as its owner (security definer) because Auth's role may not read Vault.
+ * It runs inside every signup, so it checks nothing up front: a missing Vault or pg_net shows
+ * up as the error of the statement that needs it, which the handler names.
  */
 create or replace function profile_sync.notify_auth_user_change()
 returns trigger
@@ -123,18 +135,9 @@ declare
   payload jsonb;
   msg_id text;
   msg_timestamp bigint;
+  stage text := 'vault';
 begin
   begin
-    if pg_catalog.to_regclass('vault.decrypted_secrets') is null then
-      raise warning 'profile_sync: Vault is not available; % on auth.users not sent to auth-webhook', tg_op;
-      return null;
-    end if;
-    if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
-      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed; '
-        '% on auth.users not sent to auth-webhook', tg_op;
-      return null;
-    end if;
-
     select
         (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
         (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
@@ -145,6 +148,7 @@ begin
       return null;
     end if;
 
+    stage := 'sign';
     payload := pg_catalog.jsonb_build_object(
       'type', tg_op,
       'table', tg_table_name,
@@ -158,6 +162,7 @@ begin
 
     -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly payload::text. A timeout above
     -- pg_net's 1 s webhook default, for a cold-started function.
+    stage := 'net';
     perform net.http_post(
       url := webhook_url,
       body := payload,
@@ -171,7 +176,15 @@ begin
       timeout_milliseconds := 5000
     );
   exception when others then
-    raise warning 'profile_sync: % on auth.users not sent to auth-webhook: % (SQLSTATE %)', tg_op, sqlerrm, sqlstate;
+    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
+    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
+      raise warning 'profile_sync: Vault is not available; % on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
+    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
+      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed; '
+        '% on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
+    else
+      raise warning 'profile_sync: % on auth.users not sent to auth-webhook: % (SQLSTATE %)', tg_op, sqlerrm, sqlstate;
+    end if;
   end;
   return null;
 end
