@@ -21,6 +21,17 @@ if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a TC
 if (!Number.isInteger(dbPort) || dbPort < 1 || dbPort > 65535) fail(`PROFILE_SYNC_DB_PORT must be a TCP port number, got "${process.env.PROFILE_SYNC_DB_PORT}"`);
 
 const supabaseUrl = `http://127.0.0.1:${port}`;
+// The dev keys unless the environment gives others; the Vault secrets below follow whichever is used,
+// so the trigger signs with the secret the function verifies against.
+const webhookSecret = process.env.PROFILE_SYNC_WEBHOOK_SECRET || keys.webhookSecret;
+let secretKeys;
+try {
+  secretKeys = process.env.SUPABASE_SECRET_KEYS ? JSON.parse(process.env.SUPABASE_SECRET_KEYS) : { default: keys.secretKey };
+} catch {
+  fail('SUPABASE_SECRET_KEYS must be JSON such as {"default":"sb_secret_…"}');
+}
+const adminKey = Object.values(secretKeys ?? {})[0] ?? process.env.SUPABASE_SERVICE_ROLE_KEY;
+if (typeof adminKey !== 'string' || adminKey === '') fail('SUPABASE_SECRET_KEYS must hold at least one key');
 const external = process.env.SUPABASE_DB_URL;
 let dbUrl = external;
 let stopDb = async () => {};
@@ -30,9 +41,9 @@ async function setLocalVaultSecrets(url) {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const secrets = {
     profile_sync_webhook_url: `${supabaseUrl}/functions/v1/auth-webhook`,
-    profile_sync_webhook_secret: keys.webhookSecret,
+    profile_sync_webhook_secret: webhookSecret,
     profile_sync_reconcile_url: `${supabaseUrl}/functions/v1/reconcile`,
-    profile_sync_admin_key: keys.secretKey,
+    profile_sync_admin_key: adminKey,
   };
   try {
     for (const [name, value] of Object.entries(secrets)) {
@@ -67,9 +78,9 @@ const env = {
   SUPABASE_DB_URL: dbUrl,
   SUPABASE_URL: supabaseUrl,
   SUPABASE_JWKS: process.env.SUPABASE_JWKS ?? JSON.stringify({ keys: [(({ d, ...pub }) => pub)(keys.signingJwk)] }),
-  SUPABASE_SECRET_KEYS: process.env.SUPABASE_SECRET_KEYS ?? JSON.stringify({ default: keys.secretKey }),
+  SUPABASE_SECRET_KEYS: JSON.stringify(secretKeys),
   SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
-  PROFILE_SYNC_WEBHOOK_SECRET: process.env.PROFILE_SYNC_WEBHOOK_SECRET ?? keys.webhookSecret,
+  PROFILE_SYNC_WEBHOOK_SECRET: webhookSecret,
   PROFILE_SYNC_LOCAL_RELAY: external ? '0' : '1',
   PORT: String(port),
 };
@@ -91,14 +102,14 @@ profile-sync local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)
   functions     ${supabaseUrl}/functions/v1/{auth-webhook,sync-profile,reconcile}
   jwks          ${supabaseUrl}/auth/v1/.well-known/jwks.json
   database      ${dbShown}
-  secret key    ${keys.secretKey}
+  secret key    ${adminKey}
   publishable   ${keys.publishableKey}
-  webhook secret ${keys.webhookSecret}
+  webhook secret ${webhookSecret}
 
 Try it:
   psql ${external ? '"$SUPABASE_DB_URL"' : dbUrl} -c "insert into auth.users (id, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at) values (gen_random_uuid(), 'ada@example.com', '{\\"full_name\\":\\"Ada\\"}', '{\\"provider\\":\\"email\\"}', now(), now())"
   psql ${external ? '"$SUPABASE_DB_URL"' : dbUrl} -c "select id, email, full_name, role from public.profiles"
-  curl -s -H "apikey: ${keys.secretKey}" ${supabaseUrl}/functions/v1/reconcile
+  curl -s -H "apikey: ${adminKey}" ${supabaseUrl}/functions/v1/reconcile
 
 Ctrl-C stops everything.`);
   }
