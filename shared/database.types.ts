@@ -35,14 +35,14 @@ export type Database = {
                   ]
                 },"reconcile_queue": {
                   Row: {
-                    "user_id": string
+                    "drift": string,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "user_id": string
+                    "drift": string,"user_id": string
                   }
                   Update: {
-                    "user_id"?: string
+                    "drift"?: string,"user_id"?: string
                   }
                   Relationships: [
                     
