@@ -77,7 +77,7 @@ const env = {
   ...process.env,
   SUPABASE_DB_URL: dbUrl,
   SUPABASE_URL: supabaseUrl,
-  SUPABASE_JWKS: process.env.SUPABASE_JWKS ?? JSON.stringify({ keys: [(({ d, ...pub }) => pub)(keys.signingJwk)] }),
+  SUPABASE_JWKS: process.env.SUPABASE_JWKS ?? JSON.stringify({ keys: [(({ d: _d, ...pub }) => pub)(keys.signingJwk)] }),
   SUPABASE_SECRET_KEYS: JSON.stringify(secretKeys),
   SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
   PROFILE_SYNC_WEBHOOK_SECRET: webhookSecret,

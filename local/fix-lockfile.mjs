@@ -10,7 +10,7 @@ const platform = (name) => {
   return { os: [os], cpu: [cpu], ...(libc ? { libc } : {}) };
 };
 let added = 0;
-for (const [path, entry] of Object.entries(lock.packages)) {
+for (const entry of Object.values(lock.packages)) {
   for (const [dep, version] of Object.entries(entry.optionalDependencies ?? {})) {
     const key = `node_modules/${dep}`;
     if (lock.packages[key]) continue;
