@@ -66,7 +66,11 @@ if (external) {
     dbUrl = db.url;
     stopDb = () => db.stop();
   } catch (err) {
-    fail(`could not start embedded Postgres on port ${dbPort} (${err?.message ?? err}); set PROFILE_SYNC_DB_PORT to a free port`);
+    const reason = err instanceof Error ? err.message : String(err ?? 'no reason given');
+    fail(
+      `could not start embedded Postgres (data in .local/dev-pg, port ${dbPort}): ${reason}.\n` +
+        'Is another `npm run dev` running? Stop it, or set PROFILE_SYNC_DB_PORT to a free port.',
+    );
   }
   await applyStandIns(dbUrl);
   await pushMigrations(dbUrl);

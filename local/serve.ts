@@ -26,5 +26,9 @@ try {
     console.error(err.message);
     Deno.exit(2);
   }
+  if (err instanceof Deno.errors.AddrInUse) {
+    console.error(`port ${env.PORT ?? 54321} is already in use: stop what holds it or set PORT to a free port`);
+    Deno.exit(2);
+  }
   throw err;
 }
