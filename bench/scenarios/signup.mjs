@@ -89,6 +89,9 @@ export async function signup(ctx) {
   } finally {
     await conn.end();
     await setTriggers(sql, all, false);
+    // Leave the project as the scenario found it: the signups were never synced (nothing relays
+    // pg_net here), and left behind they would be drift that every later status call classifies.
+    await sql`delete from auth.users where email like 'signup%@example.com'`;
     await setTriggers(sql, ours, true);
   }
   const [{ queued }] = await sql`select count(*)::int as queued from net.http_request_queue`;

@@ -2,9 +2,10 @@
 -- net.http_request_queue (the body as convert_to(body::text, 'UTF8'), as pg_net does) and
 -- notifies 'pg_net_request' at commit; the local stack's relay sends it and records the answer
 -- in net._http_response. Like pg_net, nothing is sent for a transaction that rolls back.
+-- Both tables are unlogged, as pg_net's are (a queued request costs a signup no WAL).
 create schema if not exists net;
 
-create table if not exists net.http_request_queue (
+create unlogged table if not exists net.http_request_queue (
   id bigserial primary key,
   method text not null,
   url text not null,

@@ -9,6 +9,8 @@ const policy = { defaultRole: 'user', selfAssignableRoles: [] };
 
 Deno.test('soft and hard delete', async (t) => {
   const db = await freshDatabase('deletes');
+  const bookkeepingOf = async (id: string) =>
+    (await db.sql`select count(*)::int as n from profile_sync.profile_state where user_id = ${id}`)[0].n as number;
   try {
     await t.step('soft delete clears personal fields and sets deleted_at', async () => {
       const id = await insertAuthUser(db.sql, { email: 'soft@example.com', phone: '15550001', ...provider.google('Soft') });
@@ -38,7 +40,18 @@ Deno.test('soft and hard delete', async (t) => {
       await syncUser(db.sql, policy, id);
       await db.sql`delete from auth.users where id = ${id}`;
       assertEquals(await getProfile(db.sql, id), undefined);
+      assertEquals(await bookkeepingOf(id), 0, 'the bookkeeping goes with the auth user');
       assertEquals((await syncUser(db.sql, policy, id)).outcome, 'not_found');
+    });
+
+    await t.step('bookkeeping goes with the auth user even when the profile went first', async () => {
+      const id = await insertAuthUser(db.sql);
+      const other = await insertAuthUser(db.sql);
+      await syncUsers(db.sql, policy, [id, other]);
+      await db.sql`delete from public.profiles where id = ${id}`;
+      assertEquals(await bookkeepingOf(id), 1, 'a profile deleted by the app keeps its merge base');
+      await db.sql`delete from auth.users where id = ${id}`;
+      assertEquals([await bookkeepingOf(id), await bookkeepingOf(other)], [0, 1]);
     });
 
     await t.step('without the foreign key the core deletes the orphan', async () => {
