@@ -110,6 +110,9 @@ export type Database = {
               "auth_users": number,"in_sync": boolean,"profiles": number
             }[]
                            },
+"estimated_rows":
+{ Args: { "rel": unknown }; Returns: number
+                           },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },
