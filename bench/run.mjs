@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats]`: measures every path of
+// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep]`: measures every path of
 // profile-sync against the physical limit on the same machine in the same run, on a throwaway
 // embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
 import { rmSync } from 'node:fs';
@@ -26,6 +26,7 @@ const { values: opts } = parseArgs({
     smoke: { type: 'boolean', default: false },
     only: { type: 'string' },
     stats: { type: 'boolean', default: false },
+    keep: { type: 'boolean', default: false },
   },
 });
 
@@ -151,6 +152,10 @@ try {
 } finally {
   http.close();
   for (const fn of running) await fn.stop().catch(() => {});
+  if (opts.keep) {
+    say(`--keep: the database stays up at ${cluster.url} until Ctrl-C`);
+    await new Promise((resolve) => process.once('SIGINT', resolve));
+  }
   await cluster.stop();
 }
 process.exit(exitCode);
