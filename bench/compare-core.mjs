@@ -1,8 +1,9 @@
 #!/usr/bin/env node
 // `node bench/compare-core.mjs [--users N] [--trials T] <variant>...`: compares versions of the SQL
 // core on one cluster, interleaved (trial after trial, variant after variant) so machine noise
-// hits them alike. A variant is a git revision (its 000200 migration), `working` (the file as it
-// is) or a path to a .sql file. Per variant, medians of: every user synced from empty in batches
+// hits them alike. A variant is a git revision (its core migrations: 000200 and the later ones
+// that redefine core functions, those that exist at that revision, in order), `working` (those
+// files as they are) or a path to a .sql file (the whole core, as one script). Per variant, medians of: every user synced from empty in batches
 // of 1000 (fresh session), and single-user calls in a fresh session (new, unchanged, updated).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -14,7 +15,11 @@ import { clearProfiles, seedUsers, settle, startCluster } from './lib/cluster.mj
 import { rawCreateMissing, syncAllInBatches } from './lib/limits.mjs';
 import { median } from './lib/load.mjs';
 
-const CORE = 'supabase/migrations/20261121000200_create_sync_core.sql';
+// The migrations that define the core's functions, in the order they apply.
+const CORE = [
+  'supabase/migrations/20261121000200_create_sync_core.sql',
+  'supabase/migrations/20261122000400_sync_decisions_reads_each_user_once.sql',
+];
 const { values: opts, positionals: variants } = parseArgs({
   options: { users: { type: 'string', default: '30000' }, trials: { type: 'string', default: '3' } },
   allowPositionals: true,
@@ -25,9 +30,16 @@ if (variants.length === 0) {
 }
 
 function source(variant) {
-  if (variant === 'working') return readFileSync(join(ROOT, CORE), 'utf8');
   if (variant.endsWith('.sql') && existsSync(variant)) return readFileSync(variant, 'utf8');
-  return execFileSync('git', ['show', `${variant}:${CORE}`], { cwd: ROOT, encoding: 'utf8' });
+  const read = (path) => {
+    if (variant === 'working') return existsSync(join(ROOT, path)) ? readFileSync(join(ROOT, path), 'utf8') : '';
+    try {
+      return execFileSync('git', ['show', `${variant}:${path}`], { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    } catch {
+      return ''; // not there yet at that revision
+    }
+  };
+  return CORE.map(read).join('\n');
 }
 
 // Server-side loop, so the figures hold no network round trips: 200 first syncs, the same 200
