@@ -7,8 +7,8 @@
 --    the counts alone show that enough users differ to touch more ranges than are worth reading
 --    one by one, drift_scope answers "everywhere" straight after the whole-table checksums
 --    (100,000 users with 15,000 missing profiles: status 400 → 230-260 ms).
--- 3. A reconcile run that created or deleted many profiles analyzes the tables it changed, so the
---    planner's estimates (and the plans of status and the next pass) match them at once.
+-- 3. A reconcile run that created or deleted many profiles analyzes public.profiles, so the
+--    planner's estimates (for status, the next pass and the app's own queries) match it at once.
 
 /*
  * profile_sync.estimated_rows(rel): rows in rel as Postgres estimates them without reading it:
@@ -86,7 +86,7 @@ $$;
  * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete (the pass is done:
  * its queue is emptied), partial (time budget spent; the next run resumes from the cursor) or
  * failed, and releases the lock. A run that created or deleted more than a tenth of the profiles
- * (and at least 1,000) analyzes profiles and bookkeeping first. Callers: postgres, service_role,
+ * (and at least 1,000) analyzes public.profiles first. Callers: postgres, service_role,
  * in the session that began the run.
  */
 create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
@@ -110,7 +110,7 @@ begin
   where r.id = run_id and r.status = 'running'
   returning r.created + r.deleted into changed;
   if changed >= greatest(1000, profile_sync.estimated_rows('public.profiles'::regclass) / 10) then
-    analyze public.profiles, profile_sync.profile_state;
+    analyze public.profiles;
   end if;
   if status = 'complete' and profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
     truncate profile_sync.reconcile_queue;
