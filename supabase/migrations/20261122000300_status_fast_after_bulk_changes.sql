@@ -9,6 +9,9 @@
 --    (100,000 users with 15,000 missing profiles: status 400 → 230-260 ms).
 -- 3. A reconcile run that created or deleted many profiles analyzes public.profiles, so the
 --    planner's estimates (for status, the next pass and the app's own queries) match it at once.
+-- 4. Drift is located in 65536 id ranges instead of 4096, so a few hundred drifted users at a
+--    million leave a few thousand rows to classify instead of more than 100,000 (which made status
+--    fall back to classifying every user).
 
 /*
  * profile_sync.estimated_rows(rel): rows in rel as Postgres estimates them without reading it:
@@ -24,6 +27,126 @@ as $$
   select greatest(pg_catalog.pg_stat_get_live_tuples(rel), c.reltuples::bigint, 0)
   from pg_catalog.pg_class c
   where c.oid = rel
+$$;
+
+/*
+ * profile_sync.drift_buckets(): the cheap half of drift detection. Splits the key space into 65536
+ * id ranges (the first 16 bits of the uuid) and compares, per range, order-independent checksums
+ * (XOR of 64-bit hashes): auth.users (id, updated_at) against profile_state (user_id,
+ * auth_updated_at), and profile_state ids against profiles ids. A range is in sync when both
+ * match: every auth user has a profile and bookkeeping at its current version, and nothing else.
+ * No joins: each table is read once, in chunks that parallel workers share (auth.users by heap
+ * ranges of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit
+ * hash collision. Read only. Callers: drift_counts.
+ */
+create or replace function profile_sync.drift_buckets()
+returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
+language plpgsql
+stable
+security definer
+set search_path = ''
+set work_mem = '64MB'  -- up to 65536 groups per chunk, hashed in memory
+as $$
+declare
+  bucket_of constant text := 'get_byte(uuid_send(%1$s), 0) * 256 + get_byte(uuid_send(%1$s), 1)';
+  version_hash constant text := 'uuid_hash_extended(%s, coalesce(hashfloat8(date_part(''epoch'', %s)), 0))';
+  -- quarters of the key space, for the chunks of our own tables
+  quarters constant text[] := array[
+    '%1$s < ''40000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''40000000-0000-0000-0000-000000000000'' and %1$s < ''80000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''80000000-0000-0000-0000-000000000000'' and %1$s < ''c0000000-0000-0000-0000-000000000000''',
+    '%1$s >= ''c0000000-0000-0000-0000-000000000000'''];
+  quarter text;
+  parts text[] := '{}';
+  pages bigint;
+  chunk bigint;
+  lo bigint := 0;
+begin
+  -- auth.users: heap chunks by ctid (we may not index it, and updated_at is in the heap anyway)
+  pages := pg_catalog.pg_relation_size('auth.users') / pg_catalog.current_setting('block_size')::bigint;
+  chunk := greatest(pages / 4 + 1, 2048);
+  loop
+    parts := parts || format(
+      'select ''u'' as src, %s as bucket, count(*) as n, 0::bigint as ids, bit_xor(%s) as versions
+       from auth.users u where u.ctid >= %L::tid%s group by 2',
+      format(bucket_of, 'u.id'), format(version_hash, 'u.id', 'u.updated_at'), format('(%s,0)', lo),
+      -- the last chunk is open-ended: rows appended while we read are counted too
+      case when lo + chunk < pages then format(' and u.ctid < %L::tid', format('(%s,0)', lo + chunk)) else '' end);
+    lo := lo + chunk;
+    exit when lo >= pages;
+  end loop;
+  -- our tables: key-space quarters, read from their indexes alone (index-only scans)
+  foreach quarter in array quarters loop
+    parts := parts || format(
+      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from public.profiles p where %s group by 2',
+      format(bucket_of, 'p.id'), format(quarter, 'p.id'));
+    parts := parts || format(
+      'select ''s'', %s, count(*), bit_xor(uuid_hash_extended(s.user_id, 0)), bit_xor(%s)
+       from profile_sync.profile_state s where %s group by 2',
+      format(bucket_of, 's.user_id'), format(version_hash, 's.user_id', 's.auth_updated_at'), format(quarter, 's.user_id'));
+  end loop;
+
+  return query execute format($q$
+    with per_chunk as (%s),
+    by_bucket as (
+      select c.bucket,
+        coalesce(sum(c.n) filter (where c.src = 'u'), 0)::bigint as u_n,
+        coalesce(sum(c.n) filter (where c.src = 'p'), 0)::bigint as p_n,
+        coalesce(sum(c.n) filter (where c.src = 's'), 0)::bigint as s_n,
+        coalesce(bit_xor(c.ids) filter (where c.src = 'p'), 0) as p_ids,
+        coalesce(bit_xor(c.ids) filter (where c.src = 's'), 0) as s_ids,
+        coalesce(bit_xor(c.versions) filter (where c.src = 'u'), 0) as u_versions,
+        coalesce(bit_xor(c.versions) filter (where c.src = 's'), 0) as s_versions
+      from per_chunk c
+      group by c.bucket
+    )
+    select b.bucket, b.u_n, b.p_n,
+      b.u_n = b.s_n and b.u_versions = b.s_versions and b.s_n = b.p_n and b.s_ids = b.p_ids
+    from by_bucket b
+  $q$, array_to_string(parts, ' union all '));
+end
+$$;
+
+/*
+ * profile_sync.drift_from(buckets, side): the FROM clause that drift detection reads, as SQL
+ * text: side 'users' gives auth users u with their profile p and bookkeeping s; side 'profiles'
+ * gives profiles p. With buckets (parameter $1), only those id ranges, each read through the
+ * primary keys; without (null), whole tables, joined by hash. Internal.
+ */
+create or replace function profile_sync.drift_from(buckets integer[], side text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when side = 'users' and buckets is null then $s$
+      auth.users u
+      left join public.profiles p on p.id = u.id
+      left join profile_sync.profile_state s on s.user_id = u.id$s$
+    when side = 'users' then $s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
+        from auth.users u
+        left join public.profiles p on p.id = u.id
+        left join profile_sync.profile_state s on s.user_id = u.id
+        where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0  -- keep it a per-range index scan, whatever the row estimates say
+      ) u
+      cross join lateral (select u.p_id as id) p
+      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
+    when buckets is null then 'public.profiles p'
+    else $s$
+      unnest($1::integer[]) as b (bucket)
+      cross join lateral (
+        select p.id from public.profiles p
+        where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
+          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
+        offset 0
+      ) p$s$
+  end
 $$;
 
 /*
@@ -43,7 +166,7 @@ as $$
 declare
   -- about what classifying ranges row by row costs as much as one pass over a million users
   range_rows_limit constant bigint := 60000;
-  ranges constant integer := 4096;
+  ranges constant integer := 65536;
   n_users bigint;
   n_profiles bigint;
   totals record;
