@@ -11,7 +11,9 @@
 --    planner's estimates (for status, the next pass and the app's own queries) match it at once.
 -- 4. Drift is located in 65536 id ranges instead of 4096, so a few hundred drifted users at a
 --    million leave a few thousand rows to classify instead of more than 100,000 (which made status
---    fall back to classifying every user).
+--    fall back to classifying every user); and orphans in those ranges are found by probing
+--    auth.users range by range, not by hashing all of its ids (1M users, 500 stale: status
+--    3.5 s → see docs/benchmarks.md).
 
 /*
  * profile_sync.estimated_rows(rel): rows in rel as Postgres estimates them without reading it:
@@ -110,8 +112,9 @@ $$;
 /*
  * profile_sync.drift_from(buckets, side): the FROM clause that drift detection reads, as SQL
  * text: side 'users' gives auth users u with their profile p and bookkeeping s; side 'profiles'
- * gives profiles p. With buckets (parameter $1), only those id ranges, each read through the
- * primary keys; without (null), whole tables, joined by hash. Internal.
+ * gives profiles p with their auth user a (a.id null when there is none). With buckets
+ * (parameter $1), only those id ranges, each read through the primary keys; without (null),
+ * whole tables, joined by hash. Internal.
  */
 create or replace function profile_sync.drift_from(buckets integer[], side text)
 returns text
@@ -137,15 +140,38 @@ as $$
       ) u
       cross join lateral (select u.p_id as id) p
       cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
-    when buckets is null then 'public.profiles p'
+    when buckets is null then 'public.profiles p left join auth.users a on a.id = p.id'
     else $s$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
-        select p.id from public.profiles p
+        select p.id, a.id as a_id from public.profiles p
+        left join auth.users a on a.id = p.id
         where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
         offset 0
-      ) p$s$
+      ) p
+      cross join lateral (select p.a_id as id) a$s$
+  end
+$$;
+
+/*
+ * profile_sync.drift_is(drift): the condition, as SQL text over drift_from's rows, for a drift class:
+ *   missing  = auth user without a profile;
+ *   stale    = profile whose auth row changed after it was last synced (or never synced here);
+ *   orphaned = profile without an auth user (over side 'profiles', whose rows carry the auth
+ *              user as a: in id ranges it is probed range by range, never hashed whole).
+ * Internal.
+ */
+create or replace function profile_sync.drift_is(drift text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case drift
+    when 'missing' then 'p.id is null'
+    when 'stale' then 'p.id is not null and (s.user_id is null or u.updated_at > s.auth_updated_at)'
+    when 'orphaned' then 'a.id is null'
   end
 $$;
 
