@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep]`: measures every path of
+// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs]`: measures every path of
 // profile-sync against the physical limit on the same machine in the same run, on a throwaway
 // embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
 import { rmSync } from 'node:fs';
@@ -10,7 +10,7 @@ import { devSetup, runDeno } from './lib/deno.mjs';
 import { startFunction } from './lib/function-process.mjs';
 import { httpClient } from './lib/load.mjs';
 import { describeMachine } from './lib/machine.mjs';
-import { renderRun, saveRun } from './lib/report.mjs';
+import { renderRun, rewriteDoc, saveRun } from './lib/report.mjs';
 import { ROOT } from '../local/postgres.mjs';
 import { reconcile } from './scenarios/reconcile.mjs';
 import { webhook } from './scenarios/webhook.mjs';
@@ -27,8 +27,14 @@ const { values: opts } = parseArgs({
     only: { type: 'string' },
     stats: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
+    docs: { type: 'boolean', default: false },
   },
 });
+if (opts.docs) {
+  // After editing bench/notes.md: the document again, from the saved runs, without running any.
+  console.error(`bench: wrote ${rewriteDoc()}`);
+  process.exit(0);
+}
 
 function scaleFor(smoke, users) {
   if (smoke) return { smoke, users: 2000, webhookDeliveries: 200, syncProfileCalls: 200, syncProfileUsers: 50, signupsPerRound: 100 };

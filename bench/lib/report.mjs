@@ -119,5 +119,11 @@ export function saveRun(run) {
   return { results: RESULTS, doc: docs ? DOC : undefined };
 }
 
+/** Rewrites docs/benchmarks.md from the saved runs and the current bench/notes.md. */
+export function rewriteDoc() {
+  writeFileSync(DOC, renderDoc(previousRuns()));
+  return DOC;
+}
+
 /** The run's table, for the terminal. */
 export const renderRun = runTable;
