@@ -27,6 +27,8 @@ export const VAULT_SECRETS = [
 ] as const;
 export const CRON_JOB = 'profile-sync-reconcile';
 const TRIGGER_FUNCTION = 'notify_auth_user_change';
+/** The trigger function that deletes a deleted auth user's bookkeeping (20261122000100). */
+const FORGET_FUNCTION = 'forget_deleted_user';
 const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../supabase/migrations/', import.meta.url));
 
 const ok = (message: string) => ({ status: 'ok' as const, message });
@@ -53,23 +55,28 @@ const migrations: Check = async (sql, env) => {
 };
 
 const trigger: Check = async (sql) => {
-  const rows = await sql`
-    select t.tgname as name, t.tgenabled as enabled
+  const all = await sql`
+    select t.tgname as name, t.tgenabled as enabled, p.proname as function
     from pg_trigger t
     join pg_proc p on p.oid = t.tgfoid
     join pg_namespace n on n.oid = p.pronamespace
     where t.tgrelid = to_regclass('auth.users') and not t.tgisinternal
-      and n.nspname = 'profile_sync' and p.proname = ${TRIGGER_FUNCTION}
+      and n.nspname = 'profile_sync' and p.proname in (${TRIGGER_FUNCTION}, ${FORGET_FUNCTION})
     order by t.tgname`;
+  const rows = all.filter((r) => r.function === TRIGGER_FUNCTION);
   if (rows.length === 0) {
     return fail(`no trigger on auth.users calls profile_sync.${TRIGGER_FUNCTION}(): signups and changes are not pushed`,
       'apply migration 20261121000300_create_auth_users_webhook_trigger.sql (`supabase db push`)');
   }
+  if (!all.some((r) => r.function === FORGET_FUNCTION)) {
+    return fail(`no trigger on auth.users calls profile_sync.${FORGET_FUNCTION}(): deleted users keep their bookkeeping`,
+      'apply migration 20261122000100_lighten_profile_state.sql (`supabase db push`)');
+  }
   // 'D' disabled; 'R' fires only under session_replication_role = replica, i.e. never for Auth
-  const off = rows.filter((r) => r.enabled === 'D' || r.enabled === 'R').map((r) => r.name);
+  const off = all.filter((r) => r.enabled === 'D' || r.enabled === 'R').map((r) => r.name);
   return off.length > 0
     ? fail(`disabled on auth.users: ${off.join(', ')}`, off.map((n) => `alter table auth.users enable trigger ${n};`).join(' '))
-    : ok(`enabled: ${rows.map((r) => r.name).join(', ')}`);
+    : ok(`enabled: ${all.map((r) => r.name).join(', ')}`);
 };
 
 const pgNet: Check = async (sql) => {

@@ -45,6 +45,20 @@ Deno.test('doctor names each broken part and says what to do', async () => {
       select t.tgname from pg_trigger t join pg_proc p on p.oid = t.tgfoid
       where t.tgrelid = 'auth.users'::regclass and p.proname = 'notify_auth_user_change' order by 1`).map((r) => r.tgname);
     assert.ok(triggers.length > 0);
+
+    // the bookkeeping trigger is a moving part too: disabled, then gone
+    await db.sql`alter table auth.users disable trigger profile_sync_auth_user_forgotten`;
+    d = await doctor();
+    assert.deepEqual(d.failing, ['trigger', 'pg_cron job']);
+    assert.match(d.byName.trigger.message, /disabled on auth.users: profile_sync_auth_user_forgotten/);
+    await db.sql`alter table auth.users enable trigger profile_sync_auth_user_forgotten`;
+    const forget = await db.sql`select pg_get_triggerdef(oid) as def from pg_trigger where tgname = 'profile_sync_auth_user_forgotten'`;
+    await db.sql`drop trigger profile_sync_auth_user_forgotten on auth.users`;
+    d = await doctor();
+    assert.match(d.byName.trigger.message, /calls profile_sync.forget_deleted_user\(\): deleted users keep their bookkeeping/);
+    assert.match(d.byName.trigger.fix!, /20261122000100_lighten_profile_state.sql/);
+    await db.sql.unsafe(forget[0].def);
+
     await db.sql.unsafe(`alter table auth.users disable trigger ${triggers[0]}`);
     d = await doctor();
     assert.deepEqual(d.failing, ['trigger', 'pg_cron job']);
