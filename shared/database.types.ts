@@ -116,6 +116,9 @@ export type Database = {
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },
+"reconcile_advance":
+{ Args: { "drift": (number)[],"orphans": (string)[],"outcomes": (number)[],"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
+                           },
 "reconcile_batch":
 { Args: { "batch_size"?: number,"default_role"?: string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
               "created": number,"deleted": number,"done": boolean,"failed": number,"missing": number,"next_cursor": string,"orphaned": number,"scanned": number,"stale": number,"updated": number
@@ -136,6 +139,11 @@ export type Database = {
                            },
 "reconcile_lock_holder":
 { Args: Record<PropertyKey, never>; Returns: number
+                           },
+"reconcile_page":
+{ Args: { "after_id": string,"batch_size"?: number,"run_id": number }; Returns: {
+              "done": boolean,"ids": (string)[],"last_id": string,"missing": number,"orphaned": number,"orphans": (string)[],"scanned": number,"stale": number
+            }[]
                            },
 "reconcile_retry_failures":
 { Args: { "default_role"?: string,"max_users": number,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {

@@ -12,7 +12,9 @@ import type { RolePolicy } from './sync.ts';
 
 type Fns = Database['profile_sync']['Functions'];
 type BeginRow = Fns['reconcile_begin']['Returns'][number];
-type BatchRow = Fns['reconcile_batch']['Returns'][number];
+type PageRow = Fns['reconcile_page']['Returns'][number];
+/** reconcile_sync's OUT parameters (the generated types see only a record). */
+type SyncRow = { created: number; updated: number; deleted: number; unchanged: number; failed: number };
 type RetryRow = Fns['reconcile_retry_failures']['Returns'][number];
 type DryRunRow = Fns['reconcile_dry_run']['Returns'][number];
 type StatusRow = Fns['reconcile_status']['Returns'][number];
@@ -21,6 +23,8 @@ export const RECONCILE_LIMITS = {
   // 2,000 a batch: a fifth faster than 1,000 per user synced (docs/benchmarks.md), while a batch
   // still holds its per-user locks for only tens of milliseconds.
   batchSize: { default: 2000, min: 1, max: 10_000 },
+  /** Connections syncing pages at once (besides the one that holds the lock and hands them out). */
+  parallel: 2,
   timeBudgetMs: { default: 60_000, min: 1, max: 600_000 },
   samplesPerClass: 20,
 } as const;
@@ -152,6 +156,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
   // (Not a connection reserved from the pool: postgres.js 3.4 puts a reserved connection that the
   // server closed back into the pool as if open, and the next query on it crashes the process.)
   const conn = createDb(sessionUrl(dbUrl), { max: 1, application: 'profile-sync/reconcile' });
+  const workers = createDb(dbUrl, { max: RECONCILE_LIMITS.parallel, application: 'profile-sync/reconcile-worker' });
   let runId: number | undefined;
   try {
     const [begun] = await conn<BeginRow[]>`
@@ -159,7 +164,8 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       if ((err as { code?: string }).code === LOCK_BUSY) throw new AppError('reconcile_in_progress', { cause: err });
       throw err;
     });
-    runId = num(begun.run_id);
+    const run = num(begun.run_id);
+    runId = run;
     const report: ReconcileReport = {
       run_id: runId, dry_run: false, missing: 0, stale: 0, orphaned: 0,
       created: 0, updated: 0, deleted: 0, failed: 0, complete: false, duration_ms: 0,
@@ -171,21 +177,52 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       from profile_sync.reconcile_retry_failures(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
     addOutcomes(report, retry);
 
+    // The lock holder hands out pages in key order; other connections sync them (a page of
+    // consecutive ids locks few key ranges, so they rarely wait for each other); each page is
+    // recorded, in order, once it and those before it are synced (migration 20261122000600).
     const total = num(begun.remaining);
     let scanned = 0;
-    do {
-      const [batch] = await conn<BatchRow[]>`
-        select scanned, done, missing, stale, orphaned, created, updated, deleted, failed
-        from profile_sync.reconcile_batch(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
-      report.missing += num(batch.missing);
-      report.stale += num(batch.stale);
-      report.orphaned += num(batch.orphaned);
-      addOutcomes(report, batch);
-      scanned += num(batch.scanned);
-      report.complete = batch.done;
-      const fraction = batch.done ? 1 : Math.min(scanned / Math.max(total, 1), 1);
-      options.onProgress?.({ scanned, total, fraction, done: batch.done });
-    } while (!report.complete && performance.now() - started < budget);
+    let after: string | null = null;
+    let walked = false;
+    const inFlight: Promise<Settled>[] = [];
+    const record = async (settled: Settled) => {
+      if (!settled.ok) throw settled.error;
+      const { page, synced } = settled;
+      await conn`
+        select profile_sync.reconcile_advance(${run}, ${page.last_id}, ${page.scanned},
+          ${[page.missing, page.stale, page.orphaned]}::integer[], ${page.orphans ?? []}::uuid[],
+          ${[synced.created, synced.updated, synced.deleted, synced.unchanged, synced.failed]}::integer[])`;
+      report.missing += num(page.missing);
+      report.stale += num(page.stale);
+      report.orphaned += num(page.orphaned);
+      addOutcomes(report, synced);
+      scanned += num(page.scanned);
+      const done = walked && inFlight.length === 0;
+      options.onProgress?.({ scanned, total, fraction: done ? 1 : Math.min(scanned / Math.max(total, 1), 1), done });
+    };
+    try {
+      // at least one page per call, however small the budget, so successive calls always progress
+      for (let first = true; !walked && (first || performance.now() - started < budget); first = false) {
+        const [page]: PageRow[] = await conn<PageRow[]>`
+          select ids, last_id, scanned, missing, stale, orphaned, orphans, done
+          from profile_sync.reconcile_page(${run}, ${after}, ${batchSize})`;
+        walked = page.done;
+        if (num(page.scanned) === 0) break;
+        after = page.last_id;
+        inFlight.push(settle((async () => {
+          const [synced] = await workers<SyncRow[]>`
+            select created, updated, deleted, unchanged, failed
+            from profile_sync.reconcile_sync(${page.ids ?? []}::uuid[], ${policy.defaultRole}, ${roles}::text[])`;
+          return { page, synced };
+        })()));
+        if (inFlight.length >= RECONCILE_LIMITS.parallel) await record(await inFlight.shift()!);
+      }
+      while (inFlight.length > 0) await record(await inFlight.shift()!);
+    } finally {
+      await Promise.all(inFlight); // settled promises: nothing left running when the run ends
+    }
+    report.complete = walked;
+    if (walked && scanned === 0) options.onProgress?.({ scanned, total, fraction: 1, done: true });
 
     await conn`select profile_sync.reconcile_finish(${runId}, ${report.complete ? 'complete' : 'partial'})`;
     runId = undefined;
@@ -198,8 +235,16 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
     }
     throw err;
   } finally {
-    await conn.end({ timeout: 1 });
+    await Promise.all([conn.end({ timeout: 1 }), workers.end({ timeout: 1 })]);
   }
+}
+
+type Page = PageRow;
+type Settled = { ok: true; page: Page; synced: SyncRow } | { ok: false; error: unknown };
+
+/** A promise that never rejects: its outcome is read in order, after others may have failed. */
+function settle(work: Promise<{ page: Page; synced: SyncRow }>): Promise<Settled> {
+  return work.then((v) => ({ ok: true as const, ...v }), (error) => ({ ok: false as const, error }));
 }
 
 function addOutcomes(report: ReconcileReport, row: Pick<RetryRow, 'created' | 'updated' | 'deleted' | 'failed'>) {

@@ -1,11 +1,12 @@
 /**
  * A run whose connection is killed mid-way (pg_terminate_backend of the session holding the
- * reconcile lock): the call answers 503, the run is left "running" with its last committed
+ * reconcile lock): the call answers 503, the run is left "running" with its last recorded
  * cursor, and the next run sees it as dead, marks it abandoned, resumes from that cursor and
- * finishes with every profile correct.
+ * finishes with every profile correct (what was synced past the cursor is found unchanged).
  */
 import assert from 'node:assert/strict';
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
+import { RECONCILE_LIMITS } from '../../shared/reconcile.ts';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
@@ -36,7 +37,10 @@ Deno.test('reconcile: a killed connection → 503; the next run marks it abandon
     assert.equal(dead.status, 'running', 'nobody could mark it: its connection is gone');
     assert.notEqual(dead.cursor, null);
     const [{ made }] = await db.sql`select count(*)::int as made from public.profiles`;
-    assert.equal(made, Number(dead.created), 'the cursor and the profiles committed together');
+    // The cursor moves past a page once it is synced; pages in flight on the other connections
+    // when the lock holder died may be synced beyond it (at most one per connection).
+    const unrecorded = made - Number(dead.created);
+    assert.ok(unrecorded >= 0 && unrecorded <= RECONCILE_LIMITS.parallel * 20, `synced beyond the cursor: ${unrecorded}`);
 
     const status = await call({ method: 'GET', headers: admin });
     assert.equal((status.json.last_run as Record<string, unknown>).status, 'abandoned', 'status sees it dead already');
