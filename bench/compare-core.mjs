@@ -2,7 +2,7 @@
 // `node bench/compare-core.mjs [--users N] [--trials T] <variant>...`: compares versions of the SQL
 // core on one cluster, interleaved (trial after trial, variant after variant) so machine noise
 // hits them alike. A variant is a git revision (its core migrations: 000200 and the later ones
-// that redefine core functions, those that exist at that revision, in order), `working` (those
+// that redefine core functions, listed in CORE, those that exist at that revision, in order), `working` (those
 // files as they are) or a path to a .sql file (the whole core, as one script). Per variant, medians of: every user synced from empty in batches
 // of 1000 (fresh session), and single-user calls in a fresh session (new, unchanged, updated).
 import { execFileSync } from 'node:child_process';
@@ -19,6 +19,7 @@ import { median } from './lib/load.mjs';
 const CORE = [
   'supabase/migrations/20261121000200_create_sync_core.sql',
   'supabase/migrations/20261122000400_sync_decisions_reads_each_user_once.sql',
+  'supabase/migrations/20261122000500_sync_users_locks_key_ranges.sql',
 ];
 const { values: opts, positionals: variants } = parseArgs({
   options: { users: { type: 'string', default: '30000' }, trials: { type: 'string', default: '3' } },
