@@ -117,7 +117,7 @@ export type Database = {
 { Args: { "user_metadata": Json }; Returns: string
                            },
 "reconcile_advance":
-{ Args: { "drift": (number)[],"orphans": (string)[],"outcomes": (number)[],"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
+{ Args: { "drift": (number)[],"outcomes": (number)[],"page_from": string,"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
                            },
 "reconcile_batch":
 { Args: { "batch_size"?: number,"default_role"?: string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
@@ -142,7 +142,7 @@ export type Database = {
                            },
 "reconcile_page":
 { Args: { "after_id": string,"batch_size"?: number,"run_id": number }; Returns: {
-              "done": boolean,"ids": (string)[],"last_id": string,"missing": number,"orphaned": number,"orphans": (string)[],"scanned": number,"stale": number
+              "done": boolean,"from_id": string,"last_id": string,"missing": number,"orphaned": number,"scanned": number,"stale": number
             }[]
                            },
 "reconcile_retry_failures":
@@ -186,6 +186,9 @@ export type Database = {
                            },
 "reconcile_sync":
 { Args: { "default_role": string,"ids": (string)[],"self_assignable_roles": (string)[] }; Returns: Record<string, unknown>
+                           },
+"reconcile_sync_page":
+{ Args: { "default_role"?: string,"page_from": string,"page_last": string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: Record<string, unknown>
                            },
 "schedule_reconcile":
 { Args: { "schedule"?: string }; Returns: number

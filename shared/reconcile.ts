@@ -13,7 +13,7 @@ import type { RolePolicy } from './sync.ts';
 type Fns = Database['profile_sync']['Functions'];
 type BeginRow = Fns['reconcile_begin']['Returns'][number];
 type PageRow = Fns['reconcile_page']['Returns'][number];
-/** reconcile_sync's OUT parameters (the generated types see only a record). */
+/** reconcile_sync_page's OUT parameters (the generated types see only a record). */
 type SyncRow = { created: number; updated: number; deleted: number; unchanged: number; failed: number };
 type RetryRow = Fns['reconcile_retry_failures']['Returns'][number];
 type DryRunRow = Fns['reconcile_dry_run']['Returns'][number];
@@ -177,9 +177,10 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       from profile_sync.reconcile_retry_failures(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
     addOutcomes(report, retry);
 
-    // The lock holder hands out pages in key order; other connections sync them (a page of
-    // consecutive ids locks few key ranges, so they rarely wait for each other); each page is
-    // recorded, in order, once it and those before it are synced (migration 20261122000600).
+    // The lock holder hands out pages in key order, as bounds (no ids pass through here, so
+    // memory stays flat at any size); other connections sync them (a page of consecutive ids
+    // locks few key ranges, so they rarely wait for each other); each page is recorded, in order,
+    // once it and those before it are synced (migration 20261122000600).
     const total = num(begun.remaining);
     let scanned = 0;
     let after: string | null = null;
@@ -189,8 +190,8 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       if (!settled.ok) throw settled.error;
       const { page, synced } = settled;
       await conn`
-        select profile_sync.reconcile_advance(${run}, ${page.last_id}, ${page.scanned},
-          ${[page.missing, page.stale, page.orphaned]}::integer[], ${page.orphans ?? []}::uuid[],
+        select profile_sync.reconcile_advance(${run}, ${page.from_id}, ${page.last_id}, ${page.scanned},
+          ${[page.missing, page.stale, page.orphaned]}::integer[],
           ${[synced.created, synced.updated, synced.deleted, synced.unchanged, synced.failed]}::integer[])`;
       report.missing += num(page.missing);
       report.stale += num(page.stale);
@@ -204,7 +205,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
       // at least one page per call, however small the budget, so successive calls always progress
       for (let first = true; !walked && (first || performance.now() - started < budget); first = false) {
         const [page]: PageRow[] = await conn<PageRow[]>`
-          select ids, last_id, scanned, missing, stale, orphaned, orphans, done
+          select from_id, last_id, scanned, missing, stale, orphaned, done
           from profile_sync.reconcile_page(${run}, ${after}, ${batchSize})`;
         walked = page.done;
         if (num(page.scanned) === 0) break;
@@ -212,7 +213,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
         inFlight.push(settle((async () => {
           const [synced] = await workers<SyncRow[]>`
             select created, updated, deleted, unchanged, failed
-            from profile_sync.reconcile_sync(${page.ids ?? []}::uuid[], ${policy.defaultRole}, ${roles}::text[])`;
+            from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id}, ${policy.defaultRole}, ${roles}::text[])`;
           return { page, synced };
         })()));
         if (inFlight.length >= RECONCILE_LIMITS.parallel) await record(await inFlight.shift()!);

@@ -1,18 +1,19 @@
 -- Reconcile on several connections. reconcile_batch takes a page of the queue, syncs it and
--- advances the run in one call, so one connection does everything in turn. These two functions
--- split it: the connection holding the reconcile lock hands out pages (reconcile_page) and
--- records them in key order once synced (reconcile_advance), while other connections sync them
--- (reconcile_sync, the same per-user failure isolation as before). The cursor only moves past a
--- page once it and every page before it are synced, so a run killed mid-way resumes where
--- nothing is lost (pages synced but not yet recorded are synced again: unchanged).
+-- advances the run in one call, so one connection does everything in turn. These functions split
+-- it: the connection holding the reconcile lock hands out pages (reconcile_page: bounds and
+-- counts, never the ids, so the caller's memory stays flat) and records them in key order once
+-- synced (reconcile_advance), while other connections sync them (reconcile_sync_page: the page's
+-- ids read from the queue, then reconcile_sync's per-user failure isolation). The cursor only
+-- moves past a page once it and every page before it are synced, so a run killed mid-way resumes
+-- where nothing is lost (pages synced but not yet recorded are synced again: unchanged).
 -- reconcile_batch stays as it was, for callers that walk on one connection.
 
 /*
- * profile_sync.reconcile_page(run_id, after_id, batch_size): the next ids of the run's queue after
- * after_id (after the run's cursor when null), in key order, classed as the pass found them,
- * without syncing them: at most batch_size, ending at the end of a key range (the unit
- * sync_users locks) unless one range holds more than batch_size. ids leaves out users that
- * already failed in this run. done: nothing is queued after this page. Callers:
+ * profile_sync.reconcile_page(run_id, after_id, batch_size): the next page of the run's queue
+ * after after_id (after the run's cursor when null), in key order, without syncing it: the ids
+ * in (from_id, last_id], at most batch_size, ending at the end of a key range (the unit
+ * sync_users locks) unless one range holds more than batch_size; how many, and of which drift
+ * class as the pass found them. done: nothing is queued after this page. Callers:
  * postgres, service_role, holding the reconcile lock (see reconcile_begin).
  */
 create or replace function profile_sync.reconcile_page(
@@ -21,8 +22,7 @@ create or replace function profile_sync.reconcile_page(
   batch_size integer default 2000
 )
 returns table (
-  ids uuid[], last_id uuid, scanned integer, missing integer, stale integer, orphaned integer, orphans uuid[],
-  done boolean
+  from_id uuid, last_id uuid, scanned integer, missing integer, stale integer, orphaned integer, done boolean
 )
 language plpgsql
 volatile
@@ -63,39 +63,33 @@ begin
     select a.id, a.drift from ahead a, split sp
     where a.n <= batch_size
       and (sp.next_range is null or sp.one_range or a.key_range <> sp.next_range)
-  ),
-  classified as (
-    select pg.id, pg.drift, f.user_id is not null as failed_in_run
-    from page pg
-    left join profile_sync.failures f on f.user_id = pg.id and f.last_seen >= run.started_at
   )
   select
-    array_agg(c.id order by c.id) filter (where not c.failed_in_run),
-    (array_agg(c.id order by c.id desc))[1],
+    start_after,
+    (array_agg(pg.id order by pg.id desc))[1],
     count(*)::integer,
-    count(*) filter (where c.drift = 'missing')::integer,
-    count(*) filter (where c.drift = 'stale')::integer,
-    count(*) filter (where c.drift = 'orphaned')::integer,
-    array_agg(c.id) filter (where c.drift = 'orphaned'),
+    count(*) filter (where pg.drift = 'missing')::integer,
+    count(*) filter (where pg.drift = 'stale')::integer,
+    count(*) filter (where pg.drift = 'orphaned')::integer,
     not exists (select 1 from ahead a where a.n = batch_size + 1)
-  from classified c;
+  from page pg;
 end
 $$;
 
 /*
- * profile_sync.reconcile_advance(run_id, page_last, page_size, drift, orphans, outcomes): records
- * a synced page: the run's cursor moves to page_last and its counts grow by the page's drift
- * (missing, stale, orphaned) and the outcomes reconcile_sync returned for it (created, updated,
- * deleted, unchanged, failed); bookkeeping left by users deleted behind the cascade's back
- * (orphans gone from auth) is removed. Pages must be recorded in key order. Callers: postgres,
+ * profile_sync.reconcile_advance(run_id, page_from, page_last, page_size, drift, outcomes): records
+ * the synced page (page_from, page_last]: the run's cursor moves to page_last and its counts grow
+ * by the page's drift (missing, stale, orphaned) and the outcomes reconcile_sync_page returned
+ * (created, updated, deleted, unchanged, failed); bookkeeping left by the page's orphans (users
+ * deleted from auth behind the cascade's back) is removed. Pages must be recorded in key order. Callers: postgres,
  * service_role, holding the reconcile lock.
  */
 create or replace function profile_sync.reconcile_advance(
   run_id bigint,
+  page_from uuid,
   page_last uuid,
   page_size integer,
   drift integer[],
-  orphans uuid[],
   outcomes integer[]
 )
 returns void
@@ -111,7 +105,10 @@ begin
   end if;
   perform profile_sync.reconcile_running_run(run_id);
   delete from profile_sync.profile_state s
-  where s.user_id = any (orphans) and not exists (select 1 from auth.users u where u.id = s.user_id);
+  using profile_sync.reconcile_queue q
+  where s.user_id = q.user_id and q.drift = 'orphaned'
+    and (page_from is null or q.user_id > page_from) and q.user_id <= page_last
+    and not exists (select 1 from auth.users u where u.id = s.user_id);
   update profile_sync.runs r set
     cursor = coalesce(page_last, r.cursor),
     scanned = r.scanned + page_size,
@@ -128,7 +125,45 @@ begin
 end
 $$;
 
+/*
+ * profile_sync.reconcile_sync_page(run_id, page_from, page_last, default_role,
+ * self_assignable_roles): syncs the run's queued ids in (page_from, page_last], leaving out users
+ * that already failed in this run, through reconcile_sync (a failing user is isolated and
+ * recorded). Needs no lock: any connection may sync a page the lock holder handed out.
+ * Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_sync_page(
+  run_id bigint,
+  page_from uuid,
+  page_last uuid,
+  default_role text default 'user',
+  self_assignable_roles text[] default '{}',
+  out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
+)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run_started timestamptz;
+  ids uuid[];
+begin
+  select r.started_at into run_started from profile_sync.runs r where r.id = run_id;
+  if not found then
+    raise exception 'reconcile run % does not exist', run_id using errcode = '55000';
+  end if;
+  select array_agg(q.user_id order by q.user_id) into ids
+  from profile_sync.reconcile_queue q
+  where (page_from is null or q.user_id > page_from) and q.user_id <= page_last
+    and not exists (
+      select 1 from profile_sync.failures f where f.user_id = q.user_id and f.last_seen >= run_started);
+  select * into created, updated, deleted, unchanged, failed
+  from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles);
+end
+$$;
+
 revoke execute on all functions in schema profile_sync from public, anon, authenticated;
 grant execute on function profile_sync.reconcile_page(bigint, uuid, integer) to service_role;
-grant execute on function profile_sync.reconcile_advance(bigint, uuid, integer, integer[], uuid[], integer[]) to service_role;
-grant execute on function profile_sync.reconcile_sync(uuid[], text, text[]) to service_role;
+grant execute on function profile_sync.reconcile_advance(bigint, uuid, uuid, integer, integer[], integer[]) to service_role;
+grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid, text, text[]) to service_role;
