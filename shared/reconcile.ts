@@ -240,11 +240,10 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
   }
 }
 
-type Page = PageRow;
-type Settled = { ok: true; page: Page; synced: SyncRow } | { ok: false; error: unknown };
+type Settled = { ok: true; page: PageRow; synced: SyncRow } | { ok: false; error: unknown };
 
 /** A promise that never rejects: its outcome is read in order, after others may have failed. */
-function settle(work: Promise<{ page: Page; synced: SyncRow }>): Promise<Settled> {
+function settle(work: Promise<{ page: PageRow; synced: SyncRow }>): Promise<Settled> {
   return work.then((v) => ({ ok: true as const, ...v }), (error) => ({ ok: false as const, error }));
 }
 
