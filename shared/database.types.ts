@@ -119,11 +119,6 @@ export type Database = {
 "reconcile_advance":
 { Args: { "drift": (number)[],"outcomes": (number)[],"page_from": string,"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
                            },
-"reconcile_batch":
-{ Args: { "batch_size"?: number,"default_role"?: string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
-              "created": number,"deleted": number,"done": boolean,"failed": number,"missing": number,"next_cursor": string,"orphaned": number,"scanned": number,"stale": number,"updated": number
-            }[]
-                           },
 "reconcile_begin":
 { Args: { "batch_size"?: number }; Returns: {
               "remaining": number,"resumed_from": number,"run_id": number,"start_cursor": string

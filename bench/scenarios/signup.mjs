@@ -133,8 +133,7 @@ export async function signup(ctx) {
   const usAuth = medians(perVariantAuth);
   const pairedMedian = (per, v, f) => median(per[v].map((x, round) => f(x, per.none[round])));
   const added = (v, per = perVariant) => pairedMedian(per, v, (x, none) => (x - none) / none);
-  const perSignup = (v, per = perVariant) => {
-    const m = medians(per);
+  const perSignup = (v, per = perVariant, m = us) => {
     const delta = pairedMedian(per, v, (x, none) => x - none);
     return `${delta < 0 ? '' : '+'}${delta.toFixed(0)} µs per signup (medians ${m.none.toFixed(0)} → ${m[v].toFixed(0)} µs)`;
   };
@@ -149,7 +148,7 @@ export async function signup(ctx) {
       note: `${usAuth.none.toFixed(0)} µs each; Auth's bcrypt and HTTP work not included`,
     }),
     figure('signup.auth_handle_new_user_added', 'Added by handle_new_user to that signup', added('handle_new_user', perVariantAuth) * 100, '%', {
-      note: perSignup('handle_new_user', perVariantAuth),
+      note: perSignup('handle_new_user', perVariantAuth, usAuth),
     }),
   ];
   if (!variants.pg_net) {
@@ -163,7 +162,7 @@ export async function signup(ctx) {
   const f = figures[1];
   f.met = f.met && added('pg_net') < added('handle_new_user');
   figures.splice(4, 0, figure('signup.auth_pg_net_added', 'Added by our pg_net trigger to that signup', added('pg_net', perVariantAuth) * 100, '%', {
-    note: perSignup('pg_net', perVariantAuth),
+    note: perSignup('pg_net', perVariantAuth, usAuth),
   }));
   return done(figures, { microsecondsPerSignup: us, microsecondsPerAuthSignup: usAuth, rounds, perRound, queued });
 }

@@ -11,7 +11,7 @@
 --    The core writes bookkeeping only for a user it has just read from auth, while holding that
 --    user's profile (locked, or being inserted under the profile's own key check), so no row is
 --    written for a user being deleted. Like the key before it, the trigger is skipped when
---    session_replication_role is replica; reconcile_batch removes what such deletes leave.
+--    session_replication_role is replica; reconcile removes what such deletes leave.
 -- 2. The drift scans read (user_id, auth_updated_at) from the primary key itself (INCLUDE), in
 --    place of a second index that every write also had to maintain.
 

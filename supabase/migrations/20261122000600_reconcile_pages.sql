@@ -6,7 +6,8 @@
 -- ids read from the queue, then reconcile_sync's per-user failure isolation). The cursor only
 -- moves past a page once it and every page before it are synced, so a run killed mid-way resumes
 -- where nothing is lost (pages synced but not yet recorded are synced again: unchanged).
--- reconcile_batch stays as it was, for callers that walk on one connection.
+-- reconcile_batch, which did all three in one call, is dropped: nothing calls it any more, and
+-- keeping it would keep a second copy of the page and run bookkeeping logic.
 
 /*
  * profile_sync.reconcile_page(run_id, after_id, batch_size): the next page of the run's queue
@@ -162,6 +163,8 @@ begin
   from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles);
 end
 $$;
+
+drop function if exists profile_sync.reconcile_batch(bigint, integer, text, text[]);
 
 revoke execute on all functions in schema profile_sync from public, anon, authenticated;
 grant execute on function profile_sync.reconcile_page(bigint, uuid, integer) to service_role;
