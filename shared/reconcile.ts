@@ -25,6 +25,12 @@ export const RECONCILE_LIMITS = {
   batchSize: { default: 2000, min: 1, max: 10_000 },
   /** Connections syncing pages at once (besides the one that holds the lock and hands them out). */
   parallel: 2,
+  /**
+   * Pages handed out and not yet recorded: twice the connections, so a connection that finishes
+   * a page starts the next at once (it waits in the pool) instead of idling while the lock holder
+   * records one page and fetches another.
+   */
+  pagesInFlight: 4,
   timeBudgetMs: { default: 60_000, min: 1, max: 600_000 },
   samplesPerClass: 20,
 } as const;
@@ -216,7 +222,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
             from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id}, ${policy.defaultRole}, ${roles}::text[])`;
           return { page, synced };
         })()));
-        if (inFlight.length >= RECONCILE_LIMITS.parallel) await record(await inFlight.shift()!);
+        if (inFlight.length >= RECONCILE_LIMITS.pagesInFlight) await record(await inFlight.shift()!);
       }
       while (inFlight.length > 0) await record(await inFlight.shift()!);
     } finally {
