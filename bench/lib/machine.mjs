@@ -7,14 +7,15 @@ export async function describeMachine(sql) {
   const cpuinfo = readFileSync('/proc/cpuinfo', 'utf8');
   const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
   const [{ version }] = await sql`select version()`;
-  const [{ shared_buffers }] = await sql`select current_setting('shared_buffers') as shared_buffers`;
+  const [{ shared_buffers, max_wal_size }] = await sql`
+    select current_setting('shared_buffers') as shared_buffers, current_setting('max_wal_size') as max_wal_size`;
   return {
     cpu: model,
     cores: os.availableParallelism?.() ?? os.cpus().length,
     memoryGiB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     kernel: `${os.type()} ${os.release()}`,
     postgres: version.split(' on ')[0],
-    postgresSettings: `shared_buffers=${shared_buffers}, fsync=off (embedded benchmark cluster)`,
+    postgresSettings: `Supabase Micro compute settings (shared_buffers=${shared_buffers}, max_wal_size=${max_wal_size}, …), fsync=off (embedded benchmark cluster)`,
     deno: await denoVersion(),
     node: process.version,
   };
