@@ -66,6 +66,8 @@ Deno.test('reconcile: dry run counts exactly and writes nothing; the real run re
       select relname from pg_stat_all_tables
       where relid in ('public.profiles'::regclass, 'profile_sync.profile_state'::regclass) and last_analyze is not null`;
     assert.deepEqual(analyzed.map((r) => r.relname), ['profiles']);
+    const [{ reltuples }] = await db.sql`select reltuples::int from pg_class where oid = 'public.profiles'::regclass`;
+    assert.equal(reltuples, 9800, 'analyzing the key alone still counts the rows');
 
     const after = await call({ method: 'GET', headers: admin });
     assert.deepEqual(
