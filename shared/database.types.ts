@@ -49,14 +49,14 @@ export type Database = {
                   ]
                 },"runs": {
                   Row: {
-                    "batch_size": number | null,"created": number,"cursor": string | null,"deleted": number,"dry_run": boolean,"error": string | null,"failed": number,"finished_at": string | null,"heartbeat_at": string,"id": number,"missing": number,"orphaned": number,"queued": number,"resumed_from": number | null,"scanned": number,"stale": number,"started_at": string,"status": string,"unchanged": number,"updated": number
+                    "batch_size": number | null,"created": number,"cursor": string | null,"deleted": number,"dry_run": boolean,"error": string | null,"failed": number,"finished_at": string | null,"heartbeat_at": string,"id": number,"missing": number,"orphaned": number,"queued": number,"resumed_from": number | null,"scanned": number,"stale": number,"started_at": string,"status": string,"unchanged": number,"updated": number,"walks_missing": boolean
                   }
                   ComputedFields: never
                   Insert: {
-                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number,"walks_missing"?: boolean
                   }
                   Update: {
-                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number
+                    "batch_size"?: number | null,"created"?: number,"cursor"?: string | null,"deleted"?: number,"dry_run"?: boolean,"error"?: string | null,"failed"?: number,"finished_at"?: string | null,"heartbeat_at"?: string,"id"?: never,"missing"?: number,"orphaned"?: number,"queued"?: number,"resumed_from"?: number | null,"scanned"?: number,"stale"?: number,"started_at"?: string,"status"?: string,"unchanged"?: number,"updated"?: number,"walks_missing"?: boolean
                   }
                   Relationships: [
                     
@@ -166,7 +166,8 @@ export type Database = {
 "started_at": string,
 "status": string,
 "unchanged": number,
-"updated": number
+"updated": number,
+"walks_missing": boolean
             }
                           SetofOptions: {
         from: "*"
@@ -184,6 +185,11 @@ export type Database = {
                            },
 "reconcile_sync_page":
 { Args: { "default_role"?: string,"page_from": string,"page_last": string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: Record<string, unknown>
+                           },
+"reconcile_walked":
+{ Args: { "after_id": string,"max_users": number,"run_id": number,"through_id": string }; Returns: {
+              "user_id": string
+            }[]
                            },
 "schedule_reconcile":
 { Args: { "schedule"?: string }; Returns: number

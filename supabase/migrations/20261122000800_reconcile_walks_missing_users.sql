@@ -1,0 +1,274 @@
+-- A pass over a project where most users lack a profile (a first backfill) no longer queues them
+-- one by one: it walks auth.users in key order and syncs each user found without a profile,
+-- page by page. Queuing a million missing ids cost reconcile_begin ~2.9 s of a ~20 s backfill
+-- (100,000: ~0.3 s of ~2 s), time in which the connections that sync pages could do nothing.
+-- Stale and orphaned users are still queued when the pass begins (finding them takes the
+-- three-way comparison); a pass with little drift queues everything, as before.
+--
+-- A walked page is read when it is handed out and again when it is synced: a user who gained a
+-- profile in between (a webhook got there first) is left alone, one who signed up after the
+-- pass began is synced too. A run resumed from one that did not walk keeps not walking.
+
+alter table profile_sync.runs
+  add column if not exists walks_missing boolean not null default false;
+comment on column profile_sync.runs.walks_missing is
+  'The pass finds users without a profile by walking auth.users in key order, instead of queuing them when it began.';
+
+/*
+ * profile_sync.reconcile_begin(batch_size): starts a reconcile run in this session.
+ * Takes the session-level advisory lock or raises 55P03 (a reconcile is already running). Holding
+ * the lock proves every run still marked running is dead (its session ended): those become
+ * abandoned. If the last real run did not complete, this run resumes its pass: the queue, the
+ * cursor and the way it finds missing users stay. Otherwise a new pass starts: the queue is
+ * refilled with every drifted id (found as drift_counts finds them, so a project in sync queues
+ * nothing in one checksum pass), in key order; except that when drift is everywhere and at least
+ * a quarter of the users lack a profile, those are not queued but walked (reconcile_page).
+ * The lock stays with this session until reconcile_finish (or the session ends): the caller must
+ * run the batches on the same connection (a direct or session-mode connection, not a transaction
+ * pooler). Returns the run id, its starting cursor and the ids left to walk (walked users
+ * counted as the pass began; runs.queued keeps that number for a walking run, resumed or not).
+ * Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_begin(batch_size integer default 1000)
+returns table (run_id bigint, start_cursor uuid, resumed_from bigint, remaining bigint)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set work_mem = '64MB'
+as $$
+declare
+  last_run profile_sync.runs%rowtype;
+  scope record;
+  new_id bigint;
+  resume_cursor uuid;
+  resume_id bigint;
+  walk boolean := false;
+  queued bigint := 0;
+  to_walk bigint := 0;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 10000 then
+    raise exception 'batch_size must be between 1 and 10000' using errcode = '22023';
+  end if;
+  -- Session locks stack: a session that still holds the lock (its last run never finished) keeps
+  -- the one it has rather than taking a second that a single unlock would not free.
+  if profile_sync.reconcile_lock_holder() is distinct from pg_catalog.pg_backend_pid()
+    and not pg_catalog.pg_try_advisory_lock(20261121, 400) then
+    raise exception 'a reconcile is already running (pid %)', profile_sync.reconcile_lock_holder()
+      using errcode = '55P03';
+  end if;
+
+  update profile_sync.runs r set
+    status = 'abandoned',
+    finished_at = coalesce(r.finished_at, r.heartbeat_at),
+    error = 'the process or connection running it ended before it finished'
+  where r.status = 'running';
+
+  select * into last_run from profile_sync.runs r where not r.dry_run order by r.id desc limit 1;
+  if found and last_run.status <> 'complete' then
+    resume_cursor := last_run.cursor;
+    resume_id := last_run.id;
+    walk := last_run.walks_missing;
+    if walk then
+      -- what the run before expected to visit and did not (progress only: walked users are
+      -- counted as the pass began)
+      to_walk := greatest(last_run.queued - last_run.scanned, 0);
+    end if;
+  else
+    truncate profile_sync.reconcile_queue;
+    select * into scope from profile_sync.drift_scope();
+    walk := scope.buckets is null and scope.auth_users - scope.profiles >= greatest(scope.auth_users / 4, 1);
+    execute format(
+      'insert into profile_sync.reconcile_queue (user_id, drift)
+       select u.id, case when %2$s then ''missing'' else ''stale'' end from %1$s where %3$s or %4$s
+       union all select p.id, ''orphaned'' from %5$s where %6$s
+       order by 1',
+      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('missing'),
+      case when walk then 'false' else profile_sync.drift_is('missing') end, profile_sync.drift_is('stale'),
+      profile_sync.drift_from(scope.buckets, 'profiles'), profile_sync.drift_is('orphaned'))
+      using scope.buckets;
+    get diagnostics queued = row_count;
+    if walk then
+      -- users without a profile when the pass began (every profile has an auth user, or is an
+      -- orphan the queue now holds)
+      to_walk := scope.auth_users - (scope.profiles
+        - (select count(*) from profile_sync.reconcile_queue q where q.drift = 'orphaned'));
+    end if;
+  end if;
+
+  insert into profile_sync.runs (dry_run, status, batch_size, resumed_from, cursor, queued, walks_missing)
+  values (false, 'running', batch_size, resume_id, resume_cursor, queued + to_walk, walk)
+  returning id into new_id;
+
+  -- keep the log bounded: a run every 10 minutes is ~4,400 rows a month
+  delete from profile_sync.runs r where r.started_at < now() - interval '90 days';
+
+  return query select new_id, resume_cursor, resume_id, case
+    when resume_id is null or walk then queued + to_walk
+    else (select count(*) from profile_sync.reconcile_queue q where resume_cursor is null or q.user_id > resume_cursor)
+  end;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_walked(run_id, after_id, through_id, max_users): the users a walking pass
+ * visits in (after_id, through_id] (through_id null: to the end), at most max_users, in key order:
+ * auth users without a profile now. Nothing for a pass that queued its missing users.
+ * Internal: reconcile_page and reconcile_sync_page read the walk through it.
+ */
+create or replace function profile_sync.reconcile_walked(
+  run_id bigint,
+  after_id uuid,
+  through_id uuid,
+  max_users integer
+)
+returns table (user_id uuid)
+language sql
+stable
+security definer
+set search_path = ''
+as $$
+  select u.id
+  from auth.users u
+  where (select r.walks_missing from profile_sync.runs r where r.id = run_id)
+    -- keyset bounds the index can use (the nil id is no Auth user id)
+    and u.id >= coalesce(after_id, '00000000-0000-0000-0000-000000000000'::uuid)
+    and u.id is distinct from after_id
+    and u.id <= coalesce(through_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
+    and not exists (select 1 from public.profiles p where p.id = u.id)
+  order by u.id
+  limit max_users
+$$;
+
+/*
+ * profile_sync.reconcile_page(run_id, after_id, batch_size): the next page of the run's pass
+ * after after_id (after the run's cursor when null), in key order, without syncing it: the
+ * queued ids, and the walked users (reconcile_walked), in (from_id, last_id], at most batch_size,
+ * ending at the end of a key range (the unit sync_users locks) unless one range holds more than
+ * batch_size; how many, and of which drift class. done: nothing is left after this page.
+ * Callers: postgres, service_role, holding the reconcile lock (see reconcile_begin).
+ */
+create or replace function profile_sync.reconcile_page(
+  run_id bigint,
+  after_id uuid,
+  batch_size integer default 2000
+)
+returns table (
+  from_id uuid, last_id uuid, scanned integer, missing integer, stale integer, orphaned integer, done boolean
+)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run profile_sync.runs%rowtype;
+  start_after uuid;
+begin
+  if batch_size is null or batch_size < 1 or batch_size > 10000 then
+    raise exception 'batch_size must be between 1 and 10000' using errcode = '22023';
+  end if;
+  run := profile_sync.reconcile_running_run(run_id);
+  start_after := coalesce(after_id, run.cursor);
+  return query
+  with queued as (
+    select q.user_id as id, q.drift
+    from profile_sync.reconcile_queue q
+    where start_after is null or q.user_id > start_after
+    order by q.user_id
+    limit batch_size + 1
+  ),
+  walked as (
+    -- no further than the queued ids reach when they fill a page: a page holds the first ids
+    -- of both, and walking past them would only be read again for the next page
+    select w.user_id as id, 'missing'::text as drift
+    from profile_sync.reconcile_walked(run.id, start_after,
+      (select (pg_catalog.array_agg(q.id order by q.id desc))[1] from queued q having count(*) > batch_size), batch_size + 1) w
+  ),
+  ahead as (
+    -- one id more than a page, to see whether the page would end inside a key range; an id both
+    -- queued and walked (it lost its profile since the pass began) counts once, as queued
+    select a.id, a.drift,
+      pg_catalog.row_number() over (order by a.id) as n,
+      -- the key range sync_users locks for this id (20261122000500)
+      pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 0) * 4
+        + pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 1) / 64 as key_range
+    from (
+      select distinct on (b.id) b.id, b.drift
+      from (select * from queued union all select * from walked) b
+      order by b.id, b.drift = 'missing'
+    ) a
+    order by a.id
+    limit batch_size + 1
+  ),
+  split as (
+    select (select a.key_range from ahead a where a.n = batch_size + 1) as next_range,
+      bool_and(a.key_range = (select a2.key_range from ahead a2 where a2.n = batch_size + 1)) as one_range
+    from ahead a
+    where a.n <= batch_size
+  ),
+  page as (
+    -- a page ends where a key range ends, so the next page (synced on another connection at the
+    -- same time) never waits for this one's lock; unless one range alone fills the page
+    select a.id, a.drift from ahead a, split sp
+    where a.n <= batch_size
+      and (sp.next_range is null or sp.one_range or a.key_range <> sp.next_range)
+  )
+  select
+    start_after,
+    (array_agg(pg.id order by pg.id desc))[1],
+    count(*)::integer,
+    count(*) filter (where pg.drift = 'missing')::integer,
+    count(*) filter (where pg.drift = 'stale')::integer,
+    count(*) filter (where pg.drift = 'orphaned')::integer,
+    not exists (select 1 from ahead a where a.n = batch_size + 1)
+  from page pg;
+end
+$$;
+
+/*
+ * profile_sync.reconcile_sync_page(run_id, page_from, page_last, default_role,
+ * self_assignable_roles): syncs the run's queued ids and walked users in (page_from, page_last],
+ * leaving out users that already failed in this run, through reconcile_sync (a failing user is
+ * isolated and recorded). Needs no lock: any connection may sync a page the lock holder handed
+ * out. Callers: postgres, service_role.
+ */
+create or replace function profile_sync.reconcile_sync_page(
+  run_id bigint,
+  page_from uuid,
+  page_last uuid,
+  default_role text default 'user',
+  self_assignable_roles text[] default '{}',
+  out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
+)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+declare
+  run_started timestamptz;
+  ids uuid[];
+begin
+  select r.started_at into run_started from profile_sync.runs r where r.id = run_id;
+  if not found then
+    raise exception 'reconcile run % does not exist', run_id using errcode = '55000';
+  end if;
+  select array_agg(distinct v.id order by v.id) into ids
+  from (
+    select q.user_id as id from profile_sync.reconcile_queue q
+    where (page_from is null or q.user_id > page_from) and q.user_id <= page_last
+    union all
+    select w.user_id from profile_sync.reconcile_walked(run_id, page_from, page_last, 10000) w
+  ) v
+  where not exists (
+    select 1 from profile_sync.failures f where f.user_id = v.id and f.last_seen >= run_started);
+  select * into created, updated, deleted, unchanged, failed
+  from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles);
+end
+$$;
+
+revoke execute on all functions in schema profile_sync from public, anon, authenticated;
+grant execute on function profile_sync.reconcile_begin(integer) to service_role;
+grant execute on function profile_sync.reconcile_page(bigint, uuid, integer) to service_role;
+grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid, text, text[]) to service_role;
