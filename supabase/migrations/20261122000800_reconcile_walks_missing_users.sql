@@ -115,6 +115,10 @@ $$;
  * visits in (after_id, through_id] (through_id null: to the end), at most max_users, in key order:
  * auth users without a profile now. Nothing for a pass that queued its missing users.
  * Internal: reconcile_page and reconcile_sync_page read the walk through it.
+ * A plain STABLE SQL query with no SET clause and every name qualified, so the planner inlines it
+ * into its callers (security definer, search_path ''), whose plans are kept: not inlined, it was
+ * planned anew on every call, which made each page cost the lock holder 9 ms instead of 4 at a
+ * million users.
  */
 create or replace function profile_sync.reconcile_walked(
   run_id bigint,
@@ -125,8 +129,6 @@ create or replace function profile_sync.reconcile_walked(
 returns table (user_id uuid)
 language sql
 stable
-security definer
-set search_path = ''
 as $$
   select u.id
   from auth.users u
@@ -135,7 +137,9 @@ as $$
     and u.id >= coalesce(after_id, '00000000-0000-0000-0000-000000000000'::uuid)
     and u.id is distinct from after_id
     and u.id <= coalesce(through_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
-    and not exists (select 1 from public.profiles p where p.id = u.id)
+    -- a probe of profiles' key per user, never a join: a reused plan that merged the two keys
+    -- read profiles from their first id on every page (a backfill at 1M took twice as long)
+    and (select p.id from public.profiles p where p.id = u.id) is null
   order by u.id
   limit max_users
 $$;
