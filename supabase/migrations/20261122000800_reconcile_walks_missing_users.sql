@@ -1,9 +1,10 @@
--- A pass over a project where most users lack a profile (a first backfill) no longer queues them
--- one by one: it walks auth.users in key order and syncs each user found without a profile,
--- page by page. Queuing a million missing ids cost reconcile_begin ~2.9 s of a ~20 s backfill
--- (100,000: ~0.3 s of ~2 s), time in which the connections that sync pages could do nothing.
+-- A pass over a project where drift is everywhere and a quarter or more of the users lack a
+-- profile (a first backfill) no longer queues those one by one: it walks auth.users in key order
+-- and syncs each user found without a profile, page by page. Queuing a million missing ids cost
+-- reconcile_begin ~2.9 s of a ~20 s backfill (100,000: ~0.3 s of ~2 s), time in which the
+-- connections that sync pages could do nothing; reconcile_begin now takes 95 ms (17 ms).
 -- Stale and orphaned users are still queued when the pass begins (finding them takes the
--- three-way comparison); a pass with little drift queues everything, as before.
+-- three-way comparison); a pass with less drift queues everything, as before.
 --
 -- A walked page is read when it is handed out and again when it is synced: a user who gained a
 -- profile in between (a webhook got there first) is left alone, one who signed up after the
@@ -115,10 +116,10 @@ $$;
  * visits in (after_id, through_id] (through_id null: to the end), at most max_users, in key order:
  * auth users without a profile now. Nothing for a pass that queued its missing users.
  * Internal: reconcile_page and reconcile_sync_page read the walk through it.
- * A plain STABLE SQL query with no SET clause and every name qualified, so the planner inlines it
- * into its callers (security definer, search_path ''), whose plans are kept: not inlined, it was
- * planned anew on every call, which made each page cost the lock holder 9 ms instead of 4 at a
- * million users.
+ * A plain STABLE SQL query with no SET clause and every name qualified, so the planner can inline
+ * it into its callers (security definer, search_path ''), whose plans are kept; a SQL function
+ * with a SET clause is planned again on every call. Handing out a page costs the lock holder
+ * ~3.6 ms at a million users (50 pages in a loop).
  */
 create or replace function profile_sync.reconcile_walked(
   run_id bigint,
