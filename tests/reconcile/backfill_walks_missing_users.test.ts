@@ -29,7 +29,9 @@ Deno.test('reconcile: a backfill walks the missing users and queues the stale an
           jsonb_build_object('full_name', 'walk-' || n), now(), now()
         from generate_series(1, ${USERS}::int) as n`;
     });
-    const synced = (await db.sql`select id from auth.users order by email limit 1000`).map((r) => r.id as string);
+    const synced = (await db.sql`select id from auth.users order by email limit 1000`).map((r) =>
+      r.id as string
+    );
     await db.sql`select count(*) from profile_sync.sync_users(${synced}::uuid[])`;
     // drift of the other two kinds: 20 renamed (stale); one deleted behind the cascade's back (orphaned)
     await renameAuthUsers(db.sql, synced.slice(0, 20), 'renamed');
@@ -45,7 +47,11 @@ Deno.test('reconcile: a backfill walks the missing users and queues the stale an
     assert.equal(first.json.complete, false, 'a 1 ms budget does one page');
     const [begun] = await db.sql`select walks_missing, queued from profile_sync.runs order by id limit 1`;
     assert.equal(begun.walks_missing, true, 'the missing users are walked');
-    assert.equal(Number(begun.queued), USERS - 1000 + 21, 'walked users counted as the pass began, with the 21 queued');
+    assert.equal(
+      Number(begun.queued),
+      USERS - 1000 + 21,
+      'walked users counted as the pass began, with the 21 queued',
+    );
     const [{ queue }] = await db.sql`select count(*)::int as queue from profile_sync.reconcile_queue`;
     assert.equal(queue, 21, 'only the stale and the orphaned are queued');
 
@@ -60,14 +66,22 @@ Deno.test('reconcile: a backfill walks the missing users and queues the stale an
     const second = await call({ headers: admin, body: {} });
     assert.equal(second.status, 200);
     assert.equal(second.json.complete, true);
-    const [resumed] = await db.sql`select walks_missing, resumed_from from profile_sync.runs order by id desc limit 1`;
+    const [resumed] = await db
+      .sql`select walks_missing, resumed_from from profile_sync.runs order by id desc limit 1`;
     assert.equal(resumed.walks_missing, true, 'the resumed run walks as the one it resumes');
     assert.notEqual(resumed.resumed_from, null);
 
     const total = (k: string) => (first.json[k] as number) + (second.json[k] as number);
-    assert.equal(total('created'), USERS - 1000 - 1, 'every missing user created once; not the one synced meanwhile');
+    assert.equal(
+      total('created'),
+      USERS - 1000 - 1,
+      'every missing user created once; not the one synced meanwhile',
+    );
     assert.equal(total('missing'), USERS - 1000 - 1);
-    assert.deepEqual([total('stale'), total('updated'), total('orphaned'), total('deleted'), total('failed')], [20, 20, 1, 1, 0]);
+    assert.deepEqual(
+      [total('stale'), total('updated'), total('orphaned'), total('deleted'), total('failed')],
+      [20, 20, 1, 1, 0],
+    );
     assert.deepEqual(await profileMismatches(db.sql), []);
 
     const status = await call({ method: 'GET', headers: admin });

@@ -1,7 +1,9 @@
-// Fault: the Postgres postmaster SIGKILLed while reconcile is repairing 30,000 missing profiles,
-// on a private cluster. The interrupted call answers 503 (not a 500, not a hang); after crash
-// recovery the same running function's next reconcile sees the dead run as abandoned, resumes from
-// its cursor, and finishes: every auth user has a correct profile.
+// Fault: the Postgres postmaster SIGKILLed while reconcile is repairing missing profiles, on a
+// private cluster. The interrupted call answers 503 (not a 500, not a hang); after crash recovery
+// the same running function's next reconcile sees the dead run as abandoned, resumes from its
+// cursor, and finishes: every auth user has a correct profile. Twice: 30,000 users, whose pass
+// queues them (the queue must survive the crash), and 70,000, whose pass walks auth.users for them
+// (20261122000800).
 import assert from 'node:assert/strict';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 import { startCluster } from '../helpers/cluster.ts';
@@ -9,9 +11,12 @@ import { profileMismatches } from '../helpers/profiles.ts';
 import { callReconcile, reconcileToCompletion } from '../helpers/reconcile_calls.ts';
 import { startTestStack } from '../helpers/stack.ts';
 
-const USERS = 30_000;
+for (const [USERS, walks] of [[30_000, false], [70_000, true]] as const) {
+  Deno.test(`Postgres killed mid-reconcile (${USERS} users, ${walks ? 'walked' : 'queued'}): 503, then the next run resumes from the cursor and finishes`, () =>
+    killedMidReconcile(USERS, walks));
+}
 
-Deno.test('Postgres killed mid-reconcile: 503, then the next run resumes from the cursor and finishes', async () => {
+async function killedMidReconcile(USERS: number, walks: boolean) {
   const cluster = await startCluster();
   const stack = await startTestStack(cluster.url);
   try {
@@ -32,7 +37,7 @@ Deno.test('Postgres killed mid-reconcile: 503, then the next run resumes from th
     await cluster.start();
 
     const [dead] = await cluster
-      .sql`select id, status, cursor from profile_sync.runs order by id desc limit 1`;
+      .sql`select id, status, cursor, walks_missing from profile_sync.runs order by id desc limit 1`;
     const started = performance.now();
     const reports = await reconcileToCompletion(stack.url, { batch_size: 5_000 });
     const [resumed] = await cluster
@@ -62,6 +67,11 @@ Deno.test('Postgres killed mid-reconcile: 503, then the next run resumes from th
       true,
     ]);
     assert.equal(dead.status, 'running', 'the crash left the run marked running');
+    assert.equal(
+      dead.walks_missing,
+      walks,
+      walks ? 'the pass walked the missing users' : 'the pass queued them',
+    );
     assert.notEqual(dead.cursor, null, 'the dead run had recorded its progress');
     assert.equal(deadStatus, 'abandoned');
     assert.equal(String(resumed?.resumed_from), String(dead.id), 'the next run resumed the dead one');
@@ -74,4 +84,4 @@ Deno.test('Postgres killed mid-reconcile: 503, then the next run resumes from th
     await stack.close();
     await cluster.close();
   }
-});
+}
