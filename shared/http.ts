@@ -8,11 +8,22 @@ import { Hono } from 'hono';
 import type { Context } from 'hono';
 import { corsHeaders } from '@supabase/supabase-js/cors';
 import { AppError, isAppError } from './errors.ts';
-import type { Logger } from './log.ts';
+import type { Fields, Logger } from './log.ts';
 
 export { corsHeaders };
 
-export type AppEnv = { Variables: { log: Logger; requestId: string } };
+/** What a handler did, for its request's log line. */
+type Outcome = { msg: string; fields: Fields };
+export type AppEnv = { Variables: { log: Logger; requestId: string; outcome?: Outcome } };
+
+/**
+ * Records what the handler did for the request's one log line, which the app shell writes once
+ * the response is ready: `msg` replaces "request" and `fields` join method, path, status and ms.
+ * (One line per request rather than two: each line costs a function ~20 µs of CPU.)
+ */
+export function logOutcome(c: Context<AppEnv>, msg: string, fields: Fields): void {
+  c.set('outcome', { msg, fields });
+}
 
 export function errorResponse(err: AppError): Response {
   return new Response(JSON.stringify(err.toJSON()), {
@@ -38,7 +49,9 @@ export function createFunctionApp(name: string, log: Logger, options: { cors?: b
     const started = performance.now();
     await next();
     if (options.cors) for (const [k, v] of Object.entries(corsHeaders)) c.res.headers.set(k, v);
-    c.get('log').info('request', {
+    const outcome = c.get('outcome');
+    c.get('log').info(outcome?.msg ?? 'request', {
+      ...outcome?.fields,
       method: c.req.method,
       path: new URL(c.req.url).pathname,
       status: c.res.status,

@@ -4,7 +4,7 @@
  * @module
  */
 import { AppError } from '../../shared/errors.ts';
-import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
+import { createFunctionApp, logOutcome, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
 import { syncUser } from '../../shared/sync.ts';
 import { createWebhookVerifier } from '../../shared/webhook.ts';
@@ -43,7 +43,7 @@ export function createApp(deps: Deps) {
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.
     if (outcome === 'not_found' && type !== 'DELETE') throw new AppError('user_not_found');
     const result = { user_id: userId, outcome: outcome === 'not_found' ? 'deleted' : outcome };
-    c.get('log').info('auth user synced', { type, ...result, webhook_id: c.req.header('webhook-id') });
+    logOutcome(c, 'auth user synced', { type, ...result, webhook_id: c.req.header('webhook-id') });
     return c.json(result);
   });
   app.all('/', methodNotAllowed(['POST']));

@@ -7,7 +7,7 @@ import { z } from 'zod';
 import type { Context } from 'hono';
 import { hasAdminCredential, hasAnyCredential } from '../../shared/admin.ts';
 import { AppError } from '../../shared/errors.ts';
-import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
+import { createFunctionApp, logOutcome, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
 import type { AppEnv } from '../../shared/http.ts';
 import { RECONCILE_LIMITS, reconcile, reconcileStatus } from '../../shared/reconcile.ts';
 import type { Deps } from '../../shared/serve.ts';
@@ -53,7 +53,7 @@ export function createApp(deps: Deps) {
       batchSize: body.batch_size,
       timeBudgetMs: body.time_budget_ms,
     });
-    c.get('log').info('reconcile', { ...report, samples: undefined });
+    logOutcome(c, 'reconcile', { ...report, samples: undefined });
     return c.json(report);
   });
 

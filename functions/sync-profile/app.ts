@@ -7,7 +7,7 @@ import type { Context } from 'hono';
 import { z } from 'zod';
 import { bearerToken, hasAdminCredential, isAdminKey } from '../../shared/admin.ts';
 import { AppError } from '../../shared/errors.ts';
-import { createFunctionApp, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
+import { createFunctionApp, logOutcome, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
 import type { AppEnv } from '../../shared/http.ts';
 import { createTokenVerifier } from '../../shared/jwt.ts';
 import type { TokenVerifier } from '../../shared/jwt.ts';
@@ -86,7 +86,7 @@ export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } =
     const profile = outcome === 'not_found' || outcome === 'deleted'
       ? undefined
       : await getProfile(deps.sql, userId);
-    c.get('log').info('profile synced', { user_id: userId, outcome, by });
+    logOutcome(c, 'profile synced', { user_id: userId, outcome, by });
     // A soft-deleted user's tombstone is not theirs to read: same answer as a user who is gone.
     if (!profile || profile.deleted_at) throw new AppError('user_not_found');
     return c.json({ profile });
