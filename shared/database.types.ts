@@ -187,7 +187,7 @@ export type Database = {
 { Args: { "default_role"?: string,"page_from": string,"page_last": string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: Record<string, unknown>
                            },
 "reconcile_walked":
-{ Args: { "after_id": string,"max_users": number,"run_id": number,"through_id": string }; Returns: {
+{ Args: { "after_id": string,"max_users": number,"through_id": string }; Returns: {
               "user_id": string
             }[]
                            },

@@ -112,17 +112,16 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_walked(run_id, after_id, through_id, max_users): the users a walking pass
- * visits in (after_id, through_id] (through_id null: to the end), at most max_users, in key order:
- * auth users without a profile now. Nothing for a pass that queued its missing users.
- * Internal: reconcile_page and reconcile_sync_page read the walk through it.
+ * profile_sync.reconcile_walked(after_id, through_id, max_users): the users a walking pass visits
+ * in (after_id, through_id] (through_id null: to the end), at most max_users, in key order: auth
+ * users without a profile now. Internal: reconcile_page and reconcile_sync_page read the walk
+ * through it, for a run that walks (runs.walks_missing, which they have read already).
  * A plain STABLE SQL query with no SET clause and every name qualified, so the planner can inline
  * it into its callers (security definer, search_path ''), whose plans are kept; a SQL function
  * with a SET clause is planned again on every call. Handing out a page costs the lock holder
  * ~3.6 ms at a million users (50 pages in a loop).
  */
 create or replace function profile_sync.reconcile_walked(
-  run_id bigint,
   after_id uuid,
   through_id uuid,
   max_users integer
@@ -133,9 +132,8 @@ stable
 as $$
   select u.id
   from auth.users u
-  where (select r.walks_missing from profile_sync.runs r where r.id = run_id)
-    -- keyset bounds the index can use (the nil id is no Auth user id)
-    and u.id >= coalesce(after_id, '00000000-0000-0000-0000-000000000000'::uuid)
+  -- keyset bounds the index can use (the nil id is no Auth user id)
+  where u.id >= coalesce(after_id, '00000000-0000-0000-0000-000000000000'::uuid)
     and u.id is distinct from after_id
     and u.id <= coalesce(through_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
     -- a probe of profiles' key per user, never a join: a reused plan that merged the two keys
@@ -187,8 +185,9 @@ begin
     -- no further than the queued ids reach when they fill a page: a page holds the first ids
     -- of both, and walking past them would only be read again for the next page
     select w.user_id as id, 'missing'::text as drift
-    from profile_sync.reconcile_walked(run.id, start_after,
+    from profile_sync.reconcile_walked(start_after,
       (select (pg_catalog.array_agg(q.id order by q.id desc))[1] from queued q having count(*) > batch_size), batch_size + 1) w
+    where run.walks_missing
   ),
   ahead as (
     -- one id more than a page, to see whether the page would end inside a key range; an id both
@@ -253,9 +252,10 @@ set search_path = ''
 as $$
 declare
   run_started timestamptz;
+  walks boolean;
   ids uuid[];
 begin
-  select r.started_at into run_started from profile_sync.runs r where r.id = run_id;
+  select r.started_at, r.walks_missing into run_started, walks from profile_sync.runs r where r.id = run_id;
   if not found then
     raise exception 'reconcile run % does not exist', run_id using errcode = '55000';
   end if;
@@ -264,7 +264,7 @@ begin
     select q.user_id as id from profile_sync.reconcile_queue q
     where (page_from is null or q.user_id > page_from) and q.user_id <= page_last
     union all
-    select w.user_id from profile_sync.reconcile_walked(run_id, page_from, page_last, 10000) w
+    select w.user_id from profile_sync.reconcile_walked(page_from, page_last, 10000) w where walks
   ) v
   where not exists (
     select 1 from profile_sync.failures f where f.user_id = v.id and f.last_seen >= run_started);

@@ -3,10 +3,18 @@
  * tests/helpers/users.ts's, with user metadata `{full_name}` so tests/helpers/profiles.ts can check them.
  * @module
  */
+import type postgres from 'postgres';
 import type { Sql } from '../../shared/db.ts';
 
-/** Inserts `count` email users named `${prefix}-<n>`; returns their ids in insertion order. */
-export async function insertAuthUsers(sql: Sql, count: number, prefix = 'user'): Promise<string[]> {
+/**
+ * Inserts `count` email users named `${prefix}-<n>`; returns their ids in insertion order. `sql`
+ * may be a transaction, e.g. one that set session_replication_role = replica so no trigger runs.
+ */
+export async function insertAuthUsers(
+  sql: Sql | postgres.TransactionSql,
+  count: number,
+  prefix = 'user',
+): Promise<string[]> {
   const rows = await sql<{ id: string }[]>`
     insert into auth.users (
       instance_id, id, aud, role, email, encrypted_password, raw_app_meta_data, raw_user_meta_data,

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
-import { renameAuthUsers } from '../helpers/bulk.ts';
+import { insertAuthUsers, renameAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
@@ -22,12 +22,7 @@ Deno.test('reconcile: a backfill walks the missing users and queues the stale an
     // users that predate the project (no trigger ran), 1,000 of them already synced
     await db.sql.begin(async (tx) => {
       await tx`set local session_replication_role = replica`;
-      await tx`
-        insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data, created_at, updated_at)
-        select '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
-          'walk-' || n || '@example.com', '{"provider":"email","providers":["email"]}',
-          jsonb_build_object('full_name', 'walk-' || n), now(), now()
-        from generate_series(1, ${USERS}::int) as n`;
+      await insertAuthUsers(tx, USERS, 'walk');
     });
     const synced = (await db.sql`select id from auth.users order by email limit 1000`).map((r) =>
       r.id as string
