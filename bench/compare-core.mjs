@@ -20,6 +20,9 @@ const CORE = [
   'supabase/migrations/20261121000200_create_sync_core.sql',
   'supabase/migrations/20261122000400_sync_decisions_reads_each_user_once.sql',
   'supabase/migrations/20261122000500_sync_users_locks_key_ranges.sql',
+  // since the squash: the core's one definition
+  'supabase/schemas/30_text_normalisers.sql',
+  'supabase/schemas/40_sync_core.sql',
 ];
 const { values: opts, positionals: variants } = parseArgs({
   options: { users: { type: 'string', default: '30000' }, trials: { type: 'string', default: '3' } },

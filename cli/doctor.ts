@@ -27,7 +27,7 @@ export const VAULT_SECRETS = [
 ] as const;
 export const CRON_JOB = 'profile-sync-reconcile';
 const TRIGGER_FUNCTION = 'notify_auth_user_change';
-/** The trigger function that deletes a deleted auth user's bookkeeping (20261122000100). */
+/** The trigger function that deletes a deleted auth user's bookkeeping. */
 const FORGET_FUNCTION = 'forget_deleted_user';
 const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../supabase/migrations/', import.meta.url));
 
@@ -66,11 +66,11 @@ const trigger: Check = async (sql) => {
   const rows = all.filter((r) => r.function === TRIGGER_FUNCTION);
   if (rows.length === 0) {
     return fail(`no trigger on auth.users calls profile_sync.${TRIGGER_FUNCTION}(): signups and changes are not pushed`,
-      'apply migration 20261121000300_create_auth_users_webhook_trigger.sql (`supabase db push`)');
+      'create the triggers profile_sync_auth_user_inserted_or_deleted and profile_sync_auth_user_updated on auth.users (apply the profile-sync migrations: `supabase db push`)');
   }
   if (!all.some((r) => r.function === FORGET_FUNCTION)) {
     return fail(`no trigger on auth.users calls profile_sync.${FORGET_FUNCTION}(): deleted users keep their bookkeeping`,
-      'apply migration 20261122000100_lighten_profile_state.sql (`supabase db push`)');
+      'create the trigger profile_sync_auth_user_forgotten on auth.users (apply the profile-sync migrations: `supabase db push`)');
   }
   // 'D' disabled; 'R' fires only under session_replication_role = replica, i.e. never for Auth
   const off = all.filter((r) => r.enabled === 'D' || r.enabled === 'R').map((r) => r.name);

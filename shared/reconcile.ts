@@ -1,5 +1,5 @@
 /**
- * Reconcile and its status, over the SQL API of migration 20261121000400: the batch loop shared by
+ * Reconcile and its status, over the SQL API in supabase/schemas/70_reconcile.sql: the batch loop shared by
  * the reconcile function and the CLI. The database does the work; this module holds one batch's
  * counts at a time, so memory stays flat and CPU low whatever the number of users.
  * @module
@@ -186,7 +186,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
     // The lock holder hands out pages in key order, as bounds (no ids pass through here, so
     // memory stays flat at any size); other connections sync them (a page of consecutive ids
     // locks few key ranges, so they rarely wait for each other); each page is recorded, in order,
-    // once it and those before it are synced (migration 20261122000600).
+    // once it and those before it are synced (profile_sync.reconcile_advance).
     const total = num(begun.remaining);
     let scanned = 0;
     let after: string | null = null;

@@ -56,7 +56,7 @@ Deno.test('doctor names each broken part and says what to do', async () => {
     await db.sql`drop trigger profile_sync_auth_user_forgotten on auth.users`;
     d = await doctor();
     assert.match(d.byName.trigger.message, /calls profile_sync.forget_deleted_user\(\): deleted users keep their bookkeeping/);
-    assert.match(d.byName.trigger.fix!, /20261122000100_lighten_profile_state.sql/);
+    assert.match(d.byName.trigger.fix!, /profile_sync_auth_user_forgotten/);
     await db.sql.unsafe(forget[0].def);
 
     await db.sql.unsafe(`alter table auth.users disable trigger ${triggers[0]}`);
@@ -79,14 +79,14 @@ Deno.test('doctor names each broken part and says what to do', async () => {
     d = await doctor();
     assert.equal(d.byName['vault secrets'].message, 'not an http(s) URL: profile_sync_reconcile_url');
 
-    await db.sql`delete from supabase_migrations.schema_migrations where version = '20261121000500'`;
+    await db.sql`delete from supabase_migrations.schema_migrations where version = '20261130000000'`;
     await db.sql`insert into net._http_response (id, status_code, content, error_msg) values
       (1, 200, '{}', null), (2, 401, '{"error":{}}', null), (3, null, null, 'Couldn''t connect to server')`;
     await db.sql`insert into profile_sync.failures (user_id, source, error_code) values (${crypto.randomUUID()}, 'reconcile', 'P0001')`;
     await insertAuthUser(db.sql);
     d = await doctor();
     assert.deepEqual(d.failing, ['migrations', 'trigger', 'vault secrets', 'pg_cron job', 'sync failures']);
-    assert.match(d.byName.migrations.message, /not applied: 20261121000500_schedule_reconcile.sql/);
+    assert.match(d.byName.migrations.message, /not applied: 20261130000000_profile_sync_core.sql/);
     assert.match(d.byName.migrations.fix!, /supabase db push/);
     assert.equal(d.byName['pg_net deliveries'].status, 'warn');
     assert.match(d.byName['pg_net deliveries'].message, /2 of 3 pg_net requests in the last 24 h failed \(latest: Couldn't connect to server\)/);

@@ -1,6 +1,6 @@
 /**
  * A first backfill (most users without a profile) does not queue the missing users: the pass
- * walks auth.users in key order (20261122000800), while stale and orphaned profiles are still
+ * walks auth.users in key order (profile_sync.reconcile_walked), while stale and orphaned profiles are still
  * queued when it begins. Walked and queued users share the pages: every user is repaired exactly
  * once, a run cut short by its time budget resumes the walk, and a user who gained a profile after
  * the pass began is left as it is.

@@ -11,7 +11,7 @@ import { freshDatabase } from '../helpers/db.ts';
 
 type Page = { from_id: string | null; last_id: string; scanned: number; missing: number; done: boolean };
 
-/** The key range sync_users locks for an id: its first 10 bits (20261122000500). */
+/** The key range sync_users locks for an id: its first 10 bits (profile_sync.sync_users). */
 const keyRange = (id: string) => parseInt(id.slice(0, 3), 16) >> 2;
 
 Deno.test('reconcile_page: pages cover the queue once, in order, and end where a key range ends', async () => {

@@ -3,7 +3,7 @@
 // the same running function's next reconcile sees the dead run as abandoned, resumes from its
 // cursor, and finishes: every auth user has a correct profile. Twice: 30,000 users, whose pass
 // queues them (the queue must survive the crash), and 70,000, whose pass walks auth.users for them
-// (20261122000800).
+// (profile_sync.reconcile_walked).
 import assert from 'node:assert/strict';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 import { startCluster } from '../helpers/cluster.ts';

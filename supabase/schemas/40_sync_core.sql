@@ -1,99 +1,13 @@
--- profile_sync: the private schema holding the one sync core every path calls.
--- Nothing here is reachable by anon or authenticated.
-create schema if not exists profile_sync;
-revoke all on schema profile_sync from public, anon, authenticated;
-grant usage on schema profile_sync to service_role;
-
--- What was last taken from auth for each user: the base of the three-way merge (app edits win),
--- the creation-time role decision, and the auth version that guards against older states.
-create table if not exists profile_sync.profile_state (
-  user_id uuid primary key references auth.users (id) on delete cascade,
-  synced_full_name text,
-  synced_avatar_url text,
-  synced_role text,
-  full_name_edited boolean not null default false,
-  avatar_url_edited boolean not null default false,
-  role_edited boolean not null default false,
-  initial_role text,
-  auth_updated_at timestamptz,
-  synced_at timestamptz
-);
-comment on table profile_sync.profile_state is
-  'Per-user sync bookkeeping: values last synced from auth, sticky app-edit flags, auth version.';
-alter table profile_sync.profile_state enable row level security;
-revoke all on table profile_sync.profile_state from public, anon, authenticated;
-
-/*
- * The mapping helpers below are plain SQL expressions with no SET clause and no FROM, so the
- * planner inlines them into the statements that call them (a SET search_path would forbid
- * inlining and cost a function call with a GUC save/restore per value: most of the time of a
- * reconcile, see docs/benchmarks.md). Every name in them is schema-qualified instead, and
- * pg_catalog is searched first, so no caller's search_path can change what they mean.
- */
-
-/*
- * profile_sync.clean_text(value, max_length): a JSON value as profile text.
- * Only JSON strings count (arrays, objects, numbers give null); trimmed; blank gives null;
- * cut to max_length characters so a 10,000-character name cannot bloat a profile.
- */
-create or replace function profile_sync.clean_text(value jsonb, max_length integer)
-returns text
-language sql
-immutable
-parallel safe
-as $$
-  select case when pg_catalog.jsonb_typeof(value) = 'string'
-    then nullif(pg_catalog.left(pg_catalog.btrim(value #>> '{}'), max_length), '')
-  end
-$$;
-
-/*
- * profile_sync.full_name_from(user_metadata): first non-blank of full_name, name, user_name,
- * preferred_username (Google/Discord: name; GitHub: user_name; Azure: full_name only).
- */
-create or replace function profile_sync.full_name_from(user_metadata jsonb)
-returns text
-language sql
-immutable
-parallel safe
-as $$
-  select coalesce(
-    profile_sync.clean_text(user_metadata -> 'full_name', 200),
-    profile_sync.clean_text(user_metadata -> 'name', 200),
-    profile_sync.clean_text(user_metadata -> 'user_name', 200),
-    profile_sync.clean_text(user_metadata -> 'preferred_username', 200)
-  )
-$$;
-
-/*
- * profile_sync.avatar_url_from(user_metadata): avatar_url, else picture (Google, Discord);
- * only http(s) URLs, so a javascript: or data: value never reaches an <img src>.
- * (regexp_substr of a pattern anchored at both ends is the whole value or null: one
- * expression, so it inlines.)
- */
-create or replace function profile_sync.avatar_url_from(user_metadata jsonb)
-returns text
-language sql
-immutable
-parallel safe
-as $$
-  select pg_catalog.regexp_substr(
-    coalesce(
-      profile_sync.clean_text(user_metadata -> 'avatar_url', 2048),
-      profile_sync.clean_text(user_metadata -> 'picture', 2048)
-    ),
-    '^https?://[^[:space:]]+$', 1, 1, 'i'
-  )
-$$;
-
-revoke execute on all functions in schema profile_sync from public, anon, authenticated;
+-- The sync core: the three-way merge (sync_decisions) and the one statement that applies it
+-- (sync_users). Every path (auth-webhook, sync-profile, reconcile) syncs through sync_users.
 
 /*
  * profile_sync.sync_decisions(ids, default_role, self_assignable_roles)
  *
  * What a sync of the given users would do, without doing it: one row per distinct id with the
  * profile and the bookkeeping it should have, whether either differs from what is stored, and the
- * outcome. The three-way merge lives here, and only here.
+ * outcome. The three-way merge lives here, and only here (this definition replaces the one in
+ * 20261121000200_create_sync_core.sql).
  * A plain STABLE SQL query with no SET clause, so the planner inlines it into sync_users (whose
  * search_path is empty: every name is schema-qualified). Internal: called by sync_users only.
  */
@@ -157,13 +71,17 @@ as $$
       s.synced_full_name as st_full_name, s.synced_avatar_url as st_avatar_url, s.synced_role as st_role,
       s.full_name_edited as st_fn_edited, s.avatar_url_edited as st_av_edited, s.role_edited as st_ro_edited,
       s.initial_role as st_initial_role, s.auth_updated_at as st_auth_updated_at
-    -- One primary-key probe per id in each table, whatever the statistics said when the plan
-    -- was made: offset 0 keeps each lookup a parameterized subquery the planner cannot
-    -- turn into a scan of the whole table (sync_users reuses its plans; see there).
+    -- Each table is read through its primary key for exactly the wanted ids, whatever the
+    -- statistics said when the plan was made (sync_users reuses its plans and forbids seq scans;
+    -- see there): one index scan per table for the whole batch (= any over the sorted ids walks
+    -- the index once), the rows matched by hashing. The closing offset 0 keeps this a subquery
+    -- of its own, so the mapping above is computed once per user: pulled up into the levels
+    -- below, every reference to a_full_name, a_avatar_url … would compute it again.
     from wanted w
-    left join lateral (select * from auth.users x where x.id = w.id offset 0) u on true
-    left join lateral (select * from public.profiles x where x.id = w.id offset 0) p on true
-    left join lateral (select * from profile_sync.profile_state x where x.user_id = w.id offset 0) s on true
+    left join (select * from auth.users x where x.id = any (ids)) u on u.id = w.id
+    left join (select * from public.profiles x where x.id = any (ids)) p on p.id = w.id
+    left join (select * from profile_sync.profile_state x where x.user_id = any (ids)) s on s.user_id = w.id
+    offset 0
   ),
   merged as (
     select
@@ -246,8 +164,6 @@ as $$
   from decided d
 $$;
 
-revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) from public, anon, authenticated;
-
 /*
  * profile_sync.sync_users(ids, default_role, self_assignable_roles)
  *
@@ -262,11 +178,11 @@ revoke execute on function profile_sync.sync_decisions(uuid[], text, text[]) fro
  * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
  * The merge itself is profile_sync.sync_decisions.
  *
- * Concurrency: syncs of the same user are serialised by per-user advisory locks (1024 buckets,
- * taken in key order, so syncs never deadlock each other), then the existing profile rows are
- * locked in id order (the order in which Auth's delete cascades); only then is auth read, so each
- * sync sees the newest committed auth row and every earlier sync. An auth version older than the
- * one last synced is never applied.
+ * Concurrency: syncs of the same user are serialised by advisory locks on 1024 key ranges (the
+ * first 10 bits of the id; taken in key order, so syncs never deadlock each other), then the
+ * existing profile rows are locked in id order (the order in which Auth's delete cascades);
+ * only then is auth read, so each sync sees the newest committed auth row and every earlier sync.
+ * An auth version older than the one last synced is never applied.
  *
  * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
  */
@@ -295,12 +211,15 @@ begin
   end if;
 
   -- Syncs of the same user run one after another: each takes a transaction-level advisory lock
-  -- per user, hashed into 1024 buckets (so a batch of any size holds at most 1024 locks), all in
-  -- key order (so concurrent syncs never deadlock one another). Two users sharing a bucket merely
-  -- wait for each other.
+  -- on the key range of each of its users, one of 1024 (the first 10 bits of the id: a batch of
+  -- any size holds at most 1024 locks), all in key order (so concurrent syncs never deadlock one
+  -- another). Two users in the same range merely wait for each other. A reconcile batch walks
+  -- consecutive ids, so it holds two or three ranges, not most of them: batches on parallel
+  -- connections, and webhooks during a backfill, rarely wait.
   perform pg_catalog.pg_advisory_xact_lock(1886548852, b.bucket)
     from (
-      select distinct (pg_catalog.hashtextextended(i.id::text, 0) & 1023)::integer as bucket
+      select distinct (pg_catalog.get_byte(pg_catalog.uuid_send(i.id), 0) * 4
+        + pg_catalog.get_byte(pg_catalog.uuid_send(i.id), 1) / 64)::integer as bucket
       from unnest(ids) as i (id)
       where i.id is not null
     ) b
@@ -376,6 +295,3 @@ $$;
 comment on function profile_sync.sync_users(uuid[], text, text[]) is
   'Sync the profiles of the given auth user ids from the current auth.users rows. '
   'Returns (user_id, outcome) with outcome created|updated|unchanged|deleted|not_found.';
-
-revoke execute on function profile_sync.sync_users(uuid[], text, text[]) from public, anon, authenticated;
-grant execute on function profile_sync.sync_users(uuid[], text, text[]) to service_role;

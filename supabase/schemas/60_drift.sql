@@ -1,19 +1,7 @@
--- Status stays fast when many users changed at once:
--- 1. drift_scope reads table sizes from the live statistics as well as the planner's: after a
---    reconcile created every profile, reltuples still said 0 until autovacuum analyzed the table,
---    so status took the "most users differ" path and classified a project in sync row by row.
--- 2. Drift spread over the key space (e.g. thousands of signups the webhook missed) no longer
---    reads every table a second time for per-range checksums that would all differ anyway: when
---    the counts alone show that enough users differ to touch more ranges than are worth reading
---    one by one, drift_scope answers "everywhere" straight after the whole-table checksums
---    (100,000 users with 15,000 missing profiles: status 400 → 230-260 ms).
--- 3. A reconcile run that created or deleted many profiles analyzes public.profiles, so the
---    planner's estimates (for status, the next pass and the app's own queries) match it at once.
--- 4. Drift is located in 65536 id ranges instead of 4096, so a few hundred drifted users at a
---    million leave a few thousand rows to classify instead of more than 100,000 (which made status
---    fall back to classifying every user); and orphans in those ranges are found by probing
---    auth.users range by range, not by hashing all of its ids (1M users, 500 stale: status
---    3.5 s → see docs/benchmarks.md).
+-- Drift between auth.users and the profiles: missing (auth user without a profile), stale (auth
+-- changed after the last sync) and orphaned (profile without an auth user), measured in SQL:
+-- whole-table checksums first, then per-key-range checksums, then exact classification only of
+-- the ranges that differ. Read only.
 
 /*
  * profile_sync.estimated_rows(rel): rows in rel as Postgres estimates them without reading it:
@@ -110,6 +98,40 @@ end
 $$;
 
 /*
+ * profile_sync.drift_totals(): auth users, profiles, and whether everything is in sync, from
+ * whole-table checksums (drift_buckets' checksums without the ranges): one parallel pass per
+ * table, so the common answer, "nothing has drifted", costs a fraction of the range pass.
+ * Read only. Callers: drift_scope.
+ */
+create or replace function profile_sync.drift_totals()
+returns table (auth_users bigint, profiles bigint, in_sync boolean)
+language plpgsql
+stable
+security definer
+set search_path = ''
+as $$
+begin
+  -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
+  return query
+  with u as (
+    select count(*) as n,
+      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0) as versions
+    from auth.users u
+  ),
+  p as (
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from public.profiles p
+  ),
+  s as (
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
+      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0) as versions
+    from profile_sync.profile_state s
+  )
+  select u.n, p.n, u.n = s.n and u.versions = s.versions and s.n = p.n and s.ids = p.ids
+  from u, p, s;
+end
+$$;
+
+/*
  * profile_sync.drift_from(buckets, side): the FROM clause that drift detection reads, as SQL
  * text: side 'users' gives auth users u with their profile p and bookkeeping s; side 'profiles'
  * gives profiles p with their auth user a (a.id null when there is none). With buckets
@@ -176,6 +198,48 @@ as $$
 $$;
 
 /*
+ * profile_sync.drift_exact(buckets, per_class): the exact half: classifies every id in the given
+ * buckets (all ids when buckets is null) and returns the counts of the three drift classes (see
+ * drift_is) and up to per_class sample ids of each, in key order. Read only. Callers: drift_counts.
+ */
+create or replace function profile_sync.drift_exact(buckets integer[], per_class integer default 0)
+returns table (missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language plpgsql
+stable
+security definer
+set search_path = ''
+set work_mem = '64MB'
+as $$
+declare
+  users_src constant text := profile_sync.drift_from(buckets, 'users');
+  profiles_src constant text := profile_sync.drift_from(buckets, 'profiles');
+  n_missing bigint;
+  n_stale bigint;
+  n_orphaned bigint;
+  sampled jsonb := '{"missing": [], "stale": [], "orphaned": []}';
+begin
+  execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
+    profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
+    using buckets into n_missing, n_stale;
+  execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
+    using buckets into n_orphaned;
+
+  if per_class > 0 and n_missing + n_stale + n_orphaned > 0 then
+    execute format($q$select jsonb_build_object(
+        'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select u.id from %1$s where %2$s order by u.id limit $2) x),
+        'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select u.id from %1$s where %3$s order by u.id limit $2) x),
+        'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+          (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
+      users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
+      profiles_src, profile_sync.drift_is('orphaned')) using buckets, per_class into sampled;
+  end if;
+  return query select n_missing, n_stale, n_orphaned, sampled;
+end
+$$;
+
+/*
  * profile_sync.drift_scope(): where drift can be: nowhere ('{}') when the whole-table checksums
  * match (drift_totals); else the id ranges whose checksums differ (drift_buckets), or null for
  * "everywhere" when so many users differ that reading ranges one by one would not pay (all
@@ -230,45 +294,20 @@ begin
 end
 $$;
 
-
 /*
- * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete (the pass is done:
- * its queue is emptied), partial (time budget spent; the next run resumes from the cursor) or
- * failed, and releases the lock. A run that created or deleted more than a tenth of the profiles
- * (and at least 1,000) analyzes public.profiles first. Callers: postgres, service_role,
- * in the session that began the run.
+ * profile_sync.drift_counts(per_class): auth users, profiles and the three drift classes, exact,
+ * with up to per_class sample ids per class: drift_exact over drift_scope, so a million users in
+ * sync cost one checksum pass per table. Read only.
+ * Callers: status, dry run, doctor (postgres, service_role).
  */
-create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
-returns void
-language plpgsql
-volatile
+create or replace function profile_sync.drift_counts(per_class integer default 0)
+returns table (auth_users bigint, profiles bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+language sql
+stable
 security definer
 set search_path = ''
 as $$
-declare
-  changed bigint;
-begin
-  if status is null or status not in ('complete', 'partial', 'failed') then
-    raise exception 'status must be complete, partial or failed' using errcode = '22023';
-  end if;
-  update profile_sync.runs r set
-    status = reconcile_finish.status,
-    finished_at = now(),
-    heartbeat_at = now(),
-    error = left(reconcile_finish.error, 1000)
-  where r.id = run_id and r.status = 'running'
-  returning r.created + r.deleted into changed;
-  if changed >= greatest(1000, profile_sync.estimated_rows('public.profiles'::regclass) / 10) then
-    analyze public.profiles;
-  end if;
-  if status = 'complete' and profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
-    truncate profile_sync.reconcile_queue;
-  end if;
-  if profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
-    perform pg_catalog.pg_advisory_unlock(20261121, 400);
-  end if;
-end
+  select d.auth_users, d.profiles, e.missing, e.stale, e.orphaned, e.samples
+  from profile_sync.drift_scope() d
+  cross join lateral profile_sync.drift_exact(d.buckets, per_class) e
 $$;
-
-revoke execute on all functions in schema profile_sync from public, anon, authenticated;
-grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;

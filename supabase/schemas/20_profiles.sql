@@ -1,6 +1,7 @@
 -- public.profiles: one row per auth user, kept true to auth.users by profile_sync.
 -- RLS on; a signed-in user reads their own row and may edit only full_name and avatar_url;
--- anon gets nothing. Grants are explicit: new public tables are no longer auto-granted.
+-- anon gets nothing. Grants are explicit (90_grants.sql): new public tables are no longer
+-- auto-granted.
 create table if not exists public.profiles (
   id uuid primary key references auth.users (id) on delete cascade,
   email text,
@@ -31,19 +32,12 @@ begin
   return new;
 end
 $$;
-revoke execute on function public.profiles_touch_updated_at() from public, anon, authenticated;
 
-drop trigger if exists profiles_touch_updated_at on public.profiles;
-create trigger profiles_touch_updated_at
+create or replace trigger profiles_touch_updated_at
   before update on public.profiles
   for each row execute function public.profiles_touch_updated_at();
 
 alter table public.profiles enable row level security;
-
-revoke all on table public.profiles from public, anon, authenticated;
-grant select on table public.profiles to authenticated;
-grant update (full_name, avatar_url) on table public.profiles to authenticated;
-grant select, insert, update, delete on table public.profiles to service_role;
 
 drop policy if exists "Users can read their own profile" on public.profiles;
 create policy "Users can read their own profile"

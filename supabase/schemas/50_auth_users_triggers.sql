@@ -1,18 +1,9 @@
--- The push path: triggers on auth.users send a Standard-Webhooks-signed Database Webhook to the
--- auth-webhook function through pg_net (sent after commit). URL and secret come from the Vault
--- secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure is a warning:
--- the auth write always goes on. Applies cleanly where pg_net and Vault are absent.
-
--- pg_net where the database offers it (Supabase does); elsewhere the trigger only warns.
-do $$
-begin
-  if exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_net') then
-    create extension if not exists pg_net;
-  end if;
-exception when others then
-  raise warning 'profile_sync: pg_net could not be enabled (%): auth.users changes will not be sent', sqlerrm;
-end
-$$;
+-- The triggers profile-sync puts on auth.users.
+-- The push path: after insert, delete and relevant updates, a Standard-Webhooks-signed Database
+-- Webhook goes to the auth-webhook function through pg_net (sent after commit). URL and secret
+-- come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure
+-- is a warning: the auth write always goes on. Applies cleanly where pg_net and Vault are absent.
+-- And the bookkeeping: a deleted user's profile_state goes with it.
 
 /*
  * profile_sync.auth_user_webhook_record(u): the columns of an auth.users row the webhook carries.
@@ -190,13 +181,6 @@ begin
 end
 $$;
 
-revoke execute on function profile_sync.auth_user_webhook_record(auth.users) from public, anon, authenticated;
-revoke execute on function profile_sync.base64_secret_key(text) from public, anon, authenticated;
-revoke execute on function profile_sync.standard_webhook_signature(text, bigint, text, text) from public, anon, authenticated;
-revoke execute on function profile_sync.notify_auth_user_change() from public, anon, authenticated;
-
--- Two triggers: a WHEN clause may not name OLD on INSERT, and UPDATEs must be filtered so that
--- token refreshes and password changes send nothing.
 create or replace trigger profile_sync_auth_user_inserted_or_deleted
   after insert or delete on auth.users
   for each row execute function profile_sync.notify_auth_user_change();
@@ -215,3 +199,24 @@ create or replace trigger profile_sync_auth_user_updated
     or old.deleted_at is distinct from new.deleted_at
   )
   execute function profile_sync.notify_auth_user_change();
+
+/*
+ * profile_sync.forget_deleted_user(): trigger function on auth.users (after delete, per row):
+ * removes the deleted user's bookkeeping, as the foreign key's cascade did. Never raises for a
+ * user that has none. Security definer: Auth's role may not touch profile_sync.
+ */
+create or replace function profile_sync.forget_deleted_user()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $$
+begin
+  delete from profile_sync.profile_state s where s.user_id = old.id;
+  return null;
+end
+$$;
+
+create or replace trigger profile_sync_auth_user_forgotten
+  after delete on auth.users
+  for each row execute function profile_sync.forget_deleted_user();

@@ -4,19 +4,6 @@
 -- applies cleanly. Change it with profile_sync.schedule_reconcile('<cron>'); stop it with
 -- profile_sync.unschedule_reconcile() (README "Scheduling").
 
--- pg_cron where the database offers it, as Supabase's scheduling guide does (pg_net is enabled by
--- 20261121000300). pg_cron also needs shared_preload_libraries and cron.database_name: if it
--- cannot load here, say so and go on.
-do $$
-begin
-  if exists (select 1 from pg_catalog.pg_available_extensions where name = 'pg_cron') then
-    create extension if not exists pg_cron;
-  end if;
-exception when others then
-  raise warning 'profile_sync: pg_cron could not be enabled (%): reconcile is not scheduled', sqlerrm;
-end
-$$;
-
 /*
  * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
  * 'profile-sync-reconcile' (same name: replaces the schedule) with a cron expression, default
@@ -75,9 +62,6 @@ begin
   return cron.unschedule('profile-sync-reconcile');
 end
 $$;
-
-revoke execute on function profile_sync.schedule_reconcile(text) from public, anon, authenticated, service_role;
-revoke execute on function profile_sync.unschedule_reconcile() from public, anon, authenticated, service_role;
 
 -- Schedule once: a job already there (perhaps with a schedule the operator chose) is left alone.
 do $$
