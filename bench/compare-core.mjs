@@ -54,11 +54,11 @@ declare
   r record; t timestamptz; a numeric[] := '{}'; b numeric[] := '{}'; c numeric[] := '{}';
 begin
   for r in select id from single_calls order by n loop
-    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id], 'user', '{}');
+    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id]);
     a := a || extract(epoch from clock_timestamp() - t)::numeric * 1000;
   end loop;
   for r in select id from single_calls order by n loop
-    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id], 'user', '{}');
+    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id]);
     b := b || extract(epoch from clock_timestamp() - t)::numeric * 1000;
   end loop;
   set local session_replication_role = replica;
@@ -66,7 +66,7 @@ begin
     updated_at = clock_timestamp() where id in (select id from single_calls);
   set local session_replication_role = origin;
   for r in select id from single_calls order by n loop
-    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id], 'user', '{}');
+    t := clock_timestamp(); perform profile_sync.sync_users(array[r.id]);
     c := c || extract(epoch from clock_timestamp() - t)::numeric * 1000;
   end loop;
   perform set_config('bench.single_calls', concat_ws(' ',

@@ -5,9 +5,8 @@
  */
 import type { Sql } from '../shared/db.ts';
 import { inSync, reconcile, reconcileStatus } from '../shared/reconcile.ts';
-import type { ReconcileReport } from '../shared/reconcile.ts';
+import type { ColumnChanges, ReconcileReport } from '../shared/reconcile.ts';
 import { getProfile, isUuid, syncUser } from '../shared/sync.ts';
-import type { RolePolicy } from '../shared/sync.ts';
 import { count, statusTable, table } from './output.ts';
 import { startProgressBar } from './progress.ts';
 
@@ -17,7 +16,6 @@ export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 export type CommandContext = {
   sql: Sql;
   dbUrl: string;
-  policy: RolePolicy;
   /** Show a progress bar (stderr is a terminal and --json was not given). */
   interactive: boolean;
 };
@@ -44,7 +42,7 @@ export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs)
   const bar = ctx.interactive && !args.dryRun ? startProgressBar() : undefined;
   let report: ReconcileReport;
   try {
-    report = await reconcile(ctx, ctx.policy, {
+    report = await reconcile(ctx, {
       dryRun: args.dryRun,
       batchSize: args.batchSize,
       timeBudgetMs: Number.POSITIVE_INFINITY,
@@ -65,7 +63,7 @@ export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs)
     return {
       exitCode: drifted ? EXIT.drift : EXIT.inSync,
       json: report,
-      text: `dry run (nothing written), run #${report.run_id}\n${table([...drift, ...sampleRows])}`,
+      text: `dry run (nothing written)\n${table([...drift, ...sampleRows])}${preservationReport(report)}`,
     };
   }
   const after = await reconcileStatus(ctx.sql);
@@ -90,11 +88,33 @@ export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs)
   };
 }
 
+const shown = (v: unknown) => {
+  const text = v === null || v === undefined ? '∅' : typeof v === 'string' ? v : JSON.stringify(v);
+  return text.length > 40 ? `${text.slice(0, 39)}…` : text;
+};
+
+/**
+ * The dry run's preservation report as a table a team reads before adopting its table: per
+ * column, how many existing rows would change, an example, and how many app-edited values stay.
+ */
+export function preservationReport(report: ReconcileReport): string {
+  const changes = Object.entries(report.changes ?? {}) as [string, ColumnChanges][];
+  if (changes.length === 0) return '\nexisting rows: nothing would change';
+  const rows: [string, string][] = changes
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([column, c]) => {
+      const example = c.samples[0] ? `  e.g. ${shown(c.samples[0].from)} → ${shown(c.samples[0].to)}` : '';
+      const kept = c.kept > 0 ? `, ${count(c.kept)} app edits kept` : '';
+      return [column, `${count(c.rows)} rows would change${kept}${example}`];
+    });
+  return `\nexisting rows, per column (app-edited values are kept: ${count(report.kept ?? 0)})\n${table(rows)}`;
+}
+
 /** Syncs one user; exit 1 when no auth user or profile has this id. */
 export async function syncCommand(ctx: CommandContext, userId: string | undefined): Promise<CommandResult> {
   if (!userId) throw new UsageError('sync needs a user id: profile-sync sync <user-id>');
   if (!isUuid(userId)) throw new UsageError(`"${userId}" is not a user id (a uuid such as 4f7d…-…)`);
-  const result = await syncUser(ctx.sql, ctx.policy, userId);
+  const result = await syncUser(ctx.sql, userId, 'cli');
   // a user synced by hand is no longer a failure for reconcile to retry
   await ctx.sql`delete from profile_sync.failures where user_id = ${userId}`;
   const profile = (await getProfile(ctx.sql, userId)) ?? null;

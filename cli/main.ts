@@ -23,7 +23,6 @@ commands:
 
 environment:
   SUPABASE_DB_URL   postgres://… URL of the database, as its owner (a direct connection)
-  PROFILE_SYNC_DEFAULT_ROLE, PROFILE_SYNC_SELF_ASSIGNABLE_ROLES   role policy, as for the functions
 
 exit status: 0 in sync, 1 drift or failures remain, 2 usage or configuration error`;
 
@@ -145,7 +144,6 @@ export async function main(argv: string[], io: Io): Promise<number> {
     ctx = {
       sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
       dbUrl: config.dbUrl,
-      policy: config.rolePolicy,
       interactive: io.isTerminal && !parsed.json,
     };
   } catch (err) {

@@ -11,6 +11,7 @@ import type { Logger } from '../shared/log.ts';
 import { DEV_JWKS } from './dev-keys.ts';
 import { FUNCTIONS } from './functions.ts';
 import { startRelay } from './relay.ts';
+import { setRolePolicy } from '../shared/sync.ts';
 import type { Relay } from './relay.ts';
 
 export type LocalStack = {
@@ -62,6 +63,10 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       } as RequestInit),
     );
   };
+
+  // A local-stack convenience: PROFILE_SYNC_DEFAULT_ROLE / _SELF_ASSIGNABLE_ROLES, when set, become
+  // the database's role policy (profile_sync.settings), which every path reads.
+  if (deps.config.rolePolicy) await setRolePolicy(deps.sql, deps.config.rolePolicy);
 
   const server = Deno.serve(
     { port: options.port ?? 0, hostname: options.hostname ?? '127.0.0.1', onListen: () => {} },

@@ -49,8 +49,8 @@ const EnvSchema = z.object({
     }
     return secrets.map((s) => s.replace(/^v1,/, ''));
   }),
-  PROFILE_SYNC_DEFAULT_ROLE: roleName.default('user'),
-  PROFILE_SYNC_SELF_ASSIGNABLE_ROLES: z.string().optional().transform(csv).pipe(z.array(roleName)),
+  PROFILE_SYNC_DEFAULT_ROLE: roleName.optional(),
+  PROFILE_SYNC_SELF_ASSIGNABLE_ROLES: z.string().optional().transform((raw) => raw === undefined ? undefined : csv(raw)).pipe(z.array(roleName).optional()),
   PROFILE_SYNC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
   PROFILE_SYNC_DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
   PROFILE_SYNC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
@@ -67,7 +67,12 @@ export type Config = {
   adminKeys: string[];
   /** Standard Webhooks secrets without the `v1,` prefix (`whsec_…`); any may match. */
   webhookSecrets: string[];
-  rolePolicy: { defaultRole: string; selfAssignableRoles: string[] };
+  /**
+   * The role policy from PROFILE_SYNC_DEFAULT_ROLE / _SELF_ASSIGNABLE_ROLES, when either is set.
+   * The policy in force is the database's (profile_sync.settings); only the local stack writes
+   * this one there, at startup, so the two cannot disagree. Deployed functions ignore it.
+   */
+  rolePolicy?: { defaultRole: string; selfAssignableRoles: string[] };
   maxBodyBytes: number;
   dbPoolMax: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
@@ -98,10 +103,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     jwtSecret: e.SUPABASE_JWT_SECRET,
     adminKeys,
     webhookSecrets: e.PROFILE_SYNC_WEBHOOK_SECRET,
-    rolePolicy: {
-      defaultRole: e.PROFILE_SYNC_DEFAULT_ROLE,
-      selfAssignableRoles: e.PROFILE_SYNC_SELF_ASSIGNABLE_ROLES,
-    },
+    rolePolicy: e.PROFILE_SYNC_DEFAULT_ROLE === undefined && e.PROFILE_SYNC_SELF_ASSIGNABLE_ROLES === undefined
+      ? undefined
+      : {
+        defaultRole: e.PROFILE_SYNC_DEFAULT_ROLE ?? 'user',
+        selfAssignableRoles: e.PROFILE_SYNC_SELF_ASSIGNABLE_ROLES ?? [],
+      },
     maxBodyBytes: e.PROFILE_SYNC_MAX_BODY_BYTES,
     dbPoolMax: e.PROFILE_SYNC_DB_POOL_MAX,
     logLevel: e.PROFILE_SYNC_LOG_LEVEL,

@@ -7,14 +7,14 @@ export type Database = {
           Tables: {
             "failures": {
                   Row: {
-                    "attempts": number,"error_code": string,"error_message": string | null,"first_seen": string,"last_seen": string,"source": string,"user_id": string
+                    "attempts": number,"constraint_name": string | null,"error_code": string,"error_message": string | null,"first_seen": string,"last_seen": string,"source": string,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "attempts"?: number,"error_code": string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source": string,"user_id": string
+                    "attempts"?: number,"constraint_name"?: string | null,"error_code": string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source": string,"user_id": string
                   }
                   Update: {
-                    "attempts"?: number,"error_code"?: string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source"?: string,"user_id"?: string
+                    "attempts"?: number,"constraint_name"?: string | null,"error_code"?: string,"error_message"?: string | null,"first_seen"?: string,"last_seen"?: string,"source"?: string,"user_id"?: string
                   }
                   Relationships: [
                     
@@ -61,13 +61,44 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"settings": {
+                  Row: {
+                    "applied_at": string,"default_role": string,"mapping": NonNullable<Json>,"replaced_triggers": (string)[],"self_assignable_roles": (string)[],"singleton": boolean,"target_key": string,"target_table": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "applied_at"?: string,"default_role"?: string,"mapping": NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key": string,"target_table": string
+                  }
+                  Update: {
+                    "applied_at"?: string,"default_role"?: string,"mapping"?: NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key"?: string,"target_table"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 }
           }
           Views: {
-            [_ in never]: never
+            "targets": {
+                  Row: {
+                    "id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                           "id"?: string | null
+                         }
+                        Update: {
+                           "id"?: string | null
+                         }
+                        Relationships: [
+                    
+                  ]
+                }
           }
           Functions: {
-            "auth_user_webhook_record":
+            "apply_mapping":
+{ Args: { "mapping": Json }; Returns: Json
+                           },
+"auth_user_webhook_record":
 { Args: { "u": unknown }; Returns: Json
                            },
 "avatar_url_from":
@@ -78,6 +109,18 @@ export type Database = {
                            },
 "clean_text":
 { Args: { "max_length": number,"value": Json }; Returns: string
+                           },
+"compile_sync_core":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"compiled_sql":
+{ Args: Record<PropertyKey, never>; Returns: string
+                           },
+"create_default_profiles":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"default_mapping":
+{ Args: Record<PropertyKey, never>; Returns: Json
                            },
 "drift_buckets":
 { Args: Record<PropertyKey, never>; Returns: {
@@ -116,6 +159,33 @@ export type Database = {
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },
+"key_range":
+{ Args: { "id": string }; Returns: number
+                           },
+"lock_key_ranges":
+{ Args: { "ids": (string)[] }; Returns: undefined
+                           },
+"mapping_check_column":
+{ Args: { "col": string,"field": string,"taken": (string)[],"target": unknown,"types": (string)[] }; Returns: undefined
+                           },
+"mapping_literal":
+{ Args: { "column_type": string,"field": string,"value": Json }; Returns: string
+                           },
+"mapping_source_sql":
+{ Args: { "column_type": string,"field": string,"source": string }; Returns: string
+                           },
+"normalise_default_profiles":
+{ Args: { "mapping": Json }; Returns: Json
+                           },
+"normalise_mapping":
+{ Args: { "mapping": Json }; Returns: Json
+                           },
+"number_or_null":
+{ Args: { "column_type": string,"value": Json }; Returns: number
+                           },
+"recompile":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
 "reconcile_advance":
 { Args: { "drift": (number)[],"outcomes": (number)[],"page_from": string,"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
                            },
@@ -126,7 +196,7 @@ export type Database = {
                            },
 "reconcile_dry_run":
 { Args: { "per_class"?: number }; Returns: {
-              "missing": number,"orphaned": number,"run_id": number,"samples": Json,"stale": number
+              "changes": Json,"kept": number,"missing": number,"orphaned": number,"samples": Json,"stale": number
             }[]
                            },
 "reconcile_finish":
@@ -135,13 +205,16 @@ export type Database = {
 "reconcile_lock_holder":
 { Args: Record<PropertyKey, never>; Returns: number
                            },
+"reconcile_lock_key":
+{ Args: Record<PropertyKey, never>; Returns: number
+                           },
 "reconcile_page":
 { Args: { "after_id": string,"batch_size"?: number,"run_id": number }; Returns: {
               "done": boolean,"from_id": string,"last_id": string,"missing": number,"orphaned": number,"scanned": number,"stale": number
             }[]
                            },
 "reconcile_retry_failures":
-{ Args: { "default_role"?: string,"max_users": number,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: {
+{ Args: { "max_users": number,"run_id": number }; Returns: {
               "created": number,"deleted": number,"failed": number,"retried": number,"updated": number
             }[]
                            },
@@ -181,31 +254,61 @@ export type Database = {
             }[]
                            },
 "reconcile_sync":
-{ Args: { "default_role": string,"ids": (string)[],"self_assignable_roles": (string)[] }; Returns: Record<string, unknown>
+{ Args: { "ids": (string)[] }; Returns: Record<string, unknown>
                            },
 "reconcile_sync_page":
-{ Args: { "default_role"?: string,"page_from": string,"page_last": string,"run_id": number,"self_assignable_roles"?: (string)[] }; Returns: Record<string, unknown>
+{ Args: { "page_from": string,"page_last": string,"run_id": number }; Returns: Record<string, unknown>
                            },
 "reconcile_walked":
 { Args: { "after_id": string,"max_users": number,"through_id": string }; Returns: {
               "user_id": string
             }[]
                            },
+"replace_pasted_triggers":
+{ Args: { "target": unknown }; Returns: (string)[]
+                           },
 "schedule_reconcile":
 { Args: { "schedule"?: string }; Returns: number
+                           },
+"set_role_policy":
+{ Args: { "default_role": string,"self_assignable_roles"?: (string)[] }; Returns: undefined
                            },
 "standard_webhook_signature":
 { Args: { "body": string,"msg_id": string,"msg_timestamp": number,"secrets": string }; Returns: string
                            },
 "sync_decisions":
-{ Args: { "default_role": string,"ids": (string)[],"self_assignable_roles": (string)[] }; Returns: {
-              "applies": boolean,"avatar_url": string,"deleted_at": string,"email": string,"email_confirmed_at": string,"full_name": string,"has_profile": boolean,"has_state": boolean,"in_auth": boolean,"is_anonymous": boolean,"last_sign_in_at": string,"outcome": string,"phone": string,"profile_changes": boolean,"provider": string,"role": string,"state": Database["profile_sync"]['Tables']["profile_state"]['Row'],"state_changes": boolean,"user_id": string
+{ Args: { "ids": (string)[] }; Returns: {
+              "a_avatar_url": string,"a_full_name": string,"a_role": string,"applies": boolean,"auth_updated_at": string,"base_role": string,"e_avatar_url": boolean,"e_full_name": boolean,"e_role": boolean,"has_profile": boolean,"has_state": boolean,"in_auth": boolean,"n_avatar_url": string,"n_deleted_at": string,"n_email": string,"n_email_confirmed_at": string,"n_full_name": string,"n_is_anonymous": boolean,"n_last_sign_in_at": string,"n_phone": string,"n_provider": string,"n_role": string,"outcome": string,"p_avatar_url": string,"p_deleted_at": string,"p_email": string,"p_email_confirmed_at": string,"p_full_name": string,"p_is_anonymous": boolean,"p_last_sign_in_at": string,"p_phone": string,"p_provider": string,"p_role": string,"profile_changes": boolean,"s_avatar_url": string,"s_full_name": string,"s_role": string,"se_avatar_url": boolean,"se_full_name": boolean,"se_role": boolean,"soft_deleted": boolean,"state_changes": boolean,"user_id": string
+            }[]
+                           },
+"sync_isolated":
+{ Args: { "ids": (string)[],"source": string }; Returns: {
+              "outcome": string,"user_id": string
+            }[]
+                           },
+"sync_lock_class":
+{ Args: Record<PropertyKey, never>; Returns: number
+                           },
+"sync_preview":
+{ Args: { "ids": (string)[] }; Returns: {
+              "column_name": string,"from_value": Json,"kept": boolean,"to_value": Json,"user_id": string
+            }[]
+                           },
+"sync_profile":
+{ Args: { "as_user": boolean,"user_id": string }; Returns: {
+              "banned": boolean,"outcome": string,"profile": Json
             }[]
                            },
 "sync_users":
-{ Args: { "default_role"?: string,"ids": (string)[],"self_assignable_roles"?: (string)[] }; Returns: {
+{ Args: { "ids": (string)[] }; Returns: {
               "outcome": string,"user_id": string
             }[]
+                           },
+"target_profile":
+{ Args: { "id": string }; Returns: Json
+                           },
+"target_table":
+{ Args: Record<PropertyKey, never>; Returns: unknown
                            },
 "unschedule_reconcile":
 { Args: Record<PropertyKey, never>; Returns: boolean

@@ -19,6 +19,7 @@ export const ERRORS = {
   not_found: [404, 'No such route.'],
   method_not_allowed: [405, 'This method is not allowed here.'],
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
+  profile_rejected: [409, 'The profile table refused this user row (one of its constraints); it is recorded and retried by reconcile.'],
   payload_too_large: [413, 'The request body is too large.'],
   database_unavailable: [503, 'The database is unavailable; retry later.'],
   jwks_unavailable: [503, 'The signing keys could not be fetched; retry later.'],

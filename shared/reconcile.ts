@@ -8,7 +8,6 @@ import type { Sql } from './db.ts';
 import { createDb, isDroppedConnection, withDb } from './db.ts';
 import { AppError } from './errors.ts';
 import type { Database } from './database.types.ts';
-import type { RolePolicy } from './sync.ts';
 
 type Fns = Database['profile_sync']['Functions'];
 type BeginRow = Fns['reconcile_begin']['Returns'][number];
@@ -65,12 +64,20 @@ export type RunCounts = {
   failed: number;
 };
 
+/** Per target column: rows whose value a sync would change, app-edited values kept, samples. */
+export type ColumnChanges = { rows: number; kept: number; samples: { user_id: string; from: unknown; to: unknown }[] };
+
 export type ReconcileReport = RunCounts & {
-  run_id: number;
+  /** The run's id; null for a dry run, which writes nothing. */
+  run_id: number | null;
   dry_run: boolean;
   complete: boolean;
   duration_ms: number;
   samples?: DriftSamples;
+  /** Dry run only: the preservation report, per target column. */
+  changes?: Record<string, ColumnChanges>;
+  /** Dry run only: app-edited values that stay although auth differs. */
+  kept?: number;
 };
 
 export type RunSummary = RunCounts & {
@@ -127,17 +134,17 @@ export type ReconcileDb = { sql: Sql; dbUrl: string };
  * cursor). A concurrent real run →
  * AppError('reconcile_in_progress'); a database outage → AppError('database_unavailable').
  */
-export function reconcile(db: ReconcileDb, policy: RolePolicy, options: ReconcileOptions = {}): Promise<ReconcileReport> {
-  return withDb(() => (options.dryRun ? dryRun(db.sql) : realRun(db.dbUrl, policy, options)));
+export function reconcile(db: ReconcileDb, options: ReconcileOptions = {}): Promise<ReconcileReport> {
+  return withDb(() => (options.dryRun ? dryRun(db.sql) : realRun(db.dbUrl, options)));
 }
 
 async function dryRun(sql: Sql): Promise<ReconcileReport> {
   const started = performance.now();
   const [row] = await sql<DryRunRow[]>`
-    select run_id, missing, stale, orphaned, samples
+    select missing, stale, orphaned, samples, changes, kept
     from profile_sync.reconcile_dry_run(${RECONCILE_LIMITS.samplesPerClass})`;
   return {
-    run_id: num(row.run_id),
+    run_id: null,
     dry_run: true,
     missing: num(row.missing),
     stale: num(row.stale),
@@ -149,14 +156,15 @@ async function dryRun(sql: Sql): Promise<ReconcileReport> {
     complete: true,
     duration_ms: Math.round(performance.now() - started),
     samples: row.samples as DriftSamples,
+    changes: row.changes as Record<string, ColumnChanges>,
+    kept: num(row.kept),
   };
 }
 
-async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOptions): Promise<ReconcileReport> {
+async function realRun(dbUrl: string, options: ReconcileOptions): Promise<ReconcileReport> {
   const started = performance.now();
   const batchSize = options.batchSize ?? RECONCILE_LIMITS.batchSize.default;
   const budget = options.timeBudgetMs ?? RECONCILE_LIMITS.timeBudgetMs.default;
-  const roles = policy.selfAssignableRoles;
 
   // The lock belongs to a session, so the run has one connection of its own, closed at the end.
   // (Not a connection reserved from the pool: postgres.js 3.4 puts a reserved connection that the
@@ -180,7 +188,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
     // Users that failed before are retried first, so "later runs retry" holds even mid-walk.
     const [retry] = await conn<RetryRow[]>`
       select created, updated, deleted, failed
-      from profile_sync.reconcile_retry_failures(${runId}, ${batchSize}, ${policy.defaultRole}, ${roles}::text[])`;
+      from profile_sync.reconcile_retry_failures(${runId}, ${batchSize})`;
     addOutcomes(report, retry);
 
     // The lock holder hands out pages in key order, as bounds (no ids pass through here, so
@@ -219,7 +227,7 @@ async function realRun(dbUrl: string, policy: RolePolicy, options: ReconcileOpti
         inFlight.push(settle((async () => {
           const [synced] = await workers<SyncRow[]>`
             select created, updated, deleted, unchanged, failed
-            from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id}, ${policy.defaultRole}, ${roles}::text[])`;
+            from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id})`;
           return { page, synced };
         })()));
         if (inFlight.length >= RECONCILE_LIMITS.pagesInFlight) await record(await inFlight.shift()!);

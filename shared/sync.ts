@@ -1,18 +1,19 @@
 /**
- * Typed wrapper over the SQL core `profile_sync.sync_users`: every path (webhook, sync-profile,
- * reconcile, CLI) syncs users through here, with the role policy from config.
+ * Typed wrapper over the SQL core: every path (webhook, sync-profile, reconcile, CLI) syncs users
+ * through `profile_sync.sync_isolated` (sync_users with failure isolation). The mapping and the
+ * role policy are the database's (profile_sync.settings), so no caller can apply another.
  * @module
  */
 import type { Sql } from './db.ts';
 import { withDb } from './db.ts';
-import type { Database } from './database.types.ts';
 
-type SyncUsersFn = Database['profile_sync']['Functions']['sync_users'];
-export type SyncRow = SyncUsersFn['Returns'][number];
-export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'not_found';
+export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'not_found' | 'failed';
 export type SyncResult = { user_id: string; outcome: Outcome };
+/** A row of the target table as its user may read it (the mapping decides the columns). */
+export type Profile = Record<string, unknown>;
 export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
 
+/** The columns of the default target, public.profiles. */
 export const PROFILE_COLUMNS = [
   'id',
   'email',
@@ -28,49 +29,49 @@ export const PROFILE_COLUMNS = [
   'updated_at',
   'deleted_at',
 ] as const;
-export type Profile = Pick<Database['public']['Tables']['profiles']['Row'], (typeof PROFILE_COLUMNS)[number]>;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
-/** Syncs the given users; one result per distinct id, in id order. Idempotent, so retried once on a dropped connection. */
-export async function syncUsers(sql: Sql, policy: RolePolicy, ids: readonly string[]): Promise<SyncResult[]> {
+/**
+ * Syncs the given users; one result per distinct id, in id order. A user whose row the target
+ * refuses gets outcome `failed` (recorded in profile_sync.failures); the others are synced.
+ * Idempotent, so retried once on a dropped connection.
+ */
+export async function syncUsers(sql: Sql, ids: readonly string[], source = 'api'): Promise<SyncResult[]> {
   if (ids.length === 0) return [];
-  const args: SyncUsersFn['Args'] = {
-    ids: [...ids],
-    default_role: policy.defaultRole,
-    self_assignable_roles: policy.selfAssignableRoles,
-  };
   const rows = await withDb(() =>
-    sql<SyncRow[]>`
-      select user_id, outcome
-      from profile_sync.sync_users(${args.ids}::uuid[], ${args.default_role!}, ${args
-      .self_assignable_roles!}::text[])`, { idempotent: true });
+    sql<SyncResult[]>`
+      select user_id, outcome from profile_sync.sync_isolated(${[...ids]}::uuid[], ${source})`, { idempotent: true });
   return rows.map((r) => ({ user_id: r.user_id, outcome: r.outcome as Outcome }));
 }
 
 /** Syncs one user. */
-export async function syncUser(sql: Sql, policy: RolePolicy, id: string): Promise<SyncResult> {
-  const [result] = await syncUsers(sql, policy, [id]);
+export async function syncUser(sql: Sql, id: string, source = 'api'): Promise<SyncResult> {
+  const [result] = await syncUsers(sql, [id], source);
   return result;
 }
 
-/** The public columns of one profile, or undefined. */
-export async function getProfile(sql: Sql, id: string): Promise<Profile | undefined> {
+export type ProfileSync = { outcome: Outcome | null; banned: boolean; profile: Profile | null };
+
+/**
+ * sync-profile in one call: refuses a banned user when the caller is that user (asUser), else
+ * syncs and returns the row as the user may read it (null when gone, soft-deleted or refused).
+ */
+export async function syncProfile(sql: Sql, id: string, asUser: boolean): Promise<ProfileSync> {
   const [row] = await withDb(() =>
-    sql<Profile[]>`select ${
-      sql(PROFILE_COLUMNS as unknown as string[])
-    } from public.profiles where id = ${id}`
-  );
+    sql<ProfileSync[]>`select outcome, banned, profile from profile_sync.sync_profile(${id}, ${asUser})`,
+    { idempotent: true });
   return row;
 }
 
-/** Whether the auth user is banned right now (`banned_until` in the future). */
-export async function isBanned(sql: Sql, id: string): Promise<boolean> {
-  const [row] = await withDb(() =>
-    sql<
-      { banned: boolean }[]
-    >`select coalesce(banned_until > now(), false) as banned from auth.users where id = ${id}`
-  );
-  return row?.banned ?? false;
+/** The row of one user as its user may read it, or undefined. */
+export async function getProfile(sql: Sql, id: string): Promise<Profile | undefined> {
+  const [row] = await withDb(() => sql<{ profile: Profile | null }[]>`select profile_sync.target_profile(${id}) as profile`);
+  return row?.profile ?? undefined;
+}
+
+/** Stores the role policy in the database (profile_sync.settings), where every path reads it. */
+export async function setRolePolicy(sql: Sql, policy: RolePolicy): Promise<void> {
+  await sql`select profile_sync.set_role_policy(${policy.defaultRole}, ${policy.selfAssignableRoles}::text[])`;
 }

@@ -76,7 +76,7 @@ export async function syncAllInBatches(sql, batch) {
     const ids = (await sql`select id from auth.users where id > ${after} order by id limit ${batch}`).map((r) => r.id);
     if (ids.length === 0) return { total, batchMs };
     const t = performance.now();
-    await sql`select count(*) from profile_sync.sync_users(${ids}::uuid[], 'user', '{}'::text[])`;
+    await sql`select count(*) from profile_sync.sync_users(${ids}::uuid[])`;
     batchMs.push(performance.now() - t);
     total += ids.length;
     after = ids[ids.length - 1];

@@ -129,7 +129,7 @@ export async function reconcile(ctx) {
     const rawStale = await timed(() => rawFixStale(sql));
     // The raw update left those users' bookkeeping behind their auth rows: sync them, so later
     // scenarios (and their status calls) find the project in sync.
-    await sql`select count(*) from profile_sync.sync_users(${ids}::uuid[], 'user', '{}'::text[])`;
+    await sql`select count(*) from profile_sync.sync_users(${ids}::uuid[])`;
     figures.push(figure('reconcile.stale_rate', 'Reconcile, 1 % stale (find + fix, per stale row)', stale / staleRun.seconds, 'rows/s', {
       limit: rawStale.result / (rawStale.ms / 1000), target: RATIO,
       note: `${stale} stale of ${users}: ${(staleRun.seconds * 1000).toFixed(0)} ms vs raw ${rawStale.ms.toFixed(0)} ms`,

@@ -60,7 +60,7 @@ export async function webhook(ctx) {
       await drive(CONCURRENCY, CONCURRENCY, () => pool`select 1`);
       raw = await drive(n, CONCURRENCY, async (i) => {
         const [row] = await pool`
-          select user_id, outcome from profile_sync.sync_users(${[rawIds[i]]}::uuid[], ${'user'}, ${[]}::text[])`;
+          select user_id, outcome from profile_sync.sync_users(${[rawIds[i]]}::uuid[])`;
         if (row.outcome !== 'created') throw new Error(`raw sync gave ${row.outcome}`);
       });
     } finally {

@@ -39,7 +39,7 @@ export function createApp(deps: Deps) {
     const raw = await readBodyText(c, config.maxBodyBytes);
     verify(raw, c.req.raw.headers);
     const { type, userId } = parseAuthUserEvent(parseJson(raw));
-    const { outcome } = await syncUser(sql, config.rolePolicy, userId);
+    const { outcome } = await syncUser(sql, userId, 'auth-webhook');
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.
     if (outcome === 'not_found' && type !== 'DELETE') throw new AppError('user_not_found');
     const result = { user_id: userId, outcome: outcome === 'not_found' ? 'deleted' : outcome };

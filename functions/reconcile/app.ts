@@ -48,7 +48,7 @@ export function createApp(deps: Deps) {
   app.post('/', async (c) => {
     requireAdmin(c, config.adminKeys);
     const body = parseBody(await readBodyText(c, config.maxBodyBytes));
-    const report = await reconcile({ sql, dbUrl: config.dbUrl }, config.rolePolicy, {
+    const report = await reconcile({ sql, dbUrl: config.dbUrl }, {
       dryRun: body.dry_run,
       batchSize: body.batch_size,
       timeBudgetMs: body.time_budget_ms,

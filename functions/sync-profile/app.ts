@@ -12,7 +12,7 @@ import type { AppEnv } from '../../shared/http.ts';
 import { createTokenVerifier } from '../../shared/jwt.ts';
 import type { TokenVerifier } from '../../shared/jwt.ts';
 import type { Deps } from '../../shared/serve.ts';
-import { getProfile, isBanned, isUuid, syncUser } from '../../shared/sync.ts';
+import { isUuid, syncProfile } from '../../shared/sync.ts';
 
 // Unknown keys are ignored so a frontend may send whatever its framework adds.
 const Body = z.object({
@@ -77,18 +77,15 @@ export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } =
 
   app.post('/', async (c) => {
     const [userId, by] = await targetUser(c, deps, verify);
-    // Access tokens outlive a ban by up to an hour; Auth refuses a banned user, and so do we.
-    if (by === 'user' && await isBanned(deps.sql, userId)) {
-      throw new AppError('forbidden', { detail: 'This user is banned.' });
-    }
-    // The core reads the current auth.users row; nothing from the token or body reaches the profile.
-    const { outcome } = await syncUser(deps.sql, deps.config.rolePolicy, userId);
-    const profile = outcome === 'not_found' || outcome === 'deleted'
-      ? undefined
-      : await getProfile(deps.sql, userId);
+    // One SQL call: the ban check (access tokens outlive a ban by up to an hour; Auth refuses a
+    // banned user, and so do we), the sync from the current auth.users row (nothing from the token
+    // or body reaches the profile) and the row as the user may read it.
+    const { outcome, banned, profile } = await syncProfile(deps.sql, userId, by === 'user');
+    if (banned) throw new AppError('forbidden', { detail: 'This user is banned.' });
     logOutcome(c, 'profile synced', { user_id: userId, outcome, by });
+    if (outcome === 'failed') throw new AppError('profile_rejected');
     // A soft-deleted user's tombstone is not theirs to read: same answer as a user who is gone.
-    if (!profile || profile.deleted_at) throw new AppError('user_not_found');
+    if (!profile) throw new AppError('user_not_found');
     return c.json({ profile });
   });
   app.all('/', methodNotAllowed(['POST', 'OPTIONS']));

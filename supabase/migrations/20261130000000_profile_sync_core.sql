@@ -40,9 +40,10 @@ $$;
 -- supabase/schemas/10_profile_state.sql
 -- ==============================================================================================
 
--- What was last taken from auth for each user: the base of the three-way merge (app edits win),
--- the sticky app-edit flags, the creation-time role decision, and the auth version that guards
--- against applying an older state.
+-- What was last taken from auth for each user: the creation-time role decision and the auth
+-- version that guards against applying an older state; and, per app-owned column of the mapping,
+-- the base of the three-way merge (synced_<column>) and the sticky app-edit flag
+-- (<column>_edited), added by profile_sync.compile_sync_core (40_sync_core.sql).
 --
 -- No foreign key to auth.users: its insert-time key check (a key-share lock on the auth user per
 -- row, through SPI) cost about as much as writing the row, and the profile written in the same
@@ -51,12 +52,6 @@ $$;
 -- (user_id, auth_updated_at) from the primary key alone (INCLUDE), so no second index is kept.
 create table if not exists profile_sync.profile_state (
   user_id uuid not null,
-  synced_full_name text,
-  synced_avatar_url text,
-  synced_role text,
-  full_name_edited boolean not null default false,
-  avatar_url_edited boolean not null default false,
-  role_edited boolean not null default false,
   initial_role text,
   auth_updated_at timestamptz,
   synced_at timestamptz,
@@ -68,34 +63,92 @@ comment on table profile_sync.profile_state is
 alter table profile_sync.profile_state enable row level security;
 
 -- ==============================================================================================
--- supabase/schemas/20_profiles.sql
+-- supabase/schemas/15_settings.sql
 -- ==============================================================================================
 
--- public.profiles: one row per auth user, kept true to auth.users by profile_sync.
--- RLS on; a signed-in user reads their own row and may edit only full_name and avatar_url;
--- anon gets nothing. Grants are explicit (90_grants.sql): new public tables are no longer
--- auto-granted.
-create table if not exists public.profiles (
-  id uuid primary key references auth.users (id) on delete cascade,
-  email text,
-  phone text,
-  full_name text,
-  avatar_url text,
-  role text not null default 'user',
-  provider text,
-  is_anonymous boolean not null default false,
-  email_confirmed_at timestamptz,
-  last_sign_in_at timestamptz,
-  created_at timestamptz not null default now(),
-  updated_at timestamptz not null default now(),
-  deleted_at timestamptz
+-- Settings owned by the database: the mapping in force (which table profile-sync keeps, how each
+-- column is sourced) and the role policy. Every path reads them here (the edge functions, the
+-- CLI, pg_cron), so no process's environment can apply another policy. Written only by
+-- profile_sync.apply_mapping (a migration) and profile_sync.set_role_policy (the owner, or an
+-- admin-only SQL call); service_role may read them.
+create table if not exists profile_sync.settings (
+  singleton boolean primary key default true constraint settings_singleton check (singleton),
+  -- the mapping as applied, normalised: every default filled in (see 35_mapping.sql)
+  mapping jsonb not null,
+  -- the target table (schema-qualified, quoted as needed) and its key column holding auth.users.id
+  target_table text not null,
+  target_key text not null,
+  default_role text not null default 'user'
+    constraint settings_default_role_check check (default_role ~ '^[A-Za-z0-9_.:-]{1,100}$'),
+  self_assignable_roles text[] not null default '{}'
+    constraint settings_self_assignable_roles_check
+    check (pg_catalog.array_to_string(self_assignable_roles, ',') ~ '^([A-Za-z0-9_.:-]{1,100}(,|$))*$'),
+  -- triggers on auth.users that wrote the target table and were dropped when the mapping was applied
+  replaced_triggers text[] not null default '{}',
+  applied_at timestamptz not null default now()
 );
+comment on table profile_sync.settings is
+  'The mapping in force and the role policy (one row). Written by apply_mapping and set_role_policy.';
+alter table profile_sync.settings enable row level security;
 
-comment on table public.profiles is
-  'One profile per auth user, maintained by profile-sync. email/phone/provider/is_anonymous/'
-  'email_confirmed_at/last_sign_in_at follow auth; full_name/avatar_url/role keep app edits.';
+/*
+ * profile_sync.set_role_policy(default_role, self_assignable_roles): the role given to a new
+ * profile when app metadata names none, and the roles a user may pick for themself in user
+ * metadata at signup. Kept in the mapping too, so the stored mapping always says what is in
+ * force. Callers: the database owner (a migration), or service_role.
+ */
+create or replace function profile_sync.set_role_policy(default_role text, self_assignable_roles text[] default '{}')
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if default_role is null or default_role !~ '^[A-Za-z0-9_.:-]{1,100}$' then
+    raise exception 'roles.default: a role name of letters, digits, _ . : - (at most 100)' using errcode = '22023';
+  end if;
+  if exists (select 1 from pg_catalog.unnest(self_assignable_roles) r where r is null or r !~ '^[A-Za-z0-9_.:-]{1,100}$') then
+    raise exception 'roles.self_assignable: role names of letters, digits, _ . : - (at most 100)' using errcode = '22023';
+  end if;
+  update profile_sync.settings s set
+    default_role = set_role_policy.default_role,
+    self_assignable_roles = coalesce(set_role_policy.self_assignable_roles, '{}'),
+    mapping = pg_catalog.jsonb_set(s.mapping, '{roles}', pg_catalog.jsonb_build_object(
+      'default', set_role_policy.default_role,
+      'self_assignable', pg_catalog.to_jsonb(coalesce(set_role_policy.self_assignable_roles, '{}'))));
+  if not found then
+    raise exception 'no mapping is applied yet: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
+  end if;
+end
+$$;
 
-create or replace function public.profiles_touch_updated_at()
+/*
+ * profile_sync.target_table(): the table the mapping in force keeps (null before one is applied).
+ */
+create or replace function profile_sync.target_table()
+returns regclass
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.to_regclass(s.target_table) from profile_sync.settings s
+$$;
+
+-- ==============================================================================================
+-- supabase/schemas/20_default_profiles.sql
+-- ==============================================================================================
+
+-- public.profiles, the default target: one row per auth user, kept true to auth.users. Created by
+-- applying the default mapping to a database that has no public.profiles (a project that already
+-- has a profile table adopts it instead, with a mapping of its own: 35_mapping.sql).
+-- RLS on; a signed-in user reads their own row and may edit only full_name and avatar_url;
+-- anon gets nothing. Grants are explicit: new public tables are no longer auto-granted.
+
+/*
+ * profile_sync.touch_updated_at(): trigger function: sets updated_at on every update of the row.
+ */
+create or replace function profile_sync.touch_updated_at()
 returns trigger
 language plpgsql
 set search_path = ''
@@ -106,22 +159,59 @@ begin
 end
 $$;
 
-create or replace trigger profiles_touch_updated_at
-  before update on public.profiles
-  for each row execute function public.profiles_touch_updated_at();
+/*
+ * profile_sync.create_default_profiles(): creates public.profiles with its trigger, RLS policies
+ * and grants. Internal: called by apply_mapping when the mapping targets public.profiles and the
+ * table does not exist.
+ */
+create or replace function profile_sync.create_default_profiles()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  create table public.profiles (
+    id uuid primary key references auth.users (id) on delete cascade,
+    email text,
+    phone text,
+    full_name text,
+    avatar_url text,
+    role text not null default 'user',
+    provider text,
+    is_anonymous boolean not null default false,
+    email_confirmed_at timestamptz,
+    last_sign_in_at timestamptz,
+    created_at timestamptz not null default now(),
+    updated_at timestamptz not null default now(),
+    deleted_at timestamptz
+  );
 
-alter table public.profiles enable row level security;
+  comment on table public.profiles is
+    'One profile per auth user, maintained by profile-sync. email/phone/provider/is_anonymous/'
+    'email_confirmed_at/last_sign_in_at follow auth; full_name/avatar_url/role keep app edits.';
 
-drop policy if exists "Users can read their own profile" on public.profiles;
-create policy "Users can read their own profile"
-  on public.profiles for select to authenticated
-  using ((select auth.uid()) = id);
+  create trigger profiles_touch_updated_at
+    before update on public.profiles
+    for each row execute function profile_sync.touch_updated_at();
 
-drop policy if exists "Users can update their own profile" on public.profiles;
-create policy "Users can update their own profile"
-  on public.profiles for update to authenticated
-  using ((select auth.uid()) = id)
-  with check ((select auth.uid()) = id);
+  alter table public.profiles enable row level security;
+
+  create policy "Users can read their own profile"
+    on public.profiles for select to authenticated
+    using ((select auth.uid()) = id);
+
+  create policy "Users can update their own profile"
+    on public.profiles for update to authenticated
+    using ((select auth.uid()) = id)
+    with check ((select auth.uid()) = id);
+
+  -- what authenticated may update is granted by apply_mapping (the mapping's user_editable)
+  revoke all on table public.profiles from public, anon, authenticated;
+  grant select on table public.profiles to authenticated;
+  grant select, insert, update, delete on table public.profiles to service_role;
+end
+$$;
 
 -- ==============================================================================================
 -- supabase/schemas/30_text_normalisers.sql
@@ -194,306 +284,1196 @@ as $$
 $$;
 
 -- ==============================================================================================
+-- supabase/schemas/35_mapping.sql
+-- ==============================================================================================
+
+-- The mapping: which table profile-sync keeps true to auth.users, and where each of its columns
+-- comes from (DESIGN "Your table, not ours"). A team applies one with a migration:
+--
+--   select profile_sync.apply_mapping($mapping$ { "table": "public.user_profiles", … } $mapping$::jsonb);
+--
+-- apply_mapping validates it against the live table (errors name the field, SQLSTATE 22023,
+-- nothing changed), stores it in profile_sync.settings, creates public.profiles when the default
+-- mapping targets it and it does not exist, replaces pasted triggers on auth.users that write the
+-- table, limits what authenticated may write, and compiles the sync core for the table
+-- (40_sync_core.sql): static SQL per mapping, so every sync stays one set-based statement.
+
+-- What drift and reconcile read of the target: its keys. compile_sync_core points it at the
+-- target; until a mapping is applied it is empty.
+do $$
+begin
+  if pg_catalog.to_regclass('profile_sync.targets') is null then
+    create view profile_sync.targets as select null::uuid as id where false;
+  end if;
+end
+$$;
+
+/*
+ * profile_sync.default_mapping(): the default mapping, which reproduces public.profiles and every
+ * profile rule. Each field a mapping leaves out takes its value from here.
+ */
+create or replace function profile_sync.default_mapping()
+returns jsonb
+language sql
+immutable
+as $$
+  select '{
+    "table": "public.profiles",
+    "key": "id",
+    "columns": {
+      "email": "email",
+      "phone": "phone",
+      "full_name": "full_name",
+      "avatar_url": "avatar_url",
+      "role": "role",
+      "provider": "provider",
+      "is_anonymous": "is_anonymous",
+      "email_confirmed_at": "email_confirmed_at",
+      "last_sign_in_at": "last_sign_in_at"
+    },
+    "soft_delete": { "at": "deleted_at" },
+    "clear_on_soft_delete": ["email", "phone", "full_name", "avatar_url"],
+    "user_editable": ["full_name", "avatar_url"],
+    "roles": { "default": "user", "self_assignable": [] }
+  }'::jsonb
+$$;
+
+/*
+ * profile_sync.mapping_source_sql(source, column_type): the SQL expression (over auth.users u)
+ * a source gives for a column of column_type, or raises naming what is wrong. Sources: an auth
+ * column, the normalised full_name / avatar_url / provider, user_metadata.<path> /
+ * app_metadata.<path>. (role is the role policy's, computed by the core.) Internal.
+ */
+create or replace function profile_sync.mapping_source_sql(field text, source text, column_type text)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  text_like constant boolean := column_type in ('text', 'citext') or column_type ~ '^(character varying|character)(\(\d+\))?$';
+  max_length integer := coalesce(pg_catalog.substring(column_type, '\((\d+)\)')::integer, 1000);
+  json_value text;
+  path text[];
+begin
+  if source in ('email', 'phone', 'full_name', 'avatar_url', 'provider') then
+    if not text_like then
+      raise exception '%: % is text; the column is %', field, source, column_type using errcode = '22023';
+    end if;
+    return case source
+      when 'email' then 'nullif(u.email, '''')'
+      when 'phone' then 'nullif(u.phone, '''')'
+      when 'full_name' then pg_catalog.format('left(profile_sync.full_name_from(u.raw_user_meta_data), %s)', max_length)
+      when 'avatar_url' then 'profile_sync.avatar_url_from(u.raw_user_meta_data)'
+      else pg_catalog.format('profile_sync.clean_text(u.raw_app_meta_data -> ''provider'', %s)', least(max_length, 100))
+    end;
+  elsif source = 'is_anonymous' then
+    if column_type <> 'boolean' then
+      raise exception '%: is_anonymous is boolean; the column is %', field, column_type using errcode = '22023';
+    end if;
+    return 'coalesce(u.is_anonymous, false)';
+  elsif source in ('email_confirmed_at', 'last_sign_in_at', 'created_at', 'updated_at', 'banned_until') then
+    if column_type not in ('timestamp with time zone', 'timestamp without time zone') then
+      raise exception '%: % is a timestamp; the column is %', field, source, column_type using errcode = '22023';
+    end if;
+    return 'u.' || source;
+  elsif source ~ '^(user_metadata|app_metadata)\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$' then
+    path := pg_catalog.string_to_array(pg_catalog.substr(source, pg_catalog.strpos(source, '.') + 1), '.');
+    json_value := pg_catalog.format('(u.%s #> %L)',
+      case when source like 'user_metadata.%' then 'raw_user_meta_data' else 'raw_app_meta_data' end, path::text);
+    if text_like then
+      return pg_catalog.format('profile_sync.clean_text(%s, %s)', json_value, max_length);
+    elsif column_type = 'jsonb' then
+      return json_value;
+    elsif column_type = 'boolean' then
+      return pg_catalog.format('case when pg_catalog.jsonb_typeof(%1$s) = ''boolean'' then (%1$s)::boolean end', json_value);
+    elsif column_type in ('smallint', 'integer', 'bigint', 'numeric', 'real', 'double precision') then
+      return pg_catalog.format(
+        'case when pg_catalog.jsonb_typeof(%1$s) = ''number'' then profile_sync.number_or_null(%1$s, %2$L)::%2$s end',
+        json_value, column_type);
+    elsif column_type = 'uuid' then
+      return pg_catalog.format(
+        'case when (%1$s #>> ''{}'') ~* ''^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'' then (%1$s #>> ''{}'')::uuid end',
+        json_value);
+    end if;
+    raise exception '%: a metadata value cannot fill a column of type % (text, jsonb, boolean, numbers and uuid can)',
+      field, column_type using errcode = '22023';
+  end if;
+  raise exception '%: unknown source "%" (an auth column: email, phone, is_anonymous, email_confirmed_at, '
+    'last_sign_in_at, created_at, updated_at, banned_until; full_name, avatar_url, provider, role; '
+    'user_metadata.<path>; app_metadata.<path>)', field, source using errcode = '22023';
+end
+$$;
+
+/*
+ * profile_sync.number_or_null(value, type): a JSON number as the column's numeric type, or null
+ * when it does not fit (a metadata value out of range must not fail the sync). Internal.
+ */
+create or replace function profile_sync.number_or_null(value jsonb, column_type text)
+returns numeric
+language plpgsql
+immutable
+set search_path = ''
+as $$
+begin
+  return case column_type
+    when 'smallint' then (value)::numeric::smallint
+    when 'integer' then (value)::numeric::integer
+    when 'bigint' then (value)::numeric::bigint
+    else (value)::numeric
+  end;
+exception when numeric_value_out_of_range then
+  return null;
+end
+$$;
+
+/*
+ * profile_sync.normalise_mapping(mapping): the mapping checked against the live table, every
+ * default filled in, each column's spec spelled out with the SQL it compiles to:
+ *   columns.<name> = {from, owner, default?, type, sql} or {value, owner, type, sql}.
+ * Raises SQLSTATE 22023 with a message naming the field for anything wrong. Changes nothing.
+ */
+create or replace function profile_sync.normalise_mapping(mapping jsonb)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  d constant jsonb := profile_sync.default_mapping();
+  m jsonb := coalesce(mapping, '{}'::jsonb);
+  target regclass;
+  target_name text;
+  key_name text;
+  out_columns jsonb := '{}';
+  col record;
+  spec jsonb;
+  src text;
+  owner text;
+  expr text;
+  literal text;
+  soft jsonb;
+  clear jsonb;
+  editable jsonb;
+  roles jsonb;
+  field text;
+  k text;
+  personal text[] := '{}';
+  mapped text[];
+begin
+  if pg_catalog.jsonb_typeof(m) <> 'object' then
+    raise exception 'mapping: must be a JSON object' using errcode = '22023';
+  end if;
+  for k in select pg_catalog.jsonb_object_keys(m) loop
+    if k not in ('$schema', 'table', 'key', 'columns', 'soft_delete', 'clear_on_soft_delete', 'user_editable', 'roles') then
+      raise exception 'mapping.%: unknown field', k using errcode = '22023';
+    end if;
+  end loop;
+
+  -- table and key
+  target_name := coalesce(m ->> 'table', d ->> 'table');
+  if pg_catalog.jsonb_typeof(coalesce(m -> 'table', d -> 'table')) <> 'string' or target_name !~ '^[^.]+\.[^.]+$' then
+    raise exception 'mapping.table: a schema-qualified table name, e.g. public.profiles' using errcode = '22023';
+  end if;
+  target := pg_catalog.to_regclass(target_name);
+  if target is null and target_name <> 'public.profiles' then
+    raise exception 'mapping.table: table % does not exist', target_name using errcode = '22023';
+  end if;
+  if target is null then
+    -- the default table, created by apply_mapping: checked against its own definition
+    return profile_sync.normalise_default_profiles(m);
+  end if;
+  if (select c.relkind from pg_catalog.pg_class c where c.oid = target) not in ('r', 'p') then
+    raise exception 'mapping.table: % is not a table', target_name using errcode = '22023';
+  end if;
+  if (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target)
+      in ('auth', 'profile_sync', 'storage', 'pg_catalog', 'information_schema') then
+    raise exception 'mapping.table: % is in a schema profile-sync may not write', target_name using errcode = '22023';
+  end if;
+
+  key_name := coalesce(m ->> 'key', d ->> 'key');
+  if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = key_name and a.attnum > 0 and not a.attisdropped) then
+    raise exception 'mapping.key: column % does not exist in %', key_name, target_name using errcode = '22023';
+  end if;
+  if pg_catalog.format_type((select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = key_name), null) <> 'uuid' then
+    raise exception 'mapping.key: column % must be uuid (it holds auth.users.id)', key_name using errcode = '22023';
+  end if;
+  if not exists (
+    select 1 from pg_catalog.pg_index i
+    where i.indrelid = target and i.indisunique and i.indpred is null and i.indexprs is null and i.indnatts = 1
+      and i.indkey[0] = (select a.attnum from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = key_name)
+  ) then
+    raise exception 'mapping.key: column % has no unique constraint (add one: alter table % add unique (%))',
+      key_name, target_name, key_name using errcode = '22023';
+  end if;
+
+  -- columns
+  spec := coalesce(m -> 'columns', d -> 'columns');
+  if pg_catalog.jsonb_typeof(spec) <> 'object' then
+    raise exception 'mapping.columns: an object of target column → source' using errcode = '22023';
+  end if;
+  for k in select pg_catalog.jsonb_object_keys(spec) order by 1 loop
+    field := 'mapping.columns.' || k;
+    select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) as type, a.attnotnull, a.attgenerated,
+        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) as default_sql
+      into col
+      from pg_catalog.pg_attribute a
+      left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+      where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped;
+    if not found then
+      raise exception '%: column % does not exist in %', field, k, target_name using errcode = '22023';
+    end if;
+    if k = key_name then
+      raise exception '%: the key column is always auth.users.id; do not map it', field using errcode = '22023';
+    end if;
+    if col.attgenerated <> '' then
+      raise exception '%: % is a generated column', field, k using errcode = '22023';
+    end if;
+    if pg_catalog.length(k) > 50 then
+      raise exception '%: column names longer than 50 characters are not supported', field using errcode = '22023';
+    end if;
+    if pg_catalog.jsonb_typeof(spec -> k) = 'string' then
+      spec := pg_catalog.jsonb_set(spec, array[k], pg_catalog.jsonb_build_object('from', spec ->> k));
+    end if;
+    if pg_catalog.jsonb_typeof(spec -> k) <> 'object' then
+      raise exception '%: a source name, {"from": …}, or {"value": …}', field using errcode = '22023';
+    end if;
+    if exists (select 1 from pg_catalog.jsonb_object_keys(spec -> k) x where x not in ('from', 'owner', 'default', 'value')) then
+      raise exception '%: only from, owner, default and value are allowed', field using errcode = '22023';
+    end if;
+    if (spec -> k) ? 'value' then
+      if (spec -> k) ? 'from' then
+        raise exception '%: either from or value, not both', field using errcode = '22023';
+      end if;
+      owner := coalesce(spec -> k ->> 'owner', 'insert');
+      literal := profile_sync.mapping_literal(field || '.value', spec -> k -> 'value', col.type);
+      expr := literal;
+      src := null;
+    else
+      src := spec -> k ->> 'from';
+      if src is null then
+        raise exception '%.from: a source is required', field using errcode = '22023';
+      end if;
+      owner := coalesce(spec -> k ->> 'owner',
+        case when src in ('full_name', 'avatar_url', 'role') then 'app' else 'auth' end);
+      if src = 'role' then
+        if not (col.type in ('text', 'citext') or col.type ~ '^character varying') then
+          raise exception '%: role is text; the column is %', field, col.type using errcode = '22023';
+        end if;
+        expr := null;  -- the role policy's result, computed by the core
+      else
+        expr := profile_sync.mapping_source_sql(field || '.from', src, col.type);
+      end if;
+      if (spec -> k) ? 'default' then
+        literal := profile_sync.mapping_literal(field || '.default', spec -> k -> 'default', col.type);
+        if expr is not null then
+          expr := pg_catalog.format('coalesce(%s, %s)', expr, literal);
+        end if;
+      elsif col.attnotnull and col.default_sql is not null and expr is not null then
+        -- a source that can be null, for a NOT NULL column: the column's own default
+        expr := pg_catalog.format('coalesce(%s, %s)', expr, col.default_sql);
+      end if;
+    end if;
+    if owner not in ('auth', 'app', 'insert') then
+      raise exception '%.owner: auth, app or insert', field using errcode = '22023';
+    end if;
+    if src in ('email', 'phone', 'full_name', 'avatar_url') or src like 'user_metadata.%' then
+      personal := personal || k;
+    end if;
+    out_columns := out_columns || pg_catalog.jsonb_build_object(k,
+      pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
+        'from', src, 'value', spec -> k -> 'value', 'owner', owner, 'default', spec -> k -> 'default',
+        'type', col.type, 'not_null', col.attnotnull, 'sql', expr,
+        'column_default', col.default_sql)));
+  end loop;
+  mapped := array(select pg_catalog.jsonb_object_keys(out_columns));
+
+  -- soft delete: {at}, {flag, active, at?} or null
+  soft := case when m ? 'soft_delete' then m -> 'soft_delete'
+    when exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = 'deleted_at' and not a.attisdropped)
+      then d -> 'soft_delete'
+    else 'null'::jsonb end;
+  if pg_catalog.jsonb_typeof(soft) = 'object' then
+    if exists (select 1 from pg_catalog.jsonb_object_keys(soft) x where x not in ('at', 'flag', 'active')) then
+      raise exception 'mapping.soft_delete: only at, flag and active are allowed' using errcode = '22023';
+    end if;
+    if not (soft ? 'at' or soft ? 'flag') then
+      raise exception 'mapping.soft_delete: name a timestamp column (at) or a boolean column (flag), or use null'
+        using errcode = '22023';
+    end if;
+    if soft ? 'at' then
+      perform profile_sync.mapping_check_column('mapping.soft_delete.at', target, soft ->> 'at',
+        array['timestamp with time zone', 'timestamp without time zone'], mapped || key_name);
+    end if;
+    if soft ? 'flag' then
+      perform profile_sync.mapping_check_column('mapping.soft_delete.flag', target, soft ->> 'flag', array['boolean'], mapped || key_name);
+      if pg_catalog.jsonb_typeof(coalesce(soft -> 'active', 'true')) <> 'boolean' then
+        raise exception 'mapping.soft_delete.active: true or false (the flag''s value for an active user)' using errcode = '22023';
+      end if;
+      soft := soft || pg_catalog.jsonb_build_object('active', coalesce(soft -> 'active', 'true'));
+    end if;
+  elsif pg_catalog.jsonb_typeof(soft) <> 'null' then
+    raise exception 'mapping.soft_delete: {"at": …}, {"flag": …, "active": …, "at": …} or null' using errcode = '22023';
+  end if;
+
+  -- clear_on_soft_delete: mapped columns; a NOT NULL one needs a default to clear to
+  clear := coalesce(m -> 'clear_on_soft_delete', pg_catalog.to_jsonb(personal));
+  if pg_catalog.jsonb_typeof(clear) <> 'array' then
+    raise exception 'mapping.clear_on_soft_delete: an array of mapped columns' using errcode = '22023';
+  end if;
+  for k in select x from pg_catalog.jsonb_array_elements_text(clear) x loop
+    if not k = any (mapped) then
+      raise exception 'mapping.clear_on_soft_delete: % is not a mapped column', k using errcode = '22023';
+    end if;
+    if (out_columns -> k ->> 'not_null')::boolean and not (out_columns -> k ? 'default') and not (out_columns -> k ? 'column_default') then
+      raise exception 'mapping.clear_on_soft_delete: % is NOT NULL without a default to clear it to (give it a "default")', k
+        using errcode = '22023';
+    end if;
+  end loop;
+
+  -- user_editable: app-owned mapped columns, or columns profile-sync does not map; never the role
+  -- or anything auth owns
+  editable := coalesce(m -> 'user_editable',
+    pg_catalog.to_jsonb(array(
+      select x from pg_catalog.jsonb_array_elements_text(d -> 'user_editable') x
+      where out_columns -> x ->> 'owner' = 'app')));
+  if pg_catalog.jsonb_typeof(editable) <> 'array' then
+    raise exception 'mapping.user_editable: an array of column names' using errcode = '22023';
+  end if;
+  for k in select x from pg_catalog.jsonb_array_elements_text(editable) x loop
+    if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped) then
+      raise exception 'mapping.user_editable: column % does not exist in %', k, target_name using errcode = '22023';
+    end if;
+    if out_columns -> k ->> 'from' = 'role' then
+      raise exception 'mapping.user_editable: % holds the role; users may never write it', k using errcode = '22023';
+    end if;
+    if k = key_name or k = soft ->> 'at' or k = soft ->> 'flag' or (out_columns ? k and out_columns -> k ->> 'owner' <> 'app') then
+      raise exception 'mapping.user_editable: % is owned by auth (or written once); users may not write it', k using errcode = '22023';
+    end if;
+  end loop;
+
+  -- NOT NULL columns without a default must be mapped
+  select a.attname into k
+  from pg_catalog.pg_attribute a
+  left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
+  where a.attrelid = target and a.attnum > 0 and not a.attisdropped and a.attnotnull and ad.adbin is null
+    and a.attidentity = '' and a.attgenerated = ''
+    and a.attname <> key_name and not a.attname = any (mapped)
+    and a.attname is distinct from soft ->> 'at' and a.attname is distinct from soft ->> 'flag'
+  order by a.attnum limit 1;
+  if found then
+    raise exception 'mapping.columns: % is NOT NULL without a default: map it (a source, or {"value": …})', k
+      using errcode = '22023';
+  end if;
+
+  -- roles
+  roles := coalesce(m -> 'roles', '{}'::jsonb);
+  if pg_catalog.jsonb_typeof(roles) <> 'object' then
+    raise exception 'mapping.roles: {"default": …, "self_assignable": […]}' using errcode = '22023';
+  end if;
+  roles := (d -> 'roles') || roles;
+  if pg_catalog.jsonb_typeof(roles -> 'default') <> 'string' or roles ->> 'default' !~ '^[A-Za-z0-9_.:-]{1,100}$' then
+    raise exception 'mapping.roles.default: a role name of letters, digits, _ . : - (at most 100)' using errcode = '22023';
+  end if;
+  if pg_catalog.jsonb_typeof(roles -> 'self_assignable') <> 'array' or exists (
+    select 1 from pg_catalog.jsonb_array_elements(roles -> 'self_assignable') r
+    where pg_catalog.jsonb_typeof(r) <> 'string' or r #>> '{}' !~ '^[A-Za-z0-9_.:-]{1,100}$'
+  ) then
+    raise exception 'mapping.roles.self_assignable: an array of role names' using errcode = '22023';
+  end if;
+
+  return pg_catalog.jsonb_build_object(
+    'table', pg_catalog.format('%I.%I',
+      (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target),
+      (select c.relname from pg_catalog.pg_class c where c.oid = target)),
+    'key', key_name,
+    'columns', out_columns,
+    'soft_delete', soft,
+    'clear_on_soft_delete', clear,
+    'user_editable', editable,
+    'roles', roles);
+end
+$$;
+
+/*
+ * profile_sync.normalise_default_profiles(mapping): normalise_mapping for a mapping that targets
+ * public.profiles before it exists: checked against the table create_default_profiles makes, in
+ * a savepoint that is rolled back. Internal.
+ */
+create or replace function profile_sync.normalise_default_profiles(mapping jsonb)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  result jsonb;
+begin
+  begin
+    perform profile_sync.create_default_profiles();
+    result := profile_sync.normalise_mapping(mapping);
+    raise exception using errcode = 'P0004', message = 'rollback';
+  exception when sqlstate 'P0004' then
+    null;  -- the table is gone again; result stays
+  end;
+  return result;
+end
+$$;
+
+/*
+ * profile_sync.mapping_literal(field, value, column_type): a JSON constant as an SQL literal of
+ * the column's type, checked by casting it now. Internal.
+ */
+create or replace function profile_sync.mapping_literal(field text, value jsonb, column_type text)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  literal text;
+begin
+  if value is null or pg_catalog.jsonb_typeof(value) = 'null' then
+    return pg_catalog.format('null::%s', column_type);
+  end if;
+  literal := pg_catalog.format('%L::%s',
+    case when pg_catalog.jsonb_typeof(value) = 'string' then value #>> '{}' else value::text end, column_type);
+  begin
+    execute 'select ' || literal;
+  exception when others then
+    raise exception '%: % is not a valid % (%)', field, value, column_type, sqlerrm using errcode = '22023';
+  end;
+  return literal;
+end
+$$;
+
+/*
+ * profile_sync.mapping_check_column(field, table, column, types, taken): raises unless column
+ * exists in table with one of types and is not among taken. Internal.
+ */
+create or replace function profile_sync.mapping_check_column(field text, target regclass, col text, types text[], taken text[])
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  col_type text;
+begin
+  select pg_catalog.format_type(a.atttypid, a.atttypmod) into col_type
+  from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = col and a.attnum > 0 and not a.attisdropped;
+  if col_type is null then
+    raise exception '%: column % does not exist in %', field, col, target using errcode = '22023';
+  end if;
+  if not col_type = any (types) then
+    raise exception '%: column % is %; it must be %', field, col, col_type, pg_catalog.array_to_string(types, ' or ')
+      using errcode = '22023';
+  end if;
+  if col = any (taken) then
+    raise exception '%: column % is also mapped in columns (or is the key)', field, col using errcode = '22023';
+  end if;
+end
+$$;
+
+/*
+ * profile_sync.replace_pasted_triggers(target): drops the triggers on auth.users (not
+ * profile-sync's own) whose function writes the target table — the pasted handle_new_user and
+ * its kind — so signups are synced once, by profile-sync, and can no longer fail in them.
+ * Their functions stay (an app may call them elsewhere). Returns the dropped triggers as
+ * "trigger → function". Internal: called by apply_mapping, in the same transaction that makes
+ * profile-sync's trigger the one that syncs.
+ */
+create or replace function profile_sync.replace_pasted_triggers(target regclass)
+returns text[]
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  t record;
+  rel_name text := (select c.relname from pg_catalog.pg_class c where c.oid = target);
+  rel_schema text := (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target);
+  dropped text[] := '{}';
+begin
+  for t in
+    select tg.tgname, p.oid::regprocedure::text as function
+    from pg_catalog.pg_trigger tg
+    join pg_catalog.pg_proc p on p.oid = tg.tgfoid
+    where tg.tgrelid = 'auth.users'::regclass and not tg.tgisinternal
+      and p.pronamespace <> 'profile_sync'::regnamespace
+      -- the body names the table (quoted or not, qualified or not) in a statement that writes it
+      and p.prosrc ~* pg_catalog.format('(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)',
+        rel_schema, pg_catalog.quote_ident(rel_schema), rel_name)
+  loop
+    execute pg_catalog.format('drop trigger %I on auth.users', t.tgname);
+    dropped := dropped || (t.tgname || ' → ' || t.function);
+    raise notice 'profile_sync: replaced trigger % on auth.users (it wrote %; its function % is kept)', t.tgname, target, t.function;
+  end loop;
+  return dropped;
+end
+$$;
+
+/*
+ * profile_sync.apply_mapping(mapping): makes mapping the one in force, in one transaction:
+ * validates it (normalise_mapping), creates public.profiles for the default mapping if absent,
+ * stores it, replaces pasted triggers on auth.users that write the table, limits what
+ * authenticated may write (update of user_editable only; no insert or delete; the app's own RLS
+ * policies are kept), and compiles the sync core for the table. Existing rows are adopted as they
+ * are: the first sync of each keeps every app-owned value that differs from auth
+ * (see sync_decisions). Returns the normalised mapping. Callers: the database owner (a migration).
+ */
+create or replace function profile_sync.apply_mapping(mapping jsonb)
+returns jsonb
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  m jsonb := profile_sync.normalise_mapping(mapping);
+  target regclass;
+  replaced text[];
+begin
+  if m ->> 'table' = 'public.profiles' and pg_catalog.to_regclass('public.profiles') is null then
+    perform profile_sync.create_default_profiles();
+  end if;
+  target := (m ->> 'table')::regclass;
+
+  -- a previous target keeps its rows; it only stops being synced
+  insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
+  values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
+    array(select pg_catalog.jsonb_array_elements_text(m #> '{roles,self_assignable}')))
+  on conflict (singleton) do update set
+    mapping = excluded.mapping,
+    target_table = excluded.target_table,
+    target_key = excluded.target_key,
+    default_role = excluded.default_role,
+    self_assignable_roles = excluded.self_assignable_roles,
+    applied_at = now();
+
+  replaced := profile_sync.replace_pasted_triggers(target);
+  update profile_sync.settings s set replaced_triggers = s.replaced_triggers || replaced;
+
+  -- authenticated: update of user_editable only, never insert or delete
+  execute pg_catalog.format('revoke insert, update, delete, truncate on table %s from anon, authenticated', target);
+  if pg_catalog.jsonb_array_length(m -> 'user_editable') > 0 then
+    execute pg_catalog.format('grant update (%s) on table %s to authenticated',
+      (select pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ') from pg_catalog.jsonb_array_elements_text(m -> 'user_editable') x),
+      target);
+  end if;
+
+  perform profile_sync.compile_sync_core();
+  return m;
+end
+$$;
+
+/*
+ * profile_sync.recompile(): compiles the sync core again for the mapping in force (after an
+ * upgrade of profile-sync changed its templates); nothing when no mapping is applied yet.
+ */
+create or replace function profile_sync.recompile()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  if exists (select 1 from profile_sync.settings) then
+    perform profile_sync.compile_sync_core();
+  end if;
+end
+$$;
+
+-- ==============================================================================================
 -- supabase/schemas/40_sync_core.sql
 -- ==============================================================================================
 
 -- The sync core: the three-way merge (sync_decisions) and the one statement that applies it
--- (sync_users). Every path (auth-webhook, sync-profile, reconcile) syncs through sync_users.
+-- (sync_users), compiled for the table the mapping in force names (compile_sync_core); the
+-- failure isolation every path syncs through (sync_isolated); and sync-profile's one call
+-- (sync_profile).
+--
+-- Why compiled: the merge reads and writes the target's own columns, and a set-based statement
+-- can only name columns it knows when it is planned. compile_sync_core writes static SQL for the
+-- mapping (no dynamic SQL per row or per call); the templates below are the one definition of the
+-- merge. `select profile_sync.compiled_sql()` shows what is in force.
 
 /*
- * profile_sync.sync_decisions(ids, default_role, self_assignable_roles)
- *
- * What a sync of the given users would do, without doing it: one row per distinct id with the
- * profile and the bookkeeping it should have, whether either differs from what is stored, and the
- * outcome. The three-way merge lives here, and only here (this definition replaces the one in
- * 20261121000200_create_sync_core.sql).
- * A plain STABLE SQL query with no SET clause, so the planner inlines it into sync_users (whose
- * search_path is empty: every name is schema-qualified). Internal: called by sync_users only.
+ * profile_sync.sync_lock_class(): the first key of the transaction-level advisory locks that
+ * serialise syncs of the same user ('prst' in ASCII). profile_sync.reconcile_lock_key() is the
+ * reconcile's.
  */
-create or replace function profile_sync.sync_decisions(
-  ids uuid[],
-  default_role text,
-  self_assignable_roles text[]
-)
+create or replace function profile_sync.sync_lock_class()
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select 1886548852
+$$;
+
+/*
+ * profile_sync.key_range(id): the key range of a user id, one of 1024: its first 10 bits. Syncs
+ * lock ranges, not users (a batch of any size holds at most 1024 locks), and reconcile pages end
+ * on range boundaries so that pages synced in parallel rarely wait for each other. Auth's ids are
+ * random (v4), so ranges fill evenly.
+ */
+create or replace function profile_sync.key_range(id uuid)
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select (pg_catalog.get_byte(pg_catalog.uuid_send(id), 0) * 4 + pg_catalog.get_byte(pg_catalog.uuid_send(id), 1) / 64)::integer
+$$;
+
+/*
+ * profile_sync.lock_key_ranges(ids): takes the transaction-level advisory lock of each key range
+ * the ids fall in, in range order (so concurrent syncs never deadlock one another). Two users in
+ * the same range merely wait for each other; a reconcile page of consecutive ids holds two or
+ * three ranges. Internal: called by sync_users.
+ */
+create or replace function profile_sync.lock_key_ranges(ids uuid[])
+returns void
+language sql
+volatile
+as $$
+  select pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), r.key_range)
+  from (
+    select distinct profile_sync.key_range(i.id) as key_range from pg_catalog.unnest(ids) as i (id) where i.id is not null
+  ) r
+  order by r.key_range
+$$;
+
+/*
+ * profile_sync.compile_sync_core(): (re)creates, for the mapping in profile_sync.settings:
+ *   sync_decisions(ids)  what a sync of the users would do (the merge), without doing it;
+ *   sync_users(ids)      does it: one statement, returns (user_id, outcome);
+ *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
+ *   target_profile(id)   the row as its user may read it (sync-profile's answer);
+ *   targets              a view of the target's keys (what drift and reconcile read);
+ * and the bookkeeping columns the mapping needs in profile_state (synced_<column> and
+ * <column>_edited for each app-owned column). Internal: called by apply_mapping and recompile.
+ *
+ * The rules (DESIGN "Profile rules", for any mapping):
+ * - auth-owned columns always follow auth; insert-owned ones are written when the row is created;
+ * - app-owned columns (full_name, avatar_url, role by default) follow auth until the app edits
+ *   them (the current value differs from the value last synced), then never again. A row the
+ *   sync has never seen (adopted with the table) counts as edited where it holds a value that
+ *   differs from auth (a null is filled from auth);
+ * - role: raw_app_meta_data.role, else the creation-time decision: user metadata's role if
+ *   self-assignable, when the profile is created, else the default role (settings);
+ * - soft delete (auth deleted_at): marks the row (timestamp and/or flag) and clears the listed
+ *   columns; hard delete: the row goes;
+ * - an auth state older than the one last synced is never applied; nothing changed, nothing written.
+ */
+create or replace function profile_sync.compile_sync_core()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  st profile_sync.settings%rowtype;
+  m jsonb;
+  t text;          -- the target table, quoted
+  k text;          -- its key column, quoted
+  c record;
+  soft_at text;
+  soft_flag text;
+  soft_active text;
+  soft_type text;
+  -- pieces of the generated statements
+  out_cols text[] := '{}';
+  out_names text[] := '{}';
+  src_cols text[] := '{}';
+  app_edit text[] := '{}';
+  new_vals text[] := '{}';
+  state_vals text[] := '{}';
+  changed text[] := '{}';
+  st_old text[] := '{}';
+  st_new text[] := '{}';
+  ins_cols text[] := '{}';
+  ins_vals text[] := '{}';
+  upd_set text[] := '{}';
+  st_cols text[] := '{}';
+  st_ins text[] := '{}';
+  st_upd text[] := '{}';
+  preview text[] := '{}';
+  readable text[] := '{}';
+  not_marked text;
+  a_ref text;
+  clear_val text;
+  cleared boolean;
+begin
+  select * into st from profile_sync.settings;
+  if not found then
+    raise exception 'no mapping is applied: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
+  end if;
+  m := st.mapping;
+  t := st.target_table;
+  k := pg_catalog.quote_ident(st.target_key);
+
+  soft_at := m #>> '{soft_delete,at}';
+  soft_flag := m #>> '{soft_delete,flag}';
+  soft_active := coalesce(m #>> '{soft_delete,active}', 'true');
+
+  for c in
+    select e.key as name, e.value as spec,
+      e.value ->> 'owner' as owner, e.value ->> 'type' as type, e.value ->> 'from' as src,
+      e.key = any (array(select pg_catalog.jsonb_array_elements_text(m -> 'clear_on_soft_delete'))) as clear
+    from pg_catalog.jsonb_each(m -> 'columns') e
+    order by e.key
+  loop
+    a_ref := case when c.src = 'role' then 'role_value' else pg_catalog.format('%I', 'a_' || c.name) end;
+    cleared := c.clear and m -> 'soft_delete' <> 'null'::jsonb;
+    clear_val := coalesce(
+      case when c.spec ? 'default' then profile_sync.mapping_literal(c.name, c.spec -> 'default', c.type) end,
+      case when (c.spec ->> 'not_null')::boolean then c.spec ->> 'column_default' end,
+      pg_catalog.format('null::%s', c.type));
+
+    out_cols := out_cols || pg_catalog.format('%I %s, %I %s', 'n_' || c.name, c.type, 'p_' || c.name, c.type);
+    out_names := out_names || ('n_' || c.name) || ('p_' || c.name);
+    if c.src is distinct from 'role' then
+      src_cols := src_cols || pg_catalog.format('%s as %I', c.spec ->> 'sql', 'a_' || c.name);
+    end if;
+    src_cols := src_cols || pg_catalog.format('p.%I as %I', c.name, 'p_' || c.name);
+    ins_cols := ins_cols || pg_catalog.format('%I', c.name);
+    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || c.name);
+
+    if c.owner = 'insert' then
+      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else x.%s end as %I',
+        'p_' || c.name, a_ref, 'n_' || c.name);
+      continue;
+    end if;
+
+    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', c.name);
+    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || c.name, 'n_' || c.name);
+
+    if c.owner = 'auth' then
+      new_vals := new_vals || pg_catalog.format('case when %s then %s else x.%s end as %I',
+        case when cleared then 'x.soft_deleted' else 'false' end, clear_val, a_ref, 'n_' || c.name);
+      preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
+        c.name, 'p_' || c.name, 'n_' || c.name);
+      continue;
+    end if;
+
+    -- app-owned: the three-way merge
+    out_cols := out_cols || pg_catalog.format('%I %s, %I boolean, %I %s, %I boolean',
+      'a_' || c.name, c.type, 'e_' || c.name, 's_' || c.name, c.type, 'se_' || c.name);
+    out_names := out_names || ('a_' || c.name) || ('e_' || c.name) || ('s_' || c.name) || ('se_' || c.name);
+    src_cols := src_cols || pg_catalog.format('s.%I as %I, s.%I as %I',
+      'synced_' || c.name, 'st_' || c.name, c.name || '_edited', 'ste_' || c.name);
+    app_edit := app_edit || pg_catalog.format(
+      'case when x.has_state then x.%1$I or (x.has_profile and x.%2$I is distinct from x.%3$I) '
+      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from x.%4$s end as %5$I',
+      'ste_' || c.name, 'p_' || c.name, 'st_' || c.name, a_ref, 'e_' || c.name);
+    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else x.%s end as %I',
+      case when cleared then 'x.soft_deleted' else 'false' end, clear_val,
+      'e_' || c.name, 'p_' || c.name, a_ref, 'n_' || c.name);
+    state_vals := state_vals || pg_catalog.format(
+      'case when %1$s then null when x.%2$I then x.%3$I else x.%4$I end as %5$I, x.%2$I and not %1$s as %6$I%7$s',
+      case when cleared then 'x.soft_deleted' else 'false' end,
+      'e_' || c.name, 'st_' || c.name, 'n_' || c.name, 's_' || c.name, 'se_' || c.name,
+      case when c.src = 'role' then pg_catalog.format(', x.role_value as %I', 'a_' || c.name) else '' end);
+    st_old := st_old || pg_catalog.format('d.%I, d.%I', 'st_' || c.name, 'ste_' || c.name);
+    st_new := st_new || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
+    st_cols := st_cols || pg_catalog.format('%I, %I', 'synced_' || c.name, c.name || '_edited');
+    st_ins := st_ins || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
+    st_upd := st_upd || pg_catalog.format('%1$I = excluded.%1$I, %2$I = excluded.%2$I', 'synced_' || c.name, c.name || '_edited');
+    preview := preview || pg_catalog.format(
+      '(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), d.%I and d.%I is distinct from d.%I)',
+      c.name, 'p_' || c.name, 'n_' || c.name, 'e_' || c.name, 'p_' || c.name, 'a_' || c.name);
+
+    -- the bookkeeping columns this column needs (a column whose type changed starts afresh)
+    if exists (
+      select 1 from pg_catalog.pg_attribute a
+      where a.attrelid = 'profile_sync.profile_state'::regclass and a.attname = 'synced_' || c.name
+        and not a.attisdropped and pg_catalog.format_type(a.atttypid, a.atttypmod) <> c.type
+    ) then
+      execute pg_catalog.format('alter table profile_sync.profile_state drop column %I', 'synced_' || c.name);
+    end if;
+    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %I %s',
+      'synced_' || c.name, c.type);
+    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %I boolean not null default false',
+      c.name || '_edited');
+  end loop;
+
+  -- soft delete: auth-owned columns of their own
+  not_marked := 'false';
+  if soft_at is not null then
+    select pg_catalog.format_type(a.atttypid, a.atttypmod) into soft_type
+    from pg_catalog.pg_attribute a where a.attrelid = t::regclass and a.attname = soft_at and not a.attisdropped;
+    out_cols := out_cols || pg_catalog.format('%I %s, %I %s', 'n_' || soft_at, soft_type, 'p_' || soft_at, soft_type);
+    out_names := out_names || ('n_' || soft_at) || ('p_' || soft_at);
+    src_cols := src_cols || pg_catalog.format('p.%I as %I', soft_at, 'p_' || soft_at);
+    new_vals := new_vals || pg_catalog.format('x.a_deleted_at::%s as %I', soft_type, 'n_' || soft_at);
+    ins_cols := ins_cols || pg_catalog.format('%I', soft_at);
+    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || soft_at);
+    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', soft_at);
+    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_at, 'n_' || soft_at);
+    preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
+      soft_at, 'p_' || soft_at, 'n_' || soft_at);
+    not_marked := pg_catalog.format('d.%I is null', 'p_' || soft_at);
+  end if;
+  if soft_flag is not null then
+    out_cols := out_cols || pg_catalog.format('%I boolean, %I boolean', 'n_' || soft_flag, 'p_' || soft_flag);
+    out_names := out_names || ('n_' || soft_flag) || ('p_' || soft_flag);
+    src_cols := src_cols || pg_catalog.format('p.%I as %I', soft_flag, 'p_' || soft_flag);
+    new_vals := new_vals || pg_catalog.format('(x.a_deleted_at is null) = %s as %I', soft_active, 'n_' || soft_flag);
+    ins_cols := ins_cols || pg_catalog.format('%I', soft_flag);
+    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || soft_flag);
+    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', soft_flag);
+    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_flag, 'n_' || soft_flag);
+    preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
+      soft_flag, 'p_' || soft_flag, 'n_' || soft_flag);
+    not_marked := pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_flag, 'n_' || soft_flag);
+  end if;
+
+  -- what the user may read of their row: the columns authenticated may select (all, by default)
+  -- (timestamps as JavaScript writes them, milliseconds and Z, as postgres.js clients did)
+  readable := array(
+    select case pg_catalog.format_type(a.atttypid, null)
+      when 'timestamp with time zone' then pg_catalog.format(
+        '%L, pg_catalog.to_char(t.%I at time zone ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'')', a.attname, a.attname)
+      else pg_catalog.format('%L, t.%I', a.attname, a.attname)
+    end
+    from pg_catalog.pg_attribute a
+    where a.attrelid = t::regclass and a.attnum > 0 and not a.attisdropped
+      and pg_catalog.has_column_privilege('authenticated', t::regclass, a.attnum, 'select')
+    order by a.attnum);
+  if pg_catalog.cardinality(readable) = 0 then
+    readable := array[pg_catalog.format('%L, t.%s', st.target_key, k)];
+  end if;
+
+  drop function if exists profile_sync.sync_preview(uuid[]);
+  drop function if exists profile_sync.sync_decisions(uuid[]);
+
+  execute pg_catalog.format($tpl$
+create function profile_sync.sync_decisions(ids uuid[])
 returns table (
-  user_id uuid,
-  in_auth boolean,
-  has_profile boolean,
-  has_state boolean,
-  -- true when the profile and bookkeeping below are to be written (in auth, not an older state)
-  applies boolean,
-  profile_changes boolean,
-  state_changes boolean,
-  outcome text,
-  email text,
-  phone text,
-  full_name text,
-  avatar_url text,
-  role text,
-  provider text,
-  is_anonymous boolean,
-  email_confirmed_at timestamptz,
-  last_sign_in_at timestamptz,
-  deleted_at timestamptz,
-  -- the bookkeeping row as it should be after this sync (synced_at = now())
-  state profile_sync.profile_state
+  user_id uuid, in_auth boolean, has_profile boolean, has_state boolean, applies boolean,
+  profile_changes boolean, state_changes boolean, outcome text, soft_deleted boolean,
+  %1$s,
+  base_role text, auth_updated_at timestamptz
 )
 language sql
 stable
-as $$
+as $body$
+  -- compiled by profile_sync.compile_sync_core() for %2$s (key %3$s)
   with wanted as (
-    select distinct w.id from pg_catalog.unnest(ids) as w (id) where w.id is not null
+    select distinct w.id from pg_catalog.unnest($1) as w (id) where w.id is not null
   ),
+  -- each table read through its key for exactly the wanted ids (one index scan per table, rows
+  -- matched by hashing); offset 0 keeps this level a subquery of its own, so each mapped value is
+  -- computed once per user
   source as (
     select
       w.id,
       u.id is not null as in_auth,
-      p.id is not null as has_profile,
+      p.%3$s is not null as has_profile,
       s.user_id is not null as has_state,
       u.updated_at as auth_updated_at,
-      u.deleted_at is not null as soft_deleted,
-      nullif(u.email, '') as a_email,
-      nullif(u.phone, '') as a_phone,
-      profile_sync.clean_text(u.raw_app_meta_data -> 'provider', 100) as a_provider,
-      coalesce(u.is_anonymous, false) as a_is_anonymous,
-      u.email_confirmed_at as a_email_confirmed_at,
-      u.last_sign_in_at as a_last_sign_in_at,
+      %4$s as soft_deleted,
       u.deleted_at as a_deleted_at,
-      profile_sync.full_name_from(u.raw_user_meta_data) as a_full_name,
-      profile_sync.avatar_url_from(u.raw_user_meta_data) as a_avatar_url,
       profile_sync.clean_text(u.raw_app_meta_data -> 'role', 100) as app_role,
       profile_sync.clean_text(u.raw_user_meta_data -> 'role', 100) as claimed_role,
-      p.email as p_email, p.phone as p_phone, p.full_name as p_full_name, p.avatar_url as p_avatar_url,
-      p.role as p_role, p.provider as p_provider, p.is_anonymous as p_is_anonymous,
-      p.email_confirmed_at as p_email_confirmed_at, p.last_sign_in_at as p_last_sign_in_at,
-      p.deleted_at as p_deleted_at,
-      s.synced_full_name as st_full_name, s.synced_avatar_url as st_avatar_url, s.synced_role as st_role,
-      s.full_name_edited as st_fn_edited, s.avatar_url_edited as st_av_edited, s.role_edited as st_ro_edited,
-      s.initial_role as st_initial_role, s.auth_updated_at as st_auth_updated_at
-    -- Each table is read through its primary key for exactly the wanted ids, whatever the
-    -- statistics said when the plan was made (sync_users reuses its plans and forbids seq scans;
-    -- see there): one index scan per table for the whole batch (= any over the sorted ids walks
-    -- the index once), the rows matched by hashing. The closing offset 0 keeps this a subquery
-    -- of its own, so the mapping above is computed once per user: pulled up into the levels
-    -- below, every reference to a_full_name, a_avatar_url … would compute it again.
+      s.initial_role as st_initial_role,
+      s.auth_updated_at as st_auth_updated_at,
+      %5$s
     from wanted w
-    left join (select * from auth.users x where x.id = any (ids)) u on u.id = w.id
-    left join (select * from public.profiles x where x.id = any (ids)) p on p.id = w.id
-    left join (select * from profile_sync.profile_state x where x.user_id = any (ids)) s on s.user_id = w.id
+    left join (select * from auth.users x where x.id = any ($1)) u on u.id = w.id
+    left join (select * from %2$s x where x.%3$s = any ($1)) p on p.%3$s = w.id
+    left join (select * from profile_sync.profile_state x where x.user_id = any ($1)) s on s.user_id = w.id
     offset 0
   ),
-  merged as (
+  based as (
     select
-      src.*,
-      coalesce(src.st_fn_edited, false)
-        or (src.has_profile and src.p_full_name is distinct from src.st_full_name) as fn_edited,
-      coalesce(src.st_av_edited, false)
-        or (src.has_profile and src.p_avatar_url is distinct from src.st_avatar_url) as av_edited,
-      coalesce(src.st_ro_edited, false)
-        or (src.has_profile and src.p_role is distinct from src.st_role) as ro_edited,
+      x.*,
       coalesce(
-        src.st_initial_role,
+        x.st_initial_role,
         case
-          when not src.has_profile and src.claimed_role = any (self_assignable_roles) then src.claimed_role
-          else default_role
+          when not x.has_profile and x.claimed_role = any ((select ps.self_assignable_roles from profile_sync.settings ps)::text[])
+            then x.claimed_role
+          else (select ps.default_role from profile_sync.settings ps)
         end
       ) as base_role,
       -- version guard: an auth state older than the one last synced is never applied
-      src.st_auth_updated_at is not null and src.auth_updated_at is not null
-        and src.auth_updated_at < src.st_auth_updated_at as is_older
-    from source src
+      x.st_auth_updated_at is not null and x.auth_updated_at is not null
+        and x.auth_updated_at < x.st_auth_updated_at as is_older
+    from source x
+  ),
+  valued as (
+    select x.*, coalesce(x.app_role, x.base_role) as role_value
+    from based x
+  ),
+  merged as (
+    select x.* %6$s
+    from valued x
   ),
   target as (
-    select
-      m.*,
-      m.in_auth and not m.is_older as applies,
-      case when m.soft_deleted then null when m.fn_edited then m.p_full_name else m.a_full_name end as n_full_name,
-      case when m.soft_deleted then null when m.av_edited then m.p_avatar_url else m.a_avatar_url end as n_avatar_url,
-      case when m.ro_edited then m.p_role else coalesce(m.app_role, m.base_role) end as n_role,
-      case when m.soft_deleted then null else m.a_email end as n_email,
-      case when m.soft_deleted then null else m.a_phone end as n_phone
-    from merged m
+    select x.*, x.in_auth and not x.is_older as applies, %7$s
+    from merged x
   ),
   decided as (
-    select
-      t.*,
-      not t.has_profile
-        or t.p_email is distinct from t.n_email
-        or t.p_phone is distinct from t.n_phone
-        or t.p_full_name is distinct from t.n_full_name
-        or t.p_avatar_url is distinct from t.n_avatar_url
-        or t.p_role is distinct from t.n_role
-        or t.p_provider is distinct from t.a_provider
-        or t.p_is_anonymous is distinct from t.a_is_anonymous
-        or t.p_email_confirmed_at is distinct from t.a_email_confirmed_at
-        or t.p_last_sign_in_at is distinct from t.a_last_sign_in_at
-        or t.p_deleted_at is distinct from t.a_deleted_at as profile_changes,
-      -- what auth said, the base of the next merge; cleared with the personal data on soft delete
-      case when t.soft_deleted then null when t.fn_edited then t.st_full_name else t.n_full_name end as s_full_name,
-      case when t.soft_deleted then null when t.av_edited then t.st_avatar_url else t.n_avatar_url end as s_avatar_url,
-      case when t.ro_edited then t.st_role else t.n_role end as s_role,
-      t.fn_edited and not t.soft_deleted as s_fn_edited,
-      t.av_edited and not t.soft_deleted as s_av_edited
-    from target t
+    select x.* %8$s
+    from target x
   )
   select
-    d.id,
-    d.in_auth,
-    d.has_profile,
-    d.has_state,
-    d.applies,
-    d.profile_changes,
-    (d.st_full_name, d.st_avatar_url, d.st_role, d.st_fn_edited, d.st_av_edited, d.st_ro_edited,
-     d.st_initial_role, d.st_auth_updated_at)
-      is distinct from
-        (d.s_full_name, d.s_avatar_url, d.s_role, d.s_fn_edited, d.s_av_edited, d.ro_edited,
-         d.base_role, d.auth_updated_at),
+    d.id, d.in_auth, d.has_profile, d.has_state, d.applies,
+    not d.has_profile %9$s as profile_changes,
+    row(d.st_initial_role, d.st_auth_updated_at %10$s) is distinct from row(d.base_role, d.auth_updated_at %11$s),
     case
       when not d.in_auth then case when d.has_profile then 'deleted' else 'not_found' end
       when d.is_older then 'unchanged'
-      when d.soft_deleted and (not d.has_profile or d.p_deleted_at is null) then 'deleted'
+      when d.soft_deleted and (not d.has_profile or %12$s) then 'deleted'
       when not d.has_profile then 'created'
-      when d.profile_changes then 'updated'
+      when not d.has_profile %9$s then 'updated'
       else 'unchanged'
     end,
-    d.n_email, d.n_phone, d.n_full_name, d.n_avatar_url, d.n_role, d.a_provider, d.a_is_anonymous,
-    d.a_email_confirmed_at, d.a_last_sign_in_at, d.a_deleted_at,
-    row(d.id, d.s_full_name, d.s_avatar_url, d.s_role, d.s_fn_edited, d.s_av_edited, d.ro_edited,
-        d.base_role, d.auth_updated_at, now())::profile_sync.profile_state
+    d.soft_deleted,
+    %13$s,
+    d.base_role, d.auth_updated_at
   from decided d
-$$;
+$body$
+$tpl$,
+    pg_catalog.array_to_string(out_cols, E',\n  '),
+    t, k,
+    case when m -> 'soft_delete' = 'null'::jsonb then 'false' else 'u.deleted_at is not null' end,
+    pg_catalog.array_to_string(src_cols, E',\n      '),
+    (select pg_catalog.string_agg(', ' || x, E'\n      ') from pg_catalog.unnest(app_edit) x),
+    pg_catalog.array_to_string(new_vals, E',\n      '),
+    (select pg_catalog.string_agg(', ' || x, E'\n      ') from pg_catalog.unnest(state_vals) x),
+    coalesce((select pg_catalog.string_agg(' or ' || x, E'\n      ') from pg_catalog.unnest(changed) x), ''),
+    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_old) x), ''),
+    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_new) x), ''),
+    not_marked,
+    (select pg_catalog.string_agg(pg_catalog.format('d.%I', x), ', ') from pg_catalog.unnest(out_names) x));
 
-/*
- * profile_sync.sync_users(ids, default_role, self_assignable_roles)
- *
- * Makes each listed user's profile true to the current auth.users row, set-based, and returns
- * one (user_id, outcome) per distinct id: created | updated | unchanged | deleted, or not_found
- * for an id that has neither an auth user nor a profile.
- *
- * Rules (DESIGN "Profile rules"): auth-owned fields always follow auth; full_name, avatar_url and
- * role follow auth until the app edits them (current value differs from the value last synced),
- * then never again; role comes from raw_app_meta_data.role, else (at creation only) from user
- * metadata when allowlisted, else default_role; a soft-deleted user keeps a tombstone with
- * personal fields cleared; a user gone from auth loses the profile. Nothing changed, nothing written.
- * The merge itself is profile_sync.sync_decisions.
- *
- * Concurrency: syncs of the same user are serialised by advisory locks on 1024 key ranges (the
- * first 10 bits of the id; taken in key order, so syncs never deadlock each other), then the
- * existing profile rows are locked in id order (the order in which Auth's delete cascades);
- * only then is auth read, so each sync sees the newest committed auth row and every earlier sync.
- * An auth version older than the one last synced is never applied.
- *
- * Callers: the edge functions over SUPABASE_DB_URL (postgres) and service_role. Security definer.
- */
-create or replace function profile_sync.sync_users(
-  ids uuid[],
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}'
-)
+  execute pg_catalog.format($tpl$
+create or replace function profile_sync.sync_users(ids uuid[])
 returns table (user_id uuid, outcome text)
 language plpgsql
 volatile
 security definer
 set search_path = ''
--- Planned once per session and reused (planning the inlined merge costs milliseconds, more than
--- a one-user sync). The reused plan must not depend on how big the tables were when it was made:
--- every table access is a probe by primary key (no seq scans), and rows passed between the
--- statement's parts are matched by hashing (no nested loops over them). These settings only steer
--- plan choice, for the length of the call (triggers an app puts on public.profiles included).
+-- Planned once per session and reused (planning the inlined merge costs more than a one-user
+-- sync). The reused plan must not depend on how big the tables were when it was made: every table
+-- access is a probe by key (no seq scans), and rows passed between the statement's parts are
+-- matched by hashing (no nested loops over them). These settings only steer plan choice, for the
+-- length of the call (triggers an app puts on its table included).
 set plan_cache_mode = force_generic_plan
 set enable_seqscan = off
 set enable_nestloop = off
-as $$
+as $body$
+#variable_conflict use_column
 begin
-  if default_role is null or btrim(default_role) = '' then
-    raise exception 'default_role must be a non-empty role name' using errcode = '22023';
-  end if;
+  -- compiled by profile_sync.compile_sync_core() for %1$s (key %2$s)
+  -- Syncs of the same user run one after another (lock_key_ranges); then the existing rows are
+  -- locked in key order, the order in which Auth deleting users cascades (taken the other way
+  -- round, a sync and Auth's delete of the same user can deadlock, and the one aborted may be
+  -- Auth's). A new statement follows: a fresh snapshot taken after the locks, so auth is read as
+  -- of now and every earlier sync of these users is seen.
+  perform profile_sync.lock_key_ranges($1);
+  perform 1 from %1$s p where p.%2$s = any ($1) order by p.%2$s for no key update;
 
-  -- Syncs of the same user run one after another: each takes a transaction-level advisory lock
-  -- on the key range of each of its users, one of 1024 (the first 10 bits of the id: a batch of
-  -- any size holds at most 1024 locks), all in key order (so concurrent syncs never deadlock one
-  -- another). Two users in the same range merely wait for each other. A reconcile batch walks
-  -- consecutive ids, so it holds two or three ranges, not most of them: batches on parallel
-  -- connections, and webhooks during a backfill, rarely wait.
-  perform pg_catalog.pg_advisory_xact_lock(1886548852, b.bucket)
-    from (
-      select distinct (pg_catalog.get_byte(pg_catalog.uuid_send(i.id), 0) * 4
-        + pg_catalog.get_byte(pg_catalog.uuid_send(i.id), 1) / 64)::integer as bucket
-      from unnest(ids) as i (id)
-      where i.id is not null
-    ) b
-    order by b.bucket;
-
-  -- Then the existing profiles, in id order: the order in which Auth deleting a user cascades
-  -- (profiles, then profile_state). Taken the other way round, a sync and Auth's delete of the
-  -- same user can deadlock, and the one aborted may be Auth's delete
-  -- (tests/reliability/auth_deletes_racing_syncs.test.ts).
-  perform 1 from public.profiles p
-    where p.id = any (ids)
-    order by p.id
-    for no key update;
-
-  -- A new statement: a fresh snapshot taken after the locks, so auth is read as of now and every
-  -- earlier sync of these users is seen.
   return query
   with decided as materialized (
-    select d.* from profile_sync.sync_decisions(ids, default_role, self_assignable_roles) d
+    select d.* from profile_sync.sync_decisions($1) d
   ),
   upserted as (
-    insert into public.profiles as p (
-      id, email, phone, full_name, avatar_url, role, provider, is_anonymous,
-      email_confirmed_at, last_sign_in_at, deleted_at
-    )
-    select
-      d.user_id, d.email, d.phone, d.full_name, d.avatar_url, d.role, d.provider, d.is_anonymous,
-      d.email_confirmed_at, d.last_sign_in_at, d.deleted_at
+    insert into %1$s as p (%2$s, %3$s)
+    select d.user_id, %4$s
     from decided d
     where d.applies and d.profile_changes
     order by d.user_id
-    on conflict (id) do update set
-      email = excluded.email,
-      phone = excluded.phone,
-      full_name = excluded.full_name,
-      avatar_url = excluded.avatar_url,
-      role = excluded.role,
-      provider = excluded.provider,
-      is_anonymous = excluded.is_anonymous,
-      email_confirmed_at = excluded.email_confirmed_at,
-      last_sign_in_at = excluded.last_sign_in_at,
-      deleted_at = excluded.deleted_at
-    returning p.id
+    on conflict (%2$s) do %5$s
+    returning p.%2$s
   ),
   state_written as (
-    -- First syncs insert their bookkeeping; later ones update it, only when something moved.
-    insert into profile_sync.profile_state as s
-    select (d.state).* from decided d
+    -- first syncs insert their bookkeeping; later ones update it, only when something moved
+    insert into profile_sync.profile_state as s (user_id, initial_role, auth_updated_at, synced_at %6$s)
+    select d.user_id, d.base_role, d.auth_updated_at, pg_catalog.now() %7$s
+    from decided d
     where d.applies and (not d.has_state or d.profile_changes or d.state_changes)
     order by d.user_id
     on conflict on constraint profile_state_pkey do update set
-      synced_full_name = excluded.synced_full_name,
-      synced_avatar_url = excluded.synced_avatar_url,
-      synced_role = excluded.synced_role,
-      full_name_edited = excluded.full_name_edited,
-      avatar_url_edited = excluded.avatar_url_edited,
-      role_edited = excluded.role_edited,
       initial_role = excluded.initial_role,
       auth_updated_at = excluded.auth_updated_at,
-      synced_at = excluded.synced_at
+      synced_at = excluded.synced_at %8$s
     returning s.user_id
   ),
   removed as (
-    delete from public.profiles p
-    where p.id = any (array(select d.user_id from decided d where not d.in_auth))
-    returning p.id
+    delete from %1$s p
+    where p.%2$s = any (array(select d.user_id from decided d where not d.in_auth))
+    returning p.%2$s
   )
   -- upserted, state_written and removed run to completion whether or not they are read
   select d.user_id, d.outcome from decided d order by d.user_id;
 end
+$body$
+$tpl$,
+    t, k,
+    pg_catalog.array_to_string(ins_cols, ', '),
+    pg_catalog.array_to_string(ins_vals, ', '),
+    case when pg_catalog.cardinality(upd_set) = 0 then 'nothing'
+      else E'update set\n      ' || pg_catalog.array_to_string(upd_set, E',\n      ') end,
+    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_cols) x), ''),
+    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_ins) x), ''),
+    coalesce((select pg_catalog.string_agg(E',\n      ' || x, '') from pg_catalog.unnest(st_upd) x), ''));
+
+  execute pg_catalog.format($tpl$
+create function profile_sync.sync_preview(ids uuid[])
+returns table (user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean)
+language sql
+stable
+as $body$
+  -- compiled by profile_sync.compile_sync_core() for %1$s: what a sync would change in rows that
+  -- exist, column by column, and the app-edited values it keeps although auth differs
+  select d.user_id, v.column_name, v.from_value, v.to_value, v.kept
+  from profile_sync.sync_decisions($1) d
+  cross join lateral (values %2$s) as v (column_name, from_value, to_value, kept)
+  where d.applies and d.has_profile and (v.from_value is distinct from v.to_value or v.kept)
+$body$
+$tpl$, t,
+    coalesce(pg_catalog.array_to_string(preview, E',\n    '), '(null::text, null::jsonb, null::jsonb, false)'));
+
+  execute pg_catalog.format($tpl$
+create or replace function profile_sync.target_profile(id uuid)
+returns jsonb
+language sql
+stable
+as $body$
+  -- compiled by profile_sync.compile_sync_core() for %1$s: the row as its user may read it
+  select pg_catalog.jsonb_build_object(%3$s) from %1$s t where t.%2$s = $1
+$body$
+$tpl$, t, k, pg_catalog.array_to_string(readable, ', '));
+
+  execute pg_catalog.format('create or replace view profile_sync.targets as select t.%s as id from %s t', k, t);
+
+  revoke all on function profile_sync.sync_decisions(uuid[]) from public;
+  revoke all on function profile_sync.sync_preview(uuid[]) from public;
+  revoke all on function profile_sync.sync_users(uuid[]) from public, anon, authenticated;
+  revoke all on function profile_sync.target_profile(uuid) from public, anon, authenticated;
+  revoke all on table profile_sync.targets from public, anon, authenticated;
+  grant execute on function profile_sync.sync_users(uuid[]) to service_role;
+end
 $$;
 
-comment on function profile_sync.sync_users(uuid[], text, text[]) is
-  'Sync the profiles of the given auth user ids from the current auth.users rows. '
-  'Returns (user_id, outcome) with outcome created|updated|unchanged|deleted|not_found.';
+/*
+ * profile_sync.compiled_sql(): the SQL compile_sync_core made for the mapping in force, for
+ * reading (doctor and reviewers): the definitions of sync_decisions, sync_users, sync_preview,
+ * target_profile and the targets view.
+ */
+create or replace function profile_sync.compiled_sql()
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.string_agg(d, E'\n')
+  from (
+    select pg_catalog.pg_get_functiondef(p.oid) as d
+    from pg_catalog.pg_proc p
+    where p.pronamespace = 'profile_sync'::regnamespace
+      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile')
+    union all
+    select 'create view profile_sync.targets as' || pg_catalog.pg_get_viewdef('profile_sync.targets'::regclass)
+    where pg_catalog.to_regclass('profile_sync.targets') is not null
+  ) x
+$$;
+
+/*
+ * profile_sync.sync_isolated(ids, source): sync_users with failure isolation, the way every path
+ * syncs. When the batch fails on a row the target refuses (a unique, check or NOT NULL
+ * constraint, a value its type rejects, an error its own trigger raises), it is split in halves
+ * and each is tried again, down to the one user that fails: that user gets outcome 'failed' and a
+ * row in profile_sync.failures (SQLSTATE, message, the constraint's name), retried by every
+ * reconcile; the others are synced. Transient errors (lock, serialization, connection, shutdown)
+ * are raised, for the caller to retry. A successful sync removes the user's failure row.
+ * Returns (user_id, outcome) per distinct id, in id order. Callers: the edge functions, reconcile.
+ */
+create or replace function profile_sync.sync_isolated(ids uuid[], source text)
+returns table (user_id uuid, outcome text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_column
+declare
+  wanted uuid[] := array(select distinct i.id from pg_catalog.unnest(ids) as i (id) where i.id is not null order by 1);
+  synced_ids uuid[];
+  outcomes text[];
+  half integer;
+  err_code text;
+  err_message text;
+  err_constraint text;
+begin
+  if pg_catalog.cardinality(wanted) = 0 then
+    return;
+  end if;
+  begin
+    select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
+      into synced_ids, outcomes
+      from profile_sync.sync_users(wanted) r;
+    delete from profile_sync.failures f where f.user_id = any (wanted);
+  exception when others then
+    get stacked diagnostics err_code = returned_sqlstate, err_message = message_text, err_constraint = constraint_name;
+    -- 08 connection, 40 rollback (serialization, deadlock), 53 resources, 57 operator, 55P03 lock
+    if err_code ~ '^(08|40|53|57)' or err_code = '55P03' then
+      raise;
+    end if;
+    if pg_catalog.cardinality(wanted) = 1 then
+      insert into profile_sync.failures as f (user_id, source, error_code, error_message, constraint_name)
+      values (wanted[1], sync_isolated.source, err_code, pg_catalog.left(err_message, 500), err_constraint)
+      on conflict (user_id) do update set
+        source = excluded.source,
+        error_code = excluded.error_code,
+        error_message = excluded.error_message,
+        constraint_name = excluded.constraint_name,
+        attempts = f.attempts + 1,
+        last_seen = pg_catalog.now();
+      return query select wanted[1], 'failed'::text;
+      return;
+    end if;
+    half := pg_catalog.cardinality(wanted) / 2;
+    return query select * from profile_sync.sync_isolated(wanted[1:half], sync_isolated.source);
+    return query select * from profile_sync.sync_isolated(wanted[half + 1:], sync_isolated.source);
+    return;
+  end;
+  return query select r.id, r.outcome from rows from (pg_catalog.unnest(synced_ids), pg_catalog.unnest(outcomes)) as r (id, outcome);
+end
+$$;
+
+/*
+ * profile_sync.sync_profile(user_id, as_user): sync-profile in one call. For a user's own call
+ * (as_user), a banned user (auth banned_until in the future) is refused: banned = true and nothing
+ * is synced. Otherwise the user is synced (sync_isolated) and the row returned as the user may
+ * read it (target_profile); profile is null when the user is gone, soft-deleted (the tombstone is
+ * not theirs to read) or the row was refused (outcome 'failed'). Callers: the edge functions.
+ */
+create or replace function profile_sync.sync_profile(user_id uuid, as_user boolean)
+returns table (outcome text, banned boolean, profile jsonb)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+#variable_conflict use_variable
+declare
+  result text;
+begin
+  if as_user and exists (select 1 from auth.users u where u.id = user_id and u.banned_until > pg_catalog.now()) then
+    return query select null::text, true, null::jsonb;
+    return;
+  end if;
+  select r.outcome into result from profile_sync.sync_isolated(array[user_id], 'sync-profile') r;
+  return query select result, false,
+    case when result in ('created', 'updated', 'unchanged')
+      and not exists (select 1 from auth.users u where u.id = user_id and u.deleted_at is not null)
+      then profile_sync.target_profile(user_id) end;
+end
+$$;
 
 -- ==============================================================================================
 -- supabase/schemas/50_auth_users_triggers.sql
@@ -796,7 +1776,7 @@ begin
   -- our tables: key-space quarters, read from their indexes alone (index-only scans)
   foreach quarter in array quarters loop
     parts := parts || format(
-      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from public.profiles p where %s group by 2',
+      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from profile_sync.targets p where %s group by 2',
       format(bucket_of, 'p.id'), format(quarter, 'p.id'));
     parts := parts || format(
       'select ''s'', %s, count(*), bit_xor(uuid_hash_extended(s.user_id, 0)), bit_xor(%s)
@@ -847,7 +1827,7 @@ begin
     from auth.users u
   ),
   p as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from public.profiles p
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from profile_sync.targets p
   ),
   s as (
     select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
@@ -875,14 +1855,14 @@ as $$
   select case
     when side = 'users' and buckets is null then $s$
       auth.users u
-      left join public.profiles p on p.id = u.id
+      left join profile_sync.targets p on p.id = u.id
       left join profile_sync.profile_state s on s.user_id = u.id$s$
     when side = 'users' then $s$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
         select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
         from auth.users u
-        left join public.profiles p on p.id = u.id
+        left join profile_sync.targets p on p.id = u.id
         left join profile_sync.profile_state s on s.user_id = u.id
         where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
@@ -890,11 +1870,11 @@ as $$
       ) u
       cross join lateral (select u.p_id as id) p
       cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
-    when buckets is null then 'public.profiles p left join auth.users a on a.id = p.id'
+    when buckets is null then 'profile_sync.targets p left join auth.users a on a.id = p.id'
     else $s$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
-        select p.id, a.id as a_id from public.profiles p
+        select p.id, a.id as a_id from profile_sync.targets p
         left join auth.users a on a.id = p.id
         where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
@@ -993,10 +1973,10 @@ begin
   -- estimates are enough to tell "most users differ" (e.g. all missing); the live statistics
   -- follow every write, the planner's only the last analyze: the larger of the two
   n_users := profile_sync.estimated_rows('auth.users'::regclass);
-  n_profiles := profile_sync.estimated_rows('public.profiles'::regclass);
+  n_profiles := profile_sync.estimated_rows(profile_sync.target_table());
   if abs(n_users - n_profiles) > range_rows_limit then
     select count(*) into n_users from auth.users;
-    select count(*) into n_profiles from public.profiles;
+    select count(*) into n_profiles from profile_sync.targets;
     return query select n_users, n_profiles, null::integer[];
     return;
   end if;
@@ -1098,19 +2078,34 @@ create table if not exists profile_sync.failures (
   error_message text,
   attempts integer not null default 1,
   first_seen timestamptz not null default now(),
-  last_seen timestamptz not null default now()
+  last_seen timestamptz not null default now(),
+  constraint_name text
 );
 comment on table profile_sync.failures is
-  'Users whose sync raised an error (SQLSTATE in error_code). Every reconcile retries them; a '
-  'successful sync removes the row.';
+  'Users whose row the target refused (SQLSTATE in error_code, the constraint named when there is '
+  'one). Every reconcile retries them; a successful sync removes the row (sync_isolated).';
 create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
 alter table profile_sync.failures enable row level security;
 
 /*
- * profile_sync.reconcile_lock_holder(): the pid of the session holding the reconcile lock, or null.
- * The lock is the session-level advisory lock (20261121, 400): a killed process or a lost
- * connection frees it, which is how a dead run is told from a live one.
- * Callers: the other reconcile functions, reconcile_status and doctor.
+ * profile_sync.reconcile_lock_key(): the reconcile lock, a session-level advisory lock on the pair
+ * (reconcile_lock_key(), 400) of this database: one reconcile at a time. A killed process or a
+ * lost connection frees it, which is how a dead run is told from a live one. (sync_lock_class()
+ * is the other advisory lock profile-sync takes.)
+ */
+create or replace function profile_sync.reconcile_lock_key()
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select 20261121
+$$;
+
+/*
+ * profile_sync.reconcile_lock_holder(): the pid of the session holding this database's reconcile
+ * lock, or null. Advisory locks are per database: another database of the same cluster running
+ * profile-sync has its own. Callers: the other reconcile functions, reconcile_status and doctor.
  */
 create or replace function profile_sync.reconcile_lock_holder()
 returns integer
@@ -1120,7 +2115,9 @@ security definer
 set search_path = ''
 as $$
   select l.pid from pg_catalog.pg_locks l
-  where l.locktype = 'advisory' and l.classid = 20261121 and l.objid = 400 and l.objsubid = 2 and l.granted
+  where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
+    and l.objsubid = 2 and l.granted
+    and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
   limit 1
 $$;
 
@@ -1152,73 +2149,26 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_sync(ids, default_role, self_assignable_roles): syncs ids through the
- * core in one call; if that call raises, retries them one by one so a single bad user cannot
- * block the rest: each failure is recorded in profile_sync.failures, each success clears its row.
- * Returns what happened. Callers: reconcile_batch, reconcile_retry_failures.
+ * profile_sync.reconcile_sync(ids): syncs ids through sync_isolated (a user the target refuses
+ * fails alone and is recorded) and counts the outcomes. Callers: reconcile_sync_page,
+ * reconcile_retry_failures.
  */
 create or replace function profile_sync.reconcile_sync(
   ids uuid[],
-  default_role text,
-  self_assignable_roles text[],
   out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
 )
-language plpgsql
+language sql
 volatile
 security definer
 set search_path = ''
 as $$
-declare
-  one uuid;
-  outcome text;
-  err_code text;
-  err_message text;
-begin
-  created := 0; updated := 0; deleted := 0; unchanged := 0; failed := 0;
-  if coalesce(cardinality(ids), 0) = 0 then
-    return;
-  end if;
-
-  begin
-    select
-      count(*) filter (where r.outcome = 'created'),
-      count(*) filter (where r.outcome = 'updated'),
-      count(*) filter (where r.outcome = 'deleted'),
-      count(*) filter (where r.outcome in ('unchanged', 'not_found'))
-    into created, updated, deleted, unchanged
-    from profile_sync.sync_users(ids, default_role, self_assignable_roles) r;
-    delete from profile_sync.failures f where f.user_id = any (ids);
-    return;
-  exception when others then
-    -- the whole batch was rolled back to this block's savepoint: isolate the bad user(s) below
-    created := 0; updated := 0; deleted := 0; unchanged := 0;
-  end;
-
-  foreach one in array ids loop
-    begin
-      select r.outcome into outcome
-      from profile_sync.sync_users(array[one], default_role, self_assignable_roles) r;
-      case outcome
-        when 'created' then created := created + 1;
-        when 'updated' then updated := updated + 1;
-        when 'deleted' then deleted := deleted + 1;
-        else unchanged := unchanged + 1;
-      end case;
-      delete from profile_sync.failures f where f.user_id = one;
-    exception when others then
-      get stacked diagnostics err_code = returned_sqlstate, err_message = message_text;
-      insert into profile_sync.failures as f (user_id, source, error_code, error_message)
-      values (one, 'reconcile', err_code, left(err_message, 500))
-      on conflict (user_id) do update set
-        source = excluded.source,
-        error_code = excluded.error_code,
-        error_message = excluded.error_message,
-        attempts = f.attempts + 1,
-        last_seen = now();
-      failed := failed + 1;
-    end;
-  end loop;
-end
+  select
+    (count(*) filter (where r.outcome = 'created'))::integer,
+    (count(*) filter (where r.outcome = 'updated'))::integer,
+    (count(*) filter (where r.outcome = 'deleted'))::integer,
+    (count(*) filter (where r.outcome in ('unchanged', 'not_found')))::integer,
+    (count(*) filter (where r.outcome = 'failed'))::integer
+  from profile_sync.sync_isolated(ids, 'reconcile') r
 $$;
 
 /*
@@ -1260,7 +2210,7 @@ begin
   -- Session locks stack: a session that still holds the lock (its last run never finished) keeps
   -- the one it has rather than taking a second that a single unlock would not free.
   if profile_sync.reconcile_lock_holder() is distinct from pg_catalog.pg_backend_pid()
-    and not pg_catalog.pg_try_advisory_lock(20261121, 400) then
+    and not pg_catalog.pg_try_advisory_lock(profile_sync.reconcile_lock_key(), 400) then
     raise exception 'a reconcile is already running (pid %)', profile_sync.reconcile_lock_holder()
       using errcode = '55P03';
   end if;
@@ -1344,7 +2294,7 @@ as $$
     and u.id <= coalesce(through_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
     -- a probe of profiles' key per user, never a join: a reused plan that merged the two keys
     -- read profiles from their first id on every page (a backfill at 1M took twice as long)
-    and (select p.id from public.profiles p where p.id = u.id) is null
+    and (select p.id from profile_sync.targets p where p.id = u.id) is null
   order by u.id
   limit max_users
 $$;
@@ -1400,9 +2350,8 @@ begin
     -- queued and walked (it lost its profile since the pass began) counts once, as queued
     select a.id, a.drift,
       pg_catalog.row_number() over (order by a.id) as n,
-      -- the key range sync_users locks for this id (20261122000500)
-      pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 0) * 4
-        + pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 1) / 64 as key_range
+      -- the key range sync_users locks for this id
+      profile_sync.key_range(a.id) as key_range
     from (
       select distinct on (b.id) b.id, b.drift
       from (select * from queued union all select * from walked) b
@@ -1437,8 +2386,7 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_sync_page(run_id, page_from, page_last, default_role,
- * self_assignable_roles): syncs the run's queued ids and walked users in (page_from, page_last],
+ * profile_sync.reconcile_sync_page(run_id, page_from, page_last): syncs the run's queued ids and walked users in (page_from, page_last],
  * leaving out users that already failed in this run, through reconcile_sync (a failing user is
  * isolated and recorded). Needs no lock: any connection may sync a page the lock holder handed
  * out. Callers: postgres, service_role.
@@ -1447,8 +2395,6 @@ create or replace function profile_sync.reconcile_sync_page(
   run_id bigint,
   page_from uuid,
   page_last uuid,
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}',
   out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
 )
 language plpgsql
@@ -1475,7 +2421,7 @@ begin
   where not exists (
     select 1 from profile_sync.failures f where f.user_id = v.id and f.last_seen >= run_started);
   select * into created, updated, deleted, unchanged, failed
-  from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles);
+  from profile_sync.reconcile_sync(ids);
 end
 $$;
 
@@ -1529,15 +2475,13 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_retry_failures(run_id, max_users, default_role, self_assignable_roles):
+ * profile_sync.reconcile_retry_failures(run_id, max_users):
  * retries up to max_users recorded failures not yet tried by this run, oldest first; successes
  * clear their rows. Counts go to the run. Callers: postgres, service_role, holding the lock.
  */
 create or replace function profile_sync.reconcile_retry_failures(
   run_id bigint,
-  max_users integer,
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}'
+  max_users integer
 )
 returns table (retried integer, created integer, updated integer, deleted integer, failed integer)
 language plpgsql
@@ -1558,7 +2502,7 @@ begin
     order by f.last_seen, f.user_id
     limit max_users
   ) f;
-  select * into res from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles) s;
+  select * into res from profile_sync.reconcile_sync(ids) s;
   update profile_sync.runs r set
     created = r.created + res.created,
     updated = r.updated + res.updated,
@@ -1575,7 +2519,7 @@ $$;
  * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete (the pass is done:
  * its queue is emptied), partial (time budget spent; the next run resumes from the cursor) or
  * failed, and releases the lock. A run that created or deleted more than a tenth of the profiles
- * (and at least 1,000) analyzes public.profiles' key first. Callers: postgres, service_role,
+ * (and at least 1,000) analyzes the target's key first. Callers: postgres, service_role,
  * in the session that began the run.
  */
 create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
@@ -1598,14 +2542,14 @@ begin
     error = left(reconcile_finish.error, 1000)
   where r.id = run_id and r.status = 'running'
   returning r.created + r.deleted into changed;
-  if changed >= greatest(1000, profile_sync.estimated_rows('public.profiles'::regclass) / 10) then
-    analyze public.profiles (id);
+  if changed >= greatest(1000, profile_sync.estimated_rows(profile_sync.target_table()) / 10) then
+    execute pg_catalog.format('analyze %s (%I)', profile_sync.target_table(), (select s.target_key from profile_sync.settings s));
   end if;
   if status = 'complete' and profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
     truncate profile_sync.reconcile_queue;
   end if;
   if profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
-    perform pg_catalog.pg_advisory_unlock(20261121, 400);
+    perform pg_catalog.pg_advisory_unlock(profile_sync.reconcile_lock_key(), 400);
   end if;
 end
 $$;
@@ -1617,34 +2561,73 @@ $$;
 -- What status, the dry run and doctor read: drift counts with samples and the last run.
 
 /*
- * profile_sync.reconcile_dry_run(per_class): exact drift counts and up to per_class sample ids
- * per class ({"missing":[…],"stale":[…],"orphaned":[…]}). Touches no profile, state or failure;
- * only the run log gets a row (dry_run = true). Needs no lock. Callers: postgres, service_role.
+ * profile_sync.reconcile_dry_run(per_class): what a reconcile would do, writing nothing (no run
+ * row either): exact drift counts, up to per_class sample ids per class
+ * ({"missing":[…],"stale":[…],"orphaned":[…]}), and the preservation report a team reads before
+ * adopting its table: changes = per target column, the rows whose value would change
+ * {"rows", "kept", "samples": [{user_id, from, to}] (up to per_class)}, and kept = the app-edited
+ * values that stay although auth differs. Needs no lock. Callers: postgres, service_role.
  */
 create or replace function profile_sync.reconcile_dry_run(per_class integer default 20)
-returns table (run_id bigint, missing bigint, stale bigint, orphaned bigint, samples jsonb)
+returns table (missing bigint, stale bigint, orphaned bigint, samples jsonb, changes jsonb, kept bigint)
 language plpgsql
 volatile
 security definer
 set search_path = ''
+set work_mem = '64MB'
 as $$
 declare
   counts record;
-  new_id bigint;
+  scope record;
+  stale_ids uuid[];
+  chunk constant integer := 5000;
+  i integer := 1;
+  report jsonb;
+  n_kept bigint;
 begin
   select * into counts from profile_sync.drift_counts(per_class);
-  insert into profile_sync.runs (dry_run, status, finished_at, scanned, missing, stale, orphaned)
-  values (true, 'complete', now(), counts.auth_users + counts.orphaned, counts.missing, counts.stale, counts.orphaned)
-  returning id into new_id;
-  return query select new_id, counts.missing, counts.stale, counts.orphaned, counts.samples;
+  create temporary table if not exists profile_sync_preview (
+    user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean
+  ) on commit drop;
+  truncate pg_temp.profile_sync_preview;
+  if counts.stale > 0 then
+    select * into scope from profile_sync.drift_scope();
+    execute pg_catalog.format('select array_agg(u.id order by u.id) from %s where %s',
+      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('stale'))
+      using scope.buckets into stale_ids;
+    while i <= coalesce(pg_catalog.cardinality(stale_ids), 0) loop
+      insert into pg_temp.profile_sync_preview select * from profile_sync.sync_preview(stale_ids[i:i + chunk - 1]);
+      i := i + chunk;
+    end loop;
+  end if;
+  select
+    coalesce(pg_catalog.jsonb_object_agg(c.column_name, pg_catalog.jsonb_build_object(
+      'rows', c.n_rows, 'kept', c.n_kept, 'samples', c.samples)), '{}'),
+    coalesce(sum(c.n_kept), 0)::bigint
+  into report, n_kept
+  from (
+    select v.column_name,
+      count(*) filter (where v.from_value is distinct from v.to_value) as n_rows,
+      count(*) filter (where v.kept) as n_kept,
+      coalesce(pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object('user_id', v.user_id, 'from', v.from_value, 'to', v.to_value)
+        order by v.user_id) filter (where v.from_value is distinct from v.to_value and v.rn <= per_class), '[]') as samples
+    from (
+      select p.*, pg_catalog.row_number() over (
+        partition by p.column_name, p.from_value is distinct from p.to_value order by p.user_id) as rn
+      from pg_temp.profile_sync_preview p
+    ) v
+    group by v.column_name
+  ) c;
+  drop table pg_temp.profile_sync_preview;
+  return query select counts.missing, counts.stale, counts.orphaned, counts.samples, report, n_kept;
 end
 $$;
 
 /*
  * profile_sync.reconcile_status(): the numbers behind GET /reconcile and `profile-sync status`:
  * counts, drift, synced_percent (auth users whose profile is present and current), the number of
- * recorded failures, and the last run as JSON (a run still marked running whose lock is free is
- * shown as abandoned). Read only. Callers: postgres, service_role.
+ * recorded failures, and the last real run as JSON (a run still marked running whose lock is
+ * free is shown as abandoned; dry runs write no run). Read only. Callers: postgres, service_role.
  */
 create or replace function profile_sync.reconcile_status()
 returns table (
@@ -1664,7 +2647,7 @@ as $$
     (select to_jsonb(r) || jsonb_build_object('status',
         case when r.status = 'running' and profile_sync.reconcile_lock_holder() is null then 'abandoned'
           else r.status end)
-      from profile_sync.runs r order by r.id desc limit 1)
+      from profile_sync.runs r where not r.dry_run order by r.id desc limit 1)
   from profile_sync.drift_counts(0) d
 $$;
 
@@ -1752,7 +2735,7 @@ $$;
 -- supabase/schemas/90_grants.sql
 -- ==============================================================================================
 
--- Every grant profile-sync makes, in one place. Nothing in profile_sync is reachable by anon or
+-- Every grant profile-sync makes on its own objects, in one place. Nothing in profile_sync is reachable by anon or
 -- authenticated; service_role (the admin credential's role) may call the entry points; the
 -- schedule is the database owner's alone.
 revoke all on schema profile_sync from public, anon, authenticated;
@@ -1761,23 +2744,30 @@ grant usage on schema profile_sync to service_role;
 revoke all on all tables in schema profile_sync from public, anon, authenticated;
 grant select on table profile_sync.runs to service_role;
 grant select on table profile_sync.failures to service_role;
+grant select on table profile_sync.settings to service_role;
 
 revoke execute on all functions in schema profile_sync from public, anon, authenticated;
 revoke execute on function profile_sync.schedule_reconcile(text) from service_role;
 revoke execute on function profile_sync.unschedule_reconcile() from service_role;
-grant execute on function profile_sync.sync_users(uuid[], text, text[]) to service_role;
+grant execute on function profile_sync.sync_isolated(uuid[], text) to service_role;
+grant execute on function profile_sync.sync_profile(uuid, boolean) to service_role;
+grant execute on function profile_sync.set_role_policy(text, text[]) to service_role;
 grant execute on function profile_sync.drift_counts(integer) to service_role;
 grant execute on function profile_sync.reconcile_status() to service_role;
 grant execute on function profile_sync.reconcile_dry_run(integer) to service_role;
 grant execute on function profile_sync.reconcile_begin(integer) to service_role;
 grant execute on function profile_sync.reconcile_page(bigint, uuid, integer) to service_role;
-grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid, text, text[]) to service_role;
+grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid) to service_role;
 grant execute on function profile_sync.reconcile_advance(bigint, uuid, uuid, integer, integer[], integer[]) to service_role;
-grant execute on function profile_sync.reconcile_retry_failures(bigint, integer, text, text[]) to service_role;
+grant execute on function profile_sync.reconcile_retry_failures(bigint, integer) to service_role;
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
+-- The target table's grants are the mapping's (apply_mapping); the functions compiled for it
+-- get theirs where they are compiled (compile_sync_core).
 
-revoke execute on function public.profiles_touch_updated_at() from public, anon, authenticated;
-revoke all on table public.profiles from public, anon, authenticated;
-grant select on table public.profiles to authenticated;
-grant update (full_name, avatar_url) on table public.profiles to authenticated;
-grant select, insert, update, delete on table public.profiles to service_role;
+-- ==============================================================================================
+-- supabase/schemas/95_compile.sql
+-- ==============================================================================================
+
+-- An upgrade of profile-sync may change the templates of the sync core: compile it again for the
+-- mapping in force (nothing on a database that has none yet).
+select profile_sync.recompile();

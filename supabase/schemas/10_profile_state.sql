@@ -1,6 +1,7 @@
--- What was last taken from auth for each user: the base of the three-way merge (app edits win),
--- the sticky app-edit flags, the creation-time role decision, and the auth version that guards
--- against applying an older state.
+-- What was last taken from auth for each user: the creation-time role decision and the auth
+-- version that guards against applying an older state; and, per app-owned column of the mapping,
+-- the base of the three-way merge (synced_<column>) and the sticky app-edit flag
+-- (<column>_edited), added by profile_sync.compile_sync_core (40_sync_core.sql).
 --
 -- No foreign key to auth.users: its insert-time key check (a key-share lock on the auth user per
 -- row, through SPI) cost about as much as writing the row, and the profile written in the same
@@ -9,12 +10,6 @@
 -- (user_id, auth_updated_at) from the primary key alone (INCLUDE), so no second index is kept.
 create table if not exists profile_sync.profile_state (
   user_id uuid not null,
-  synced_full_name text,
-  synced_avatar_url text,
-  synced_role text,
-  full_name_edited boolean not null default false,
-  avatar_url_edited boolean not null default false,
-  role_edited boolean not null default false,
   initial_role text,
   auth_updated_at timestamptz,
   synced_at timestamptz,

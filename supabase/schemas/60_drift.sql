@@ -68,7 +68,7 @@ begin
   -- our tables: key-space quarters, read from their indexes alone (index-only scans)
   foreach quarter in array quarters loop
     parts := parts || format(
-      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from public.profiles p where %s group by 2',
+      'select ''p'', %s, count(*), bit_xor(uuid_hash_extended(p.id, 0)), 0::bigint from profile_sync.targets p where %s group by 2',
       format(bucket_of, 'p.id'), format(quarter, 'p.id'));
     parts := parts || format(
       'select ''s'', %s, count(*), bit_xor(uuid_hash_extended(s.user_id, 0)), bit_xor(%s)
@@ -119,7 +119,7 @@ begin
     from auth.users u
   ),
   p as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from public.profiles p
+    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from profile_sync.targets p
   ),
   s as (
     select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
@@ -147,14 +147,14 @@ as $$
   select case
     when side = 'users' and buckets is null then $s$
       auth.users u
-      left join public.profiles p on p.id = u.id
+      left join profile_sync.targets p on p.id = u.id
       left join profile_sync.profile_state s on s.user_id = u.id$s$
     when side = 'users' then $s$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
         select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
         from auth.users u
-        left join public.profiles p on p.id = u.id
+        left join profile_sync.targets p on p.id = u.id
         left join profile_sync.profile_state s on s.user_id = u.id
         where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
@@ -162,11 +162,11 @@ as $$
       ) u
       cross join lateral (select u.p_id as id) p
       cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
-    when buckets is null then 'public.profiles p left join auth.users a on a.id = p.id'
+    when buckets is null then 'profile_sync.targets p left join auth.users a on a.id = p.id'
     else $s$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
-        select p.id, a.id as a_id from public.profiles p
+        select p.id, a.id as a_id from profile_sync.targets p
         left join auth.users a on a.id = p.id
         where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
@@ -265,10 +265,10 @@ begin
   -- estimates are enough to tell "most users differ" (e.g. all missing); the live statistics
   -- follow every write, the planner's only the last analyze: the larger of the two
   n_users := profile_sync.estimated_rows('auth.users'::regclass);
-  n_profiles := profile_sync.estimated_rows('public.profiles'::regclass);
+  n_profiles := profile_sync.estimated_rows(profile_sync.target_table());
   if abs(n_users - n_profiles) > range_rows_limit then
     select count(*) into n_users from auth.users;
-    select count(*) into n_profiles from public.profiles;
+    select count(*) into n_profiles from profile_sync.targets;
     return query select n_users, n_profiles, null::integer[];
     return;
   end if;

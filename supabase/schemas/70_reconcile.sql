@@ -52,19 +52,34 @@ create table if not exists profile_sync.failures (
   error_message text,
   attempts integer not null default 1,
   first_seen timestamptz not null default now(),
-  last_seen timestamptz not null default now()
+  last_seen timestamptz not null default now(),
+  constraint_name text
 );
 comment on table profile_sync.failures is
-  'Users whose sync raised an error (SQLSTATE in error_code). Every reconcile retries them; a '
-  'successful sync removes the row.';
+  'Users whose row the target refused (SQLSTATE in error_code, the constraint named when there is '
+  'one). Every reconcile retries them; a successful sync removes the row (sync_isolated).';
 create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
 alter table profile_sync.failures enable row level security;
 
 /*
- * profile_sync.reconcile_lock_holder(): the pid of the session holding the reconcile lock, or null.
- * The lock is the session-level advisory lock (20261121, 400): a killed process or a lost
- * connection frees it, which is how a dead run is told from a live one.
- * Callers: the other reconcile functions, reconcile_status and doctor.
+ * profile_sync.reconcile_lock_key(): the reconcile lock, a session-level advisory lock on the pair
+ * (reconcile_lock_key(), 400) of this database: one reconcile at a time. A killed process or a
+ * lost connection frees it, which is how a dead run is told from a live one. (sync_lock_class()
+ * is the other advisory lock profile-sync takes.)
+ */
+create or replace function profile_sync.reconcile_lock_key()
+returns integer
+language sql
+immutable
+parallel safe
+as $$
+  select 20261121
+$$;
+
+/*
+ * profile_sync.reconcile_lock_holder(): the pid of the session holding this database's reconcile
+ * lock, or null. Advisory locks are per database: another database of the same cluster running
+ * profile-sync has its own. Callers: the other reconcile functions, reconcile_status and doctor.
  */
 create or replace function profile_sync.reconcile_lock_holder()
 returns integer
@@ -74,7 +89,9 @@ security definer
 set search_path = ''
 as $$
   select l.pid from pg_catalog.pg_locks l
-  where l.locktype = 'advisory' and l.classid = 20261121 and l.objid = 400 and l.objsubid = 2 and l.granted
+  where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
+    and l.objsubid = 2 and l.granted
+    and l.database = (select d.oid from pg_catalog.pg_database d where d.datname = pg_catalog.current_database())
   limit 1
 $$;
 
@@ -106,73 +123,26 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_sync(ids, default_role, self_assignable_roles): syncs ids through the
- * core in one call; if that call raises, retries them one by one so a single bad user cannot
- * block the rest: each failure is recorded in profile_sync.failures, each success clears its row.
- * Returns what happened. Callers: reconcile_batch, reconcile_retry_failures.
+ * profile_sync.reconcile_sync(ids): syncs ids through sync_isolated (a user the target refuses
+ * fails alone and is recorded) and counts the outcomes. Callers: reconcile_sync_page,
+ * reconcile_retry_failures.
  */
 create or replace function profile_sync.reconcile_sync(
   ids uuid[],
-  default_role text,
-  self_assignable_roles text[],
   out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
 )
-language plpgsql
+language sql
 volatile
 security definer
 set search_path = ''
 as $$
-declare
-  one uuid;
-  outcome text;
-  err_code text;
-  err_message text;
-begin
-  created := 0; updated := 0; deleted := 0; unchanged := 0; failed := 0;
-  if coalesce(cardinality(ids), 0) = 0 then
-    return;
-  end if;
-
-  begin
-    select
-      count(*) filter (where r.outcome = 'created'),
-      count(*) filter (where r.outcome = 'updated'),
-      count(*) filter (where r.outcome = 'deleted'),
-      count(*) filter (where r.outcome in ('unchanged', 'not_found'))
-    into created, updated, deleted, unchanged
-    from profile_sync.sync_users(ids, default_role, self_assignable_roles) r;
-    delete from profile_sync.failures f where f.user_id = any (ids);
-    return;
-  exception when others then
-    -- the whole batch was rolled back to this block's savepoint: isolate the bad user(s) below
-    created := 0; updated := 0; deleted := 0; unchanged := 0;
-  end;
-
-  foreach one in array ids loop
-    begin
-      select r.outcome into outcome
-      from profile_sync.sync_users(array[one], default_role, self_assignable_roles) r;
-      case outcome
-        when 'created' then created := created + 1;
-        when 'updated' then updated := updated + 1;
-        when 'deleted' then deleted := deleted + 1;
-        else unchanged := unchanged + 1;
-      end case;
-      delete from profile_sync.failures f where f.user_id = one;
-    exception when others then
-      get stacked diagnostics err_code = returned_sqlstate, err_message = message_text;
-      insert into profile_sync.failures as f (user_id, source, error_code, error_message)
-      values (one, 'reconcile', err_code, left(err_message, 500))
-      on conflict (user_id) do update set
-        source = excluded.source,
-        error_code = excluded.error_code,
-        error_message = excluded.error_message,
-        attempts = f.attempts + 1,
-        last_seen = now();
-      failed := failed + 1;
-    end;
-  end loop;
-end
+  select
+    (count(*) filter (where r.outcome = 'created'))::integer,
+    (count(*) filter (where r.outcome = 'updated'))::integer,
+    (count(*) filter (where r.outcome = 'deleted'))::integer,
+    (count(*) filter (where r.outcome in ('unchanged', 'not_found')))::integer,
+    (count(*) filter (where r.outcome = 'failed'))::integer
+  from profile_sync.sync_isolated(ids, 'reconcile') r
 $$;
 
 /*
@@ -214,7 +184,7 @@ begin
   -- Session locks stack: a session that still holds the lock (its last run never finished) keeps
   -- the one it has rather than taking a second that a single unlock would not free.
   if profile_sync.reconcile_lock_holder() is distinct from pg_catalog.pg_backend_pid()
-    and not pg_catalog.pg_try_advisory_lock(20261121, 400) then
+    and not pg_catalog.pg_try_advisory_lock(profile_sync.reconcile_lock_key(), 400) then
     raise exception 'a reconcile is already running (pid %)', profile_sync.reconcile_lock_holder()
       using errcode = '55P03';
   end if;
@@ -298,7 +268,7 @@ as $$
     and u.id <= coalesce(through_id, 'ffffffff-ffff-ffff-ffff-ffffffffffff'::uuid)
     -- a probe of profiles' key per user, never a join: a reused plan that merged the two keys
     -- read profiles from their first id on every page (a backfill at 1M took twice as long)
-    and (select p.id from public.profiles p where p.id = u.id) is null
+    and (select p.id from profile_sync.targets p where p.id = u.id) is null
   order by u.id
   limit max_users
 $$;
@@ -354,9 +324,8 @@ begin
     -- queued and walked (it lost its profile since the pass began) counts once, as queued
     select a.id, a.drift,
       pg_catalog.row_number() over (order by a.id) as n,
-      -- the key range sync_users locks for this id (20261122000500)
-      pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 0) * 4
-        + pg_catalog.get_byte(pg_catalog.uuid_send(a.id), 1) / 64 as key_range
+      -- the key range sync_users locks for this id
+      profile_sync.key_range(a.id) as key_range
     from (
       select distinct on (b.id) b.id, b.drift
       from (select * from queued union all select * from walked) b
@@ -391,8 +360,7 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_sync_page(run_id, page_from, page_last, default_role,
- * self_assignable_roles): syncs the run's queued ids and walked users in (page_from, page_last],
+ * profile_sync.reconcile_sync_page(run_id, page_from, page_last): syncs the run's queued ids and walked users in (page_from, page_last],
  * leaving out users that already failed in this run, through reconcile_sync (a failing user is
  * isolated and recorded). Needs no lock: any connection may sync a page the lock holder handed
  * out. Callers: postgres, service_role.
@@ -401,8 +369,6 @@ create or replace function profile_sync.reconcile_sync_page(
   run_id bigint,
   page_from uuid,
   page_last uuid,
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}',
   out created integer, out updated integer, out deleted integer, out unchanged integer, out failed integer
 )
 language plpgsql
@@ -429,7 +395,7 @@ begin
   where not exists (
     select 1 from profile_sync.failures f where f.user_id = v.id and f.last_seen >= run_started);
   select * into created, updated, deleted, unchanged, failed
-  from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles);
+  from profile_sync.reconcile_sync(ids);
 end
 $$;
 
@@ -483,15 +449,13 @@ end
 $$;
 
 /*
- * profile_sync.reconcile_retry_failures(run_id, max_users, default_role, self_assignable_roles):
+ * profile_sync.reconcile_retry_failures(run_id, max_users):
  * retries up to max_users recorded failures not yet tried by this run, oldest first; successes
  * clear their rows. Counts go to the run. Callers: postgres, service_role, holding the lock.
  */
 create or replace function profile_sync.reconcile_retry_failures(
   run_id bigint,
-  max_users integer,
-  default_role text default 'user',
-  self_assignable_roles text[] default '{}'
+  max_users integer
 )
 returns table (retried integer, created integer, updated integer, deleted integer, failed integer)
 language plpgsql
@@ -512,7 +476,7 @@ begin
     order by f.last_seen, f.user_id
     limit max_users
   ) f;
-  select * into res from profile_sync.reconcile_sync(ids, default_role, self_assignable_roles) s;
+  select * into res from profile_sync.reconcile_sync(ids) s;
   update profile_sync.runs r set
     created = r.created + res.created,
     updated = r.updated + res.updated,
@@ -529,7 +493,7 @@ $$;
  * profile_sync.reconcile_finish(run_id, status, error): ends a run as complete (the pass is done:
  * its queue is emptied), partial (time budget spent; the next run resumes from the cursor) or
  * failed, and releases the lock. A run that created or deleted more than a tenth of the profiles
- * (and at least 1,000) analyzes public.profiles' key first. Callers: postgres, service_role,
+ * (and at least 1,000) analyzes the target's key first. Callers: postgres, service_role,
  * in the session that began the run.
  */
 create or replace function profile_sync.reconcile_finish(run_id bigint, status text, error text default null)
@@ -552,14 +516,14 @@ begin
     error = left(reconcile_finish.error, 1000)
   where r.id = run_id and r.status = 'running'
   returning r.created + r.deleted into changed;
-  if changed >= greatest(1000, profile_sync.estimated_rows('public.profiles'::regclass) / 10) then
-    analyze public.profiles (id);
+  if changed >= greatest(1000, profile_sync.estimated_rows(profile_sync.target_table()) / 10) then
+    execute pg_catalog.format('analyze %s (%I)', profile_sync.target_table(), (select s.target_key from profile_sync.settings s));
   end if;
   if status = 'complete' and profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
     truncate profile_sync.reconcile_queue;
   end if;
   if profile_sync.reconcile_lock_holder() = pg_catalog.pg_backend_pid() then
-    perform pg_catalog.pg_advisory_unlock(20261121, 400);
+    perform pg_catalog.pg_advisory_unlock(profile_sync.reconcile_lock_key(), 400);
   end if;
 end
 $$;

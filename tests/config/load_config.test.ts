@@ -7,7 +7,7 @@ const base = { SUPABASE_DB_URL: 'postgresql://u:p@127.0.0.1:5432/postgres', SUPA
 Deno.test('defaults and derived values', () => {
   const c = loadConfig(base);
   assertEquals(c.issuer, 'https://abc.supabase.co/auth/v1');
-  assertEquals(c.rolePolicy, { defaultRole: 'user', selfAssignableRoles: [] });
+  assertEquals(c.rolePolicy, undefined); // the database's policy is in force
   assertEquals(c.maxBodyBytes, 1024 * 1024);
   assertEquals(c.webhookSecrets, []);
   assertEquals(c.adminKeys, []);

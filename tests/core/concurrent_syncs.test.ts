@@ -7,7 +7,6 @@ import { freshDatabase } from '../helpers/db.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 import { syncUsers } from '../../shared/sync.ts';
 
-const policy = { defaultRole: 'user', selfAssignableRoles: [] };
 
 Deno.test('50 concurrent syncs of the same users', async () => {
   const db = await freshDatabase('concurrent');
@@ -18,7 +17,7 @@ Deno.test('50 concurrent syncs of the same users', async () => {
     const syncs = Array.from({ length: 50 }, (_, k) => {
       // each call syncs the users in a different order, some overlapping subsets
       const order = k % 2 === 0 ? [...ids] : [...ids].reverse();
-      return syncUsers(pool, policy, order.slice(0, 10 + (k % 11)));
+      return syncUsers(pool, order.slice(0, 10 + (k % 11)));
     });
     // auth updates one row at a time, as Auth writes them, interleaved with the syncs
     const updates = Array.from({ length: 10 }, async (_, v) => {
@@ -28,7 +27,7 @@ Deno.test('50 concurrent syncs of the same users', async () => {
       }
     });
     await Promise.all([...syncs, ...updates]);
-    await syncUsers(pool, policy, ids); // the final sync after every update committed
+    await syncUsers(pool, ids); // the final sync after every update committed
     const rows = await db.sql`
       select p.id, p.full_name, u.raw_user_meta_data ->> 'full_name' as auth_name
       from public.profiles p join auth.users u using (id) where p.id = any(${ids}::uuid[])`;

@@ -4,7 +4,6 @@ import { freshDatabase } from '../helpers/db.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 import { getProfile, syncUser } from '../../shared/sync.ts';
 
-const policy = { defaultRole: 'user', selfAssignableRoles: [] };
 
 Deno.test('provider metadata shapes map to the profile', async (t) => {
   const db = await freshDatabase('providers');
@@ -41,7 +40,7 @@ Deno.test('provider metadata shapes map to the profile', async (t) => {
     for (const [name, input, expected] of cases) {
       await t.step(name, async () => {
         const id = await insertAuthUser(db.sql, input);
-        assertEquals(await syncUser(db.sql, policy, id), { user_id: id, outcome: 'created' });
+        assertEquals(await syncUser(db.sql, id), { user_id: id, outcome: 'created' });
         const profile = await getProfile(db.sql, id);
         for (const [k, v] of Object.entries(expected)) assertEquals(profile?.[k as keyof typeof profile], v, k);
       });
@@ -53,11 +52,11 @@ Deno.test('provider metadata shapes map to the profile', async (t) => {
       const id = await insertAuthUser(db.sql, {
         email: 'owned@example.com', email_confirmed_at: confirmed, last_sign_in_at: signedIn,
       });
-      await syncUser(db.sql, policy, id);
+      await syncUser(db.sql, id);
       const p = await getProfile(db.sql, id);
       assertEquals(p?.email, 'owned@example.com');
-      assertEquals(new Date(p!.email_confirmed_at!).toISOString(), confirmed.toISOString());
-      assertEquals(new Date(p!.last_sign_in_at!).toISOString(), signedIn.toISOString());
+      assertEquals(new Date(p!.email_confirmed_at as string).toISOString(), confirmed.toISOString());
+      assertEquals(new Date(p!.last_sign_in_at as string).toISOString(), signedIn.toISOString());
     });
   } finally {
     await db.drop();

@@ -6,7 +6,6 @@ import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { syncUsers } from '../../shared/sync.ts';
 import type { Sql } from '../../shared/db.ts';
 
-const policy = { defaultRole: 'user', selfAssignableRoles: [] };
 const versions = (sql: Sql, ids: string[]) => sql`
   select p.id, p.xmin::text as p_xmin, p.ctid::text as p_ctid, s.xmin::text as s_xmin, p.updated_at
   from public.profiles p join profile_sync.profile_state s on s.user_id = p.id
@@ -20,9 +19,9 @@ Deno.test('an unchanged sync writes nothing', async () => {
       await insertAuthUser(db.sql, provider.github()),
       await insertAuthUser(db.sql, provider.anonymous()),
     ];
-    assertEquals((await syncUsers(db.sql, policy, ids)).map((r) => r.outcome), ['created', 'created', 'created']);
+    assertEquals((await syncUsers(db.sql, ids)).map((r) => r.outcome), ['created', 'created', 'created']);
     const before = await versions(db.sql, ids);
-    const again = await syncUsers(db.sql, policy, [...ids, ...ids]);
+    const again = await syncUsers(db.sql, [...ids, ...ids]);
     assertEquals(again.map((r) => r.outcome), ['unchanged', 'unchanged', 'unchanged']);
     assertEquals(await versions(db.sql, ids), before);
   } finally {
@@ -34,10 +33,10 @@ Deno.test('a password change updates bookkeeping only', async () => {
   const db = await freshDatabase('unchanged_pw');
   try {
     const id = await insertAuthUser(db.sql, provider.google());
-    await syncUsers(db.sql, policy, [id]);
+    await syncUsers(db.sql, [id]);
     const [before] = await versions(db.sql, [id]);
     await updateAuthUser(db.sql, id, { encrypted_password: '$2a$10$changed' });
-    assertEquals((await syncUsers(db.sql, policy, [id]))[0].outcome, 'unchanged');
+    assertEquals((await syncUsers(db.sql, [id]))[0].outcome, 'unchanged');
     const [after] = await versions(db.sql, [id]);
     assertEquals([after.p_xmin, after.p_ctid], [before.p_xmin, before.p_ctid]);
     assertNotEquals(after.s_xmin, before.s_xmin);
@@ -50,11 +49,11 @@ Deno.test('an older auth state never overwrites a newer one (version guard)', as
   const db = await freshDatabase('version_guard');
   try {
     const id = await insertAuthUser(db.sql, provider.email({ full_name: 'New' }));
-    await syncUsers(db.sql, policy, [id]);
+    await syncUsers(db.sql, [id]);
     // Simulate a state that was synced from a newer auth version than the row now shows.
     await db.sql`update profile_sync.profile_state set auth_updated_at = now() + interval '1 hour' where user_id = ${id}`;
     await db.sql`update auth.users set raw_user_meta_data = '{"full_name":"Old"}' where id = ${id}`;
-    assertEquals((await syncUsers(db.sql, policy, [id]))[0].outcome, 'unchanged');
+    assertEquals((await syncUsers(db.sql, [id]))[0].outcome, 'unchanged');
     const [p] = await db.sql`select full_name from public.profiles where id = ${id}`;
     assertEquals(p.full_name, 'New');
   } finally {

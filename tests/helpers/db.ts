@@ -47,3 +47,41 @@ export async function freshDatabase(label = 'db'): Promise<TestDb> {
     },
   };
 }
+
+/**
+ * A new database with the Supabase stand-ins and profile-sync's core migrations but no mapping
+ * applied (no *_profile_sync_mapping.sql): a project about to adopt its own table.
+ */
+export async function coreDatabase(label = 'core'): Promise<TestDb> {
+  const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
+  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+  try {
+    await admin.unsafe(`create database "${name}" template template0`);
+  } finally {
+    await admin.end();
+  }
+  const url = databaseUrl(name);
+  const sql = postgres(url, { max: 10, prepare: false, onnotice: () => {} });
+  const root = new URL('../../', import.meta.url);
+  const files = (dir: string) =>
+    [...Deno.readDirSync(new URL(dir, root))].map((e) => e.name).filter((f) => f.endsWith('.sql')).sort()
+      .map((f) => new URL(`${dir}/${f}`, root));
+  for (const file of [...files('local/stand-ins'), ...files('supabase/migrations')]) {
+    if (file.pathname.endsWith('_profile_sync_mapping.sql')) continue;
+    await sql.unsafe(await Deno.readTextFile(file));
+  }
+  return {
+    name,
+    url,
+    sql,
+    async drop() {
+      await sql.end({ timeout: 1 });
+      const a = postgres(adminUrl(), { max: 1, onnotice: () => {} });
+      try {
+        await a.unsafe(`drop database if exists "${name}" with (force)`);
+      } finally {
+        await a.end();
+      }
+    },
+  };
+}

@@ -32,12 +32,14 @@ Deno.test('reconcile: dry run counts exactly and writes nothing; the real run re
     const failures = await failuresTable(db.sql);
     const dry = await call({ headers: admin, body: { dry_run: true } });
     assert.equal(dry.status, 200);
-    const { samples, run_id, duration_ms, ...counts } = dry.json as Record<string, unknown>;
+    const { samples, run_id, duration_ms, changes, kept, ...counts } = dry.json as Record<string, unknown>;
     assert.deepEqual(counts, {
       dry_run: true, missing: 1100, stale: 400, orphaned: 200,
       created: 0, updated: 0, deleted: 0, failed: 0, complete: true,
     });
-    assert.equal(typeof run_id, 'number');
+    assert.equal(run_id, null, 'a dry run writes no run');
+    assert.equal(typeof changes, 'object');
+    assert.equal(typeof kept, 'number');
     assert.equal(typeof duration_ms, 'number');
     const sampled = samples as Record<'missing' | 'stale' | 'orphaned', string[]>;
     for (const cls of ['missing', 'stale', 'orphaned'] as const) {

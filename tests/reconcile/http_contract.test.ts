@@ -77,12 +77,13 @@ Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, s
       assert.deepEqual(Object.keys(empty.json).sort(), REPORT_KEYS);
       assert.deepEqual([empty.json.created, empty.json.complete], [1, true]);
       const dry = await call({ headers: { apikey: DEV_SECRET_KEY }, body: { dry_run: true } });
-      assert.deepEqual(Object.keys(dry.json).sort(), [...REPORT_KEYS, 'samples'].sort());
+      assert.deepEqual(Object.keys(dry.json).sort(), [...REPORT_KEYS, 'changes', 'kept', 'samples'].sort());
+      assert.equal(dry.json.run_id, null, 'a dry run writes no run');
       const status = await call({ method: 'GET', headers: { apikey: DEV_SECRET_KEY } });
       assert.deepEqual(Object.keys(status.json).sort(), STATUS_KEYS);
       assert.deepEqual(
         [status.json.auth_users, status.json.profiles, status.json.synced_percent, (status.json.last_run as { id: number }).id],
-        [1, 1, 100, dry.json.run_id],
+        [1, 1, 100, empty.json.run_id],
       );
     });
   } finally {

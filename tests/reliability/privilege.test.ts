@@ -97,14 +97,10 @@ Deno.test('role: admin in user metadata never reaches the profile, end to end th
 
 Deno.test('RLS: a user cannot raise their role, take an email or touch another row; the next sync changes nothing', async () => {
   const db = await freshDatabase('rel_priv_rls');
-  const policy = { defaultRole: 'user', selfAssignableRoles: [] };
   try {
     const a = await insertAuthUser(db.sql, { email: 'a@example.com', user_metadata: { full_name: 'Alice' } });
     const b = await insertAuthUser(db.sql, { email: 'b@example.com', user_metadata: { full_name: 'Bob' } });
-    await db.sql`select * from profile_sync.sync_users(${[
-      a,
-      b,
-    ]}::uuid[], ${policy.defaultRole}, ${policy.selfAssignableRoles}::text[])`;
+    await db.sql`select * from profile_sync.sync_users(${[a, b]}::uuid[])`;
     const before = await syncTables(db.sql);
     const asA = { role: 'authenticated', sub: a } as const;
 
@@ -142,10 +138,7 @@ Deno.test('RLS: a user cannot raise their role, take an email or touch another r
     assert.deepEqual(await syncTables(db.sql), before, 'a refused statement left a trace');
 
     // The refusals left no edit flag behind: the next sync changes nothing.
-    const rows = await db.sql`select outcome from profile_sync.sync_users(${[
-      a,
-      b,
-    ]}::uuid[], 'user', '{}'::text[])`;
+    const rows = await db.sql`select outcome from profile_sync.sync_users(${[a, b]}::uuid[])`;
     assert.deepEqual(rows.map((r) => r.outcome), ['unchanged', 'unchanged']);
     assert.deepEqual(await syncTables(db.sql), before);
   } finally {

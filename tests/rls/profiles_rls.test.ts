@@ -6,7 +6,6 @@ import { asRole } from '../helpers/rls.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 import { syncUsers } from '../../shared/sync.ts';
 
-const policy = { defaultRole: 'user', selfAssignableRoles: [] };
 const denied = { code: '42501' };
 
 Deno.test('RLS on profiles from every side', async (t) => {
@@ -14,7 +13,7 @@ Deno.test('RLS on profiles from every side', async (t) => {
   try {
     const a = await insertAuthUser(db.sql, { email: 'a@example.com', ...provider.google('Alice') });
     const b = await insertAuthUser(db.sql, { email: 'b@example.com', ...provider.github('bob') });
-    await syncUsers(db.sql, policy, [a, b]);
+    await syncUsers(db.sql, [a, b]);
 
     await t.step('anon reads nothing and writes nothing', async () => {
       await rejects(asRole(db.sql, { role: 'anon' }, (tx) => tx`select * from public.profiles`), denied);

@@ -21,7 +21,9 @@ Deno.test('a database built from supabase/schemas equals one built from supabase
   await admin.unsafe(`create database "${name}" template template0`);
   const sql = postgres(databaseUrl(name), { max: 1, onnotice: () => {} });
   try {
-    for (const file of [...sqlFiles('local/stand-ins'), ...sqlFiles('supabase/schemas')]) {
+    // the schemas, then the mapping the migrations apply (the sync core is compiled for it)
+    const mappings = sqlFiles('supabase/migrations').filter((f) => f.endsWith('_profile_sync_mapping.sql'));
+    for (const file of [...sqlFiles('local/stand-ins'), ...sqlFiles('supabase/schemas'), ...mappings]) {
       await sql.unsafe(await Deno.readTextFile(file));
     }
     const fromMigrations = await catalogSnapshot(migrated.sql);
