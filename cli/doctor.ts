@@ -220,8 +220,99 @@ const lastRun: Check = async (sql) => {
     : ok(describeRun(run));
 };
 
+type Settings = {
+  mapping: {
+    columns: Record<string, { from?: string; owner: string }>;
+    soft_delete: { at?: string; flag?: string } | null;
+    user_editable: string[];
+  };
+  target_table: string;
+  target_key: string;
+  default_role: string;
+  self_assignable_roles: string[];
+  replaced_triggers: string[];
+};
+
+async function settings(sql: Sql): Promise<Settings | undefined> {
+  const [row] = await sql<Settings[]>`
+    select mapping, target_table, target_key, default_role, self_assignable_roles, replaced_triggers
+    from profile_sync.settings`;
+  return row;
+}
+
+const mapping: Check = async (sql) => {
+  const s = await settings(sql);
+  if (!s) {
+    return fail('no mapping is applied: nothing says which table to keep',
+      'write supabase/profile-sync.json (`npx profile-sync init`), then `supabase db push`');
+  }
+  const [{ present }] = await sql`select to_regclass(${s.target_table}) is not null as present`;
+  if (!present) {
+    return fail(`the mapped table ${s.target_table} does not exist`,
+      'restore it, or apply a mapping for the table you use (`npx profile-sync generate`, `supabase db push`)');
+  }
+  const byOwner = (owner: string) =>
+    Object.entries(s.mapping.columns).filter(([, c]) => c.owner === owner).map(([name]) => name).sort();
+  const parts = [
+    `${s.target_table} keyed by ${s.target_key}`,
+    `auth: ${byOwner('auth').join(', ') || '-'}`,
+    `app: ${byOwner('app').join(', ') || '-'}`,
+    ...(byOwner('insert').length ? [`insert: ${byOwner('insert').join(', ')}`] : []),
+    `soft delete: ${s.mapping.soft_delete ? Object.values(s.mapping.soft_delete).join('/') : 'none'}`,
+    `roles: default ${s.default_role}, self-assignable ${s.self_assignable_roles.join(', ') || 'none'}`,
+    ...(s.replaced_triggers.length ? [`replaced ${s.replaced_triggers.join(', ')}`] : []),
+  ];
+  return ok(parts.join('; '));
+};
+
+/**
+ * What users may write on the mapped table: a grant (and the policies that would let it through)
+ * allowing authenticated or anon to insert, delete, or update the role, the key or an auth-owned
+ * column is a failure that names it.
+ */
+const access: Check = async (sql) => {
+  const s = await settings(sql);
+  if (!s) return warn('no mapping applied (see the mapping line)');
+  const { columns, soft_delete, user_editable } = s.mapping;
+  const guarded = [
+    s.target_key,
+    ...Object.entries(columns).filter(([name, c]) => c.from === 'role' || c.owner !== 'app' || !user_editable.includes(name))
+      .map(([name]) => name),
+    ...(soft_delete ? Object.entries(soft_delete).filter(([k]) => k !== 'active').map(([, v]) => String(v)) : []),
+  ];
+  const writes = await sql<{ role: string; what: string }[]>`
+    select r.role, w.what
+    from unnest(array['anon', 'authenticated']) as r (role)
+    cross join lateral (
+      select 'insert' as what where has_table_privilege(r.role, ${s.target_table}::regclass, 'insert')
+      union all select 'delete' where has_table_privilege(r.role, ${s.target_table}::regclass, 'delete')
+      union all select 'update (' || c || ')' from unnest(${guarded}::text[]) as c
+        where has_column_privilege(r.role, ${s.target_table}::regclass, c, 'update')
+    ) w
+    order by 1, 2`;
+  const [{ rls }] = await sql`select relrowsecurity as rls from pg_class where oid = ${s.target_table}::regclass`;
+  if (writes.length > 0) {
+    const [schema, table] = s.target_table.split('.');
+    const policies = await sql<{ policyname: string }[]>`
+      select policyname from pg_policies
+      where schemaname = ${schema.replaceAll('"', '')} and tablename = ${table.replaceAll('"', '')}
+        and cmd in ('INSERT', 'UPDATE', 'DELETE', 'ALL')
+        and (roles && array['public', 'anon', 'authenticated']::name[])`;
+    const lets = writes.map((w) => `${w.role} may ${w.what}`).join(', ');
+    const through = policies.length ? ` (policies that let it through: ${policies.map((p) => `"${p.policyname}"`).join(', ')})` : '';
+    return fail(`users can write what profile-sync owns on ${s.target_table}: ${lets}${through}`,
+      writes.map((w) => `revoke ${w.what} on ${s.target_table} from ${w.role};`).join(' '));
+  }
+  return rls
+    ? ok(`authenticated may update only ${user_editable.join(', ') || 'nothing'}; no insert or delete`)
+    : warn(`row level security is off on ${s.target_table}: every signed-in user can read every row`,
+      `alter table ${s.target_table} enable row level security; (and add the policies the app needs)`);
+};
+
 const CHECKS: Record<string, Check> = {
   migrations,
+  mapping,
+  access,
   trigger,
   pg_net: pgNet,
   vault,
