@@ -17,8 +17,10 @@ import { webhook } from './scenarios/webhook.mjs';
 import { signup } from './scenarios/signup.mjs';
 import { syncProfile } from './scenarios/sync-profile.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
+import { adopted } from './scenarios/adopted.mjs';
 
-const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart };
+// adopted last: it leaves the project on its own mapping
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, adopted };
 
 const { values: opts } = parseArgs({
   options: {

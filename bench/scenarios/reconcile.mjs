@@ -23,7 +23,7 @@ async function statusLatency(ctx, fn, samples) {
 }
 
 /** POSTs /reconcile with default batches until a report says complete; sums the reports. */
-async function reconcileUntilComplete(ctx, fn) {
+export async function reconcileUntilComplete(ctx, fn) {
   const totals = { calls: 0, created: 0, updated: 0, deleted: 0, failed: 0 };
   const { ms } = await timed(async () => {
     for (;;) {

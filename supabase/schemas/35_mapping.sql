@@ -549,7 +549,11 @@ begin
   end if;
   target := (m ->> 'table')::regclass;
 
-  -- a previous target keeps its rows; it only stops being synced
+  -- Another table (or key): the bookkeeping was the old table's merge base; the new table is
+  -- adopted afresh. A previous target keeps its rows; it only stops being synced.
+  if exists (select 1 from profile_sync.settings s where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key') then
+    truncate profile_sync.profile_state;
+  end if;
   insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
   values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
     array(select pg_catalog.jsonb_array_elements_text(m #> '{roles,self_assignable}')))
