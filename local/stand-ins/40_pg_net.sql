@@ -58,3 +58,6 @@ revoke all on all tables in schema net from public;
 revoke execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) from public;
 grant usage on schema net to service_role, supabase_auth_admin;
 grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to service_role;
+
+-- `profile-sync doctor` reads this to tell the local stack's database (no pg_cron, as expected).
+comment on schema net is 'profile-sync local stand-in for pg_net (local/stand-ins/40_pg_net.sql)';
