@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { fileURLToPath as fromFileUrl } from 'node:url';
-import { databaseUrl } from '../helpers/db.ts';
+import { adminDatabaseUrl, databaseUrl } from '../helpers/db.ts';
 import { insertAuthUser } from '../helpers/users.ts';
 
 const root = fromFileUrl(new URL('../../', import.meta.url));
@@ -14,9 +14,11 @@ const MIGRATION = '20261121000300_create_auth_users_webhook_trigger.sql';
 Deno.test('the trigger migration applies without pg_net or Vault and never blocks auth writes', async () => {
   const name = `t_bare_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(Deno.env.get('TEST_DATABASE_URL')!, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}" template template0`);
+  await admin.unsafe(`create database "${name}" template template0 owner postgres`);
   const warnings: string[] = [];
-  const sql = postgres(databaseUrl(name), { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  // Supabase's pieces as the superuser; the migrations as the owner `postgres`, as on hosted
+  const sql = postgres(adminDatabaseUrl(name), { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  const owner = postgres(databaseUrl(name), { max: 1, onnotice: () => {} });
   try {
     const read = (path: string) => Deno.readTextFile(`${root}${path}`);
     for (const file of ['10_roles.sql', '20_auth.sql', '30_extensions.sql']) {
@@ -25,8 +27,8 @@ Deno.test('the trigger migration applies without pg_net or Vault and never block
     const migrations = [...Deno.readDirSync(`${root}supabase/migrations`)].map((e) => e.name)
       .filter((f) => f.endsWith('.sql') && f <= MIGRATION).sort();
     assert.ok(migrations.includes(MIGRATION));
-    for (const file of migrations) await sql.unsafe(await read(`supabase/migrations/${file}`));
-    await sql.unsafe(await read(`supabase/migrations/${MIGRATION}`));
+    for (const file of migrations) await owner.unsafe(await read(`supabase/migrations/${file}`));
+    await owner.unsafe(await read(`supabase/migrations/${MIGRATION}`));
 
     const [{ n }] = await sql`select count(*)::int as n from pg_catalog.pg_trigger
       where tgrelid = 'auth.users'::regclass and tgname like 'profile_sync_%'`;
@@ -41,6 +43,7 @@ Deno.test('the trigger migration applies without pg_net or Vault and never block
     assert.match(warnings[0], /Vault is not available/);
   } finally {
     await sql.end();
+    await owner.end();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }
