@@ -2,7 +2,7 @@
 // `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs] [-- --fast-commits]`: measures every path of
 // profile-sync against the physical limit on the same machine in the same run, on a throwaway
 // embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startCluster, seedUsers, settle } from './lib/cluster.mjs';
@@ -17,8 +17,9 @@ import { webhook } from './scenarios/webhook.mjs';
 import { signup } from './scenarios/signup.mjs';
 import { syncProfile } from './scenarios/sync-profile.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
+import { reconcileSpread } from './scenarios/reconcile-spread.mjs';
 
-const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart };
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, reconcileSpread };
 
 const { values: opts } = parseArgs({
   options: {
@@ -30,6 +31,9 @@ const { values: opts } = parseArgs({
     docs: { type: 'boolean', default: false },
     // fsync off: quicker, but not what a hosted project pays per commit (the report names it)
     'fast-commits': { type: 'boolean', default: false },
+    // SQL run after the migrations (e.g. a function changed in supabase/schemas/ but not yet a
+    // migration), to measure a change before it ships; the report says a file was applied
+    'apply-sql': { type: 'string' },
   },
 });
 if (opts.docs) {
@@ -83,7 +87,11 @@ process.on('exit', () => {
 });
 try {
   const { sql } = cluster;
-  const machine = await describeMachine(sql);
+  if (opts['apply-sql']) {
+    await sql.unsafe(readFileSync(opts['apply-sql'], 'utf8'));
+    say(`applied ${opts['apply-sql']} after the migrations`);
+  }
+  const machine = { ...(await describeMachine(sql)), ...(opts['apply-sql'] ? { appliedSql: opts['apply-sql'] } : {}) };
   await seedUsers(sql, scale.users);
   await settle(sql);
   say(`cluster ready, ${scale.users} users seeded (${((performance.now() - started) / 1000).toFixed(1)} s)`);
