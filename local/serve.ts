@@ -1,33 +1,48 @@
 /**
  * `deno run local/serve.ts`: the functions half of `npm run dev` (local/dev.mjs starts the
- * database and runs this with the functions' environment). Ctrl-C / SIGTERM stop it cleanly.
+ * database and the front door, and runs this with the functions' environment). Ctrl-C / SIGTERM
+ * stop it cleanly, and so does the end of its stdin: the dev process that started it is gone.
  * @module
  */
 import { ConfigError } from '../shared/config.ts';
 import { startLocalStack } from './stack.ts';
 
+/** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
+const RECONCILE_EVERY_MS = 10 * 60_000;
+
 const env = Deno.env.toObject();
 try {
+  const local = env.PROFILE_SYNC_LOCAL_RELAY === '1';
   const stack = await startLocalStack({
     env,
-    port: Number(env.PORT ?? 54321),
-    hostname: env.HOST ?? '127.0.0.1',
-    relay: env.PROFILE_SYNC_LOCAL_RELAY === '1',
+    port: Number(env.PROFILE_SYNC_FUNCTIONS_PORT ?? env.PORT ?? 54321),
+    hostname: '127.0.0.1',
+    relay: local,
+    devTokens: env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1',
+    reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
   });
+  let stopping = false;
   const stop = async () => {
+    if (stopping) return;
+    stopping = true;
     await stack.close();
     Deno.exit(0);
   };
   Deno.addSignalListener('SIGINT', stop);
   Deno.addSignalListener('SIGTERM', stop);
   console.error(`functions listening on ${stack.url}/functions/v1/`);
+  if (env.PROFILE_SYNC_WATCH_STDIN === '1') {
+    // read stdin to its end: that is the dev process exiting, however it went
+    for await (const _ of Deno.stdin.readable) { /* nothing is sent */ }
+    await stop();
+  }
 } catch (err) {
   if (err instanceof ConfigError) {
     console.error(err.message);
     Deno.exit(2);
   }
   if (err instanceof Deno.errors.AddrInUse) {
-    console.error(`port ${env.PORT ?? 54321} is already in use: stop what holds it or set PORT to a free port`);
+    console.error(`port ${env.PROFILE_SYNC_FUNCTIONS_PORT ?? env.PORT ?? 54321} is already in use: stop what holds it or set PORT to a free port`);
     Deno.exit(2);
   }
   throw err;

@@ -5,10 +5,11 @@
  * @module
  */
 import { createDeps } from '../shared/serve.ts';
-import type { Deps } from '../shared/serve.ts';
+import type { AppFactory, Deps } from '../shared/serve.ts';
 import { createLogger } from '../shared/log.ts';
 import type { Logger } from '../shared/log.ts';
 import { DEV_JWKS } from './dev-keys.ts';
+import { DEV_TOKEN_PATH, devTokenResponse } from './dev-token.ts';
 import { FUNCTIONS } from './functions.ts';
 import { startRelay } from './relay.ts';
 import { setRolePolicy } from '../shared/sync.ts';
@@ -31,6 +32,10 @@ export type StackOptions = {
   log?: Logger;
   /** Serve the dev JWKS (the local stand-in for Auth's /.well-known/jwks.json). */
   jwks?: unknown;
+  /** Serve GET /auth/v1/dev/token (local/dev-token.ts): only when the stack is its own Auth. */
+  devTokens?: boolean;
+  /** Call reconcile every this many ms, as the pg_cron job does on Supabase (no pg_cron locally). */
+  reconcileEveryMs?: number;
 };
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
@@ -45,6 +50,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     if (url.pathname === '/auth/v1/.well-known/jwks.json') {
       return Response.json(jwks, { headers: { 'cache-control': 'public, max-age=600' } });
     }
+    if (options.devTokens && url.pathname === DEV_TOKEN_PATH) return devTokenResponse(req, deps);
     const m = /^\/functions\/v1\/([^/]+)(\/.*)?$/.exec(url.pathname);
     const app = m ? apps[m[1]] : undefined;
     if (!m || !app) {
@@ -74,15 +80,35 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   );
   const port = server.addr.port;
   const relay = options.relay ? await startRelay(deps.sql, log) : undefined;
+  const schedule = options.reconcileEveryMs
+    ? setInterval(() => void scheduledReconcile(apps.reconcile, deps, log), options.reconcileEveryMs)
+    : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     deps,
     relay,
     async close() {
+      clearInterval(schedule);
       await relay?.close();
       await server.shutdown();
       await deps.sql.end({ timeout: 1 });
     },
   };
+}
+
+/** What the pg_cron job sends on Supabase: an 8 s reconcile with the admin key (migration 20261121000500). */
+async function scheduledReconcile(app: ReturnType<AppFactory>, deps: Deps, log: Logger): Promise<void> {
+  const key = deps.config.adminKeys[0];
+  if (!key) return;
+  try {
+    const res = await app.fetch(new Request('http://127.0.0.1/reconcile', {
+      method: 'POST',
+      headers: { apikey: key, 'content-type': 'application/json' },
+      body: JSON.stringify({ time_budget_ms: 8000 }),
+    }));
+    await res.body?.cancel();
+  } catch (err) {
+    log.warn('scheduled reconcile failed', { err });
+  }
 }

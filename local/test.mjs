@@ -1,13 +1,16 @@
 #!/usr/bin/env node
 // `npm test`: a real Postgres (embedded 17, or the cluster in TEST_DATABASE_URL), the Supabase
 // stand-ins, the migrations applied with the real CLI into a template database, then `deno test`.
-// Each test file clones the template, so files never see each other's users.
+// Each test file clones the template, so files never see each other's users. As on hosted
+// Supabase, `postgres` is not a superuser: the embedded cluster's superuser is supabase_admin, the
+// stand-ins are applied as it, and the migrations as `postgres`, which owns the databases.
 import { spawn } from 'node:child_process';
 import { rmSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import postgres from 'postgres';
-import { ROOT, applyStandIns, ensureDatabase, pushMigrations, startEmbedded, withDatabase } from './postgres.mjs';
+import { OWNER, ROOT, applyStandIns, asOwner, pushMigrations, standInFiles, startEmbedded, withDatabase } from './postgres.mjs';
+import { readFileSync } from 'node:fs';
 
 export const TEMPLATE_DB = 'profile_sync_template';
 
@@ -29,7 +32,7 @@ export async function prepareTestCluster() {
   let dataParent;
   if (!adminUrl) {
     dataParent = mkdtempSync(join(ROOT, '.local', 'test-pg-').replace('.local/', '.local/'));
-    const db = await startEmbedded({ dataDir: join(dataParent, 'data'), port: await freePort() });
+    const db = await startEmbedded({ dataDir: join(dataParent, 'data'), port: await freePort(), user: 'supabase_admin' });
     adminUrl = db.url;
     stop = async () => {
       await db.stop();
@@ -37,12 +40,27 @@ export async function prepareTestCluster() {
     };
   }
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
-  await admin.end();
-  await ensureDatabase(adminUrl, TEMPLATE_DB);
+  try {
+    const [me] = await admin`select current_user as name, rolsuper as superuser from pg_roles where rolname = current_user`;
+    if (!me.superuser || me.name === OWNER.user) {
+      throw new Error(`TEST_DATABASE_URL must name a superuser other than \`${OWNER.user}\` (it is \`${me.name}\`` +
+        `${me.superuser ? '' : ', not a superuser'}): the tests make \`${OWNER.user}\` a non-superuser owner, as on hosted Supabase`);
+    }
+    await admin.unsafe(`drop database if exists ${TEMPLATE_DB} with (force)`);
+    // the roles first (cluster-wide): the template belongs to the owner role
+    await admin.unsafe(readFileSync(standInFiles()[0], 'utf8'));
+    const [owner] = await admin`select rolsuper from pg_roles where rolname = ${OWNER.user}`;
+    if (owner.rolsuper) {
+      throw new Error(`the role \`${OWNER.user}\` is a superuser on the TEST_DATABASE_URL cluster: use a scratch cluster ` +
+        `where it is not (as on hosted Supabase), or drop it and let the tests create it`);
+    }
+    await admin.unsafe(`create database ${TEMPLATE_DB} owner ${OWNER.user}`);
+  } finally {
+    await admin.end();
+  }
   const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
   await applyStandIns(templateUrl);
-  await pushMigrations(templateUrl);
+  await pushMigrations(asOwner(adminUrl, TEMPLATE_DB));
   return { adminUrl, templateUrl, stop };
 }
 

@@ -1,5 +1,10 @@
 -- Local stand-in: schema auth as Supabase Auth (GoTrue) leaves it: auth.users with every current
--- column (supabase-facts §3.1), auth.identities (§3.2) and auth.uid()/role()/jwt() (§3.3).
+-- column, default, check and index of GoTrue's migrations (supabase-facts §3.1 and "auth.users as
+-- GoTrue's own migrations create it": the unique partial indexes on the token columns reject two
+-- users with the same non-numeric token, as they do for a careless fixture), auth.identities
+-- (§3.2) and auth.uid()/role()/jwt() (§3.3). Owned by supabase_auth_admin, which writes it; the
+-- owner role `postgres` has the privileges hosted grants it (it creates triggers and foreign keys
+-- on auth.users, but is not its owner).
 create schema if not exists auth authorization supabase_auth_admin;
 grant usage on schema auth to anon, authenticated, service_role, postgres;
 
@@ -45,10 +50,22 @@ create table if not exists auth.users (
 );
 create unique index if not exists users_email_partial_key on auth.users (email) where (is_sso_user = false);
 create index if not exists users_instance_id_idx on auth.users (instance_id);
+create index if not exists users_instance_id_email_idx on auth.users (instance_id, lower((email)::text));
+create unique index if not exists confirmation_token_idx on auth.users (confirmation_token)
+  where ((confirmation_token)::text !~ '^[0-9 ]*$');
+create unique index if not exists recovery_token_idx on auth.users (recovery_token)
+  where ((recovery_token)::text !~ '^[0-9 ]*$');
+create unique index if not exists email_change_token_current_idx on auth.users (email_change_token_current)
+  where ((email_change_token_current)::text !~ '^[0-9 ]*$');
+create unique index if not exists email_change_token_new_idx on auth.users (email_change_token_new)
+  where ((email_change_token_new)::text !~ '^[0-9 ]*$');
+create unique index if not exists reauthentication_token_idx on auth.users (reauthentication_token)
+  where ((reauthentication_token)::text !~ '^[0-9 ]*$');
 create index if not exists users_is_anonymous_idx on auth.users (is_anonymous);
 alter table auth.users owner to supabase_auth_admin;
 alter table auth.users enable row level security;
 grant select on auth.users to postgres with grant option;
+grant insert, update, delete, truncate, references, trigger on auth.users to postgres;
 
 create table if not exists auth.identities (
   provider_id text not null,
@@ -66,6 +83,8 @@ create index if not exists identities_user_id_idx on auth.identities (user_id);
 create index if not exists identities_email_idx on auth.identities (email text_pattern_ops);
 alter table auth.identities owner to supabase_auth_admin;
 alter table auth.identities enable row level security;
+grant select on auth.identities to postgres with grant option;
+grant insert, update, delete, truncate, references, trigger on auth.identities to postgres;
 
 create or replace function auth.uid() returns uuid language sql stable as $$
   select coalesce(
@@ -91,4 +110,8 @@ create or replace function auth.jwt() returns jsonb language sql stable as $$
     nullif(current_setting('request.jwt.claims', true), '')
   )::jsonb
 $$;
-grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to anon, authenticated, service_role;
+alter function auth.uid() owner to supabase_auth_admin;
+alter function auth.role() owner to supabase_auth_admin;
+alter function auth.email() owner to supabase_auth_admin;
+alter function auth.jwt() owner to supabase_auth_admin;
+grant execute on function auth.uid(), auth.role(), auth.email(), auth.jwt() to anon, authenticated, service_role, postgres;

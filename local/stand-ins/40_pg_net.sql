@@ -3,6 +3,9 @@
 -- notifies 'pg_net_request' at commit; the local stack's relay sends it and records the answer
 -- in net._http_response. Like pg_net, nothing is sent for a transaction that rolls back.
 -- Both tables are unlogged, as pg_net's are (a queued request costs a signup no WAL).
+-- Privileges as pg_net's own script grants them: http_post is security invoker and executable by
+-- PUBLIC (a function's default), and the owner role `postgres` has all on schema net and its
+-- tables, so a caller without them (anon, a non-definer trigger run by Auth) cannot queue.
 create schema if not exists net;
 
 create unlogged table if not exists net.http_request_queue (
@@ -34,7 +37,8 @@ create or replace function net.http_post(
   timeout_milliseconds integer default 5000
 ) returns bigint
 language plpgsql
-security definer
+volatile
+security invoker
 set search_path = ''
 as $$
 declare
@@ -54,7 +58,10 @@ begin
 end
 $$;
 
-revoke all on all tables in schema net from public;
-revoke execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) from public;
-grant usage on schema net to service_role, supabase_auth_admin;
-grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to service_role;
+grant execute on function net.http_post(text, jsonb, jsonb, jsonb, integer) to public;
+grant all on schema net to postgres;
+grant all on all tables in schema net to postgres;
+grant all on all sequences in schema net to postgres;
+
+-- `profile-sync doctor` reads this to tell the local stack's database (no pg_cron, as expected).
+comment on schema net is 'profile-sync local stand-in for pg_net (local/stand-ins/40_pg_net.sql)';

@@ -46,3 +46,9 @@ $$;
 
 revoke all on all tables in schema vault from public;
 revoke execute on all functions in schema vault from public;
+-- What supabase_vault grants the owner role: read and delete secrets, create and update them only
+-- through the functions (no direct insert or update of vault.secrets).
+grant usage on schema vault to postgres with grant option;
+grant select, delete, truncate, references on vault.secrets, vault.decrypted_secrets to postgres with grant option;
+grant execute on function vault.create_secret(text, text, text, uuid), vault.update_secret(uuid, text, text, text, uuid)
+  to postgres with grant option;

@@ -7,6 +7,7 @@
  * signed deliveries to auth-webhook), sync-profile and reconcile.
  */
 import assert from 'node:assert/strict';
+import postgres from 'postgres';
 import { DEV_SECRET_KEY, signDevAccessToken } from '../../local/dev-keys.ts';
 import type { Sql } from '../../shared/db.ts';
 import { coreDatabase } from '../helpers/db.ts';
@@ -122,6 +123,9 @@ const MAPPING_C = {
 const applyMapping = (sql: Sql, mapping: unknown) =>
   sql`select profile_sync.apply_mapping(${sql.json(mapping as never)}) as m`;
 
+/** The database's owner `postgres` (no superuser): who runs a project's migrations on hosted. */
+const ownerOf = (db: TestDb) => postgres(db.url, { max: 1, prepare: false, onnotice: () => {} }) as unknown as Sql;
+
 /** The three paths, in-process over the database, with the trigger's deliveries sent to auth-webhook. */
 function paths(db: TestDb) {
   const webhook = inProcess('auth-webhook', db);
@@ -156,8 +160,9 @@ async function authTriggers(sql: Sql): Promise<string[]> {
 Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-managed role', async (t) => {
   const db = await coreDatabase('adopt_c');
   const { sql } = db;
+  const owner = ownerOf(db);
   try {
-    await sql.unsafe(SHAPE_C);
+    await owner.unsafe(SHAPE_C);
     const p = paths(db);
     // before profile-sync: the pasted trigger fills the table; an admin promotes one user
     const edited = await insertAuthUser(sql, provider.google('Grace'));
@@ -166,7 +171,7 @@ Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-mana
     const ownIds = await sql`select user_id, id from public.user_profiles order by user_id`;
 
     await t.step('applying the mapping replaces the pasted trigger and stores the mapping', async () => {
-      await applyMapping(sql, MAPPING_C);
+      await applyMapping(owner, MAPPING_C);
       const triggers = await authTriggers(sql);
       assert.ok(!triggers.includes('on_auth_user_created'), triggers.join());
       const [s] = await sql`select target_table, target_key, replaced_triggers from profile_sync.settings`;
@@ -251,6 +256,7 @@ Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-mana
       assert.equal((await sql`select count(*)::int as n from public.user_profiles where user_id = ${edited}`)[0].n, 0);
     });
   } finally {
+    await owner.end();
     await db.drop();
   }
 });
@@ -258,14 +264,15 @@ Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-mana
 Deno.test('shape A: the quickstart profiles; a row the table refuses fails alone', async (t) => {
   const db = await coreDatabase('adopt_a');
   const { sql } = db;
+  const owner = ownerOf(db);
   try {
-    await sql.unsafe(SHAPE_A);
+    await owner.unsafe(SHAPE_A);
     const p = paths(db);
     const typed = await insertAuthUser(sql, provider.google('Auth Name'));
     await sql`update public.profiles set full_name = 'Typed By User', website = 'https://me.example' where id = ${typed}`;
 
     await t.step('applied: the trigger is replaced, the app keeps its RLS, users may not insert or write auth columns', async () => {
-      await applyMapping(sql, MAPPING_A);
+      await applyMapping(owner, MAPPING_A);
       assert.ok(!(await authTriggers(sql)).includes('on_auth_user_created'));
       const policies = await sql`select policyname from pg_policies where tablename = 'profiles' order by 1`;
       assert.equal(policies.length, 3, 'the app\'s own policies are kept');
@@ -312,6 +319,7 @@ Deno.test('shape A: the quickstart profiles; a row the table refuses fails alone
       assert.equal((await p.signIn(taken)).status, 409);
     });
   } finally {
+    await owner.end();
     await db.drop();
   }
 });
@@ -319,11 +327,12 @@ Deno.test('shape A: the quickstart profiles; a row the table refuses fails alone
 Deno.test('shape B: public.users with chosen roles; admin never comes from metadata', async () => {
   const db = await coreDatabase('adopt_b');
   const { sql } = db;
+  const owner = ownerOf(db);
   try {
-    await sql.unsafe(SHAPE_B);
+    await owner.unsafe(SHAPE_B);
     const p = paths(db);
     const escalated = await insertAuthUser(sql, provider.email({ role: 'admin', full_name: 'Mallory' }));
-    await applyMapping(sql, MAPPING_B);
+    await applyMapping(owner, MAPPING_B);
     await setWebhookVault(sql, 'http://127.0.0.1:1/functions/v1/auth-webhook', DEV_WEBHOOK_SECRET);
     const artist = await insertAuthUser(sql, provider.email({ role: 'artist', full_name: 'Art' }));
     const admin = await insertAuthUser(sql, provider.email({ role: 'admin', full_name: 'Eve' }));
@@ -341,6 +350,7 @@ Deno.test('shape B: public.users with chosen roles; admin never comes from metad
     await p.deliver();
     assert.equal((await sql`select role from public.users where id = ${artist}`)[0].role, 'artist');
   } finally {
+    await owner.end();
     await db.drop();
   }
 });
@@ -348,8 +358,9 @@ Deno.test('shape B: public.users with chosen roles; admin never comes from metad
 Deno.test('a table in another schema; bad mappings are refused naming the field, nothing changed', async (t) => {
   const db = await coreDatabase('adopt_bad');
   const { sql } = db;
+  const owner = ownerOf(db);
   try {
-    await sql.unsafe(`
+    await owner.unsafe(`
       create schema app;
       create table app.members (
         member_id uuid primary key default gen_random_uuid(),
@@ -362,7 +373,7 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
       );`);
 
     const refused = async (mapping: unknown, message: RegExp) => {
-      await assert.rejects(applyMapping(sql, mapping), (err: { code?: string; message: string }) => {
+      await assert.rejects(applyMapping(owner, mapping), (err: { code?: string; message: string }) => {
         assert.equal(err.code, '22023');
         assert.match(err.message, message);
         return true;
@@ -382,7 +393,7 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
     });
 
     await t.step('a good mapping on app.members syncs', async () => {
-      await applyMapping(sql, {
+      await applyMapping(owner, {
         table: 'app.members', key: 'auth_id', soft_delete: null,
         columns: { plan: { value: 'free' }, display_name: 'full_name', joined: 'created_at', nickname: { from: 'user_metadata.nickname', default: 'anon' } },
       });
@@ -398,6 +409,7 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
       assert.deepEqual(m2, { display_name: 'Renamed', plan: 'pro', nickname: 'oc' }, 'an insert-only constant is written once');
     });
   } finally {
+    await owner.end();
     await db.drop();
   }
 });

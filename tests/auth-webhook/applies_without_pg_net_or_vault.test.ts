@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { fileURLToPath as fromFileUrl } from 'node:url';
-import { databaseUrl } from '../helpers/db.ts';
+import { adminDatabaseUrl, databaseUrl } from '../helpers/db.ts';
 import { insertAuthUser } from '../helpers/users.ts';
 
 const root = fromFileUrl(new URL('../../', import.meta.url));
@@ -13,9 +13,11 @@ const root = fromFileUrl(new URL('../../', import.meta.url));
 Deno.test('the migrations apply without pg_net or Vault and never blocks auth writes', async () => {
   const name = `t_bare_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(Deno.env.get('TEST_DATABASE_URL')!, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}" template template0`);
+  await admin.unsafe(`create database "${name}" template template0 owner postgres`);
   const warnings: string[] = [];
-  const sql = postgres(databaseUrl(name), { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  // Supabase's pieces as the superuser; the migrations as the owner `postgres`, as on hosted
+  const sql = postgres(adminDatabaseUrl(name), { max: 1, onnotice: (n) => warnings.push(String(n.message)) });
+  const owner = postgres(databaseUrl(name), { max: 1, onnotice: () => {} });
   try {
     const read = (path: string) => Deno.readTextFile(`${root}${path}`);
     for (const file of ['10_roles.sql', '20_auth.sql', '30_extensions.sql']) {
@@ -24,7 +26,7 @@ Deno.test('the migrations apply without pg_net or Vault and never blocks auth wr
     const migrations = [...Deno.readDirSync(`${root}supabase/migrations`)].map((e) => e.name)
       .filter((f) => f.endsWith('.sql')).sort();
     assert.ok(migrations.length > 0);
-    for (const file of [...migrations, ...migrations]) await sql.unsafe(await read(`supabase/migrations/${file}`));
+    for (const file of [...migrations, ...migrations]) await owner.unsafe(await read(`supabase/migrations/${file}`));
 
     const [{ n }] = await sql`select count(*)::int as n from pg_catalog.pg_trigger
       where tgrelid = 'auth.users'::regclass and tgname like 'profile_sync_%'`;
@@ -39,6 +41,7 @@ Deno.test('the migrations apply without pg_net or Vault and never blocks auth wr
     assert.match(warnings[0], /Vault is not available/);
   } finally {
     await sql.end();
+    await owner.end();
     await admin.unsafe(`drop database if exists "${name}" with (force)`);
     await admin.end();
   }

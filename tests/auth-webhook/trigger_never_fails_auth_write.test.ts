@@ -5,17 +5,20 @@
  */
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
-import { freshDatabase } from '../helpers/db.ts';
+import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
 import { freePort, startTestStack } from '../helpers/stack.ts';
 import { insertAuthUser, updateAuthUser } from '../helpers/users.ts';
 import { newWebhookSecret, setWebhookVault, waitFor } from './helpers.ts';
 
-/** A fresh database and a client that keeps the warnings Postgres sends. */
+/**
+ * A fresh database and a client that keeps the warnings Postgres sends: a superuser one, which
+ * breaks Supabase's pieces (drops pg_net, Vault) and writes as Auth's role.
+ */
 async function withWarnings(label: string, body: (db: TestDb, sql: postgres.Sql, warnings: string[]) => Promise<void>) {
   const db = await freshDatabase(label);
   const warnings: string[] = [];
-  const sql = postgres(db.url, {
+  const sql = postgres(adminDatabaseUrl(db.name), {
     max: 1,
     onnotice: (n) => String(n.message).startsWith('profile_sync:') && warnings.push(String(n.message)),
   });

@@ -47,10 +47,10 @@ Deno.test('CLI status / reconcile / sync: JSON, tables and exit codes', async (t
       const holder = await db.sql.reserve();
       try {
         await holder`select pg_advisory_lock(20261121, 400)`;
-        const { code, json, err } = await runCli(env, 'reconcile', '--json');
+        const { code, json } = await runCli(env, 'reconcile', '--json');
         assert.equal(code, 1);
         assert.equal((json.error as { code: string }).code, 'reconcile_in_progress');
-        assert.match(err, /another reconcile is running/);
+        assert.match((json.error as { message: string }).message, /another reconcile is running/);
       } finally {
         await holder`select pg_advisory_unlock(20261121, 400)`;
         holder.release();

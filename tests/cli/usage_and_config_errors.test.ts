@@ -13,7 +13,9 @@ Deno.test('CLI usage errors: exit 2 with the usage and what was wrong', async ()
   const cases: [string[], RegExp][] = [
     [[], /no command given/],
     [['frobnicate'], /unknown command: frobnicate/],
-    [['status', '--verbose'], /Unknown option '--verbose'/],
+    [['status', '--verbose'], /^profile-sync: unknown option: --verbose\n/],
+    [['reconcile', '--batch-size'], /^profile-sync: --batch-size needs a value\n/],
+    [['status', '--json=yes'], /--json takes no value/],
     [['status', '--dry-run'], /--dry-run and --batch-size belong to `reconcile`/],
     [['reconcile', '--batch-size', '0'], /--batch-size must be a whole number from 1 to 10000/],
     [['reconcile', '--batch-size', 'lots'], /--batch-size must be a whole number/],
@@ -27,8 +29,19 @@ Deno.test('CLI usage errors: exit 2 with the usage and what was wrong', async ()
     assert.match(err, message);
     assert.match(err, /usage: profile-sync <command>/);
   }
-  const json = await runCli(env, 'frobnicate', '--json');
-  assert.deepEqual(json.json, { error: { code: 'usage', message: 'unknown command: frobnicate' } });
+  for (const [argv, message] of [[['frobnicate'], 'unknown command: frobnicate'], [['status', '--verbose'], 'unknown option: --verbose']]) {
+    // with --json, stdout is one JSON document and nothing else is written
+    const json = await runCli(env, ...argv, '--json');
+    assert.equal(json.code, 2);
+    assert.deepEqual(JSON.parse(json.out), { error: { code: 'usage', message } });
+    assert.equal(json.err, '');
+  }
+  const version = JSON.parse(await Deno.readTextFile(new URL('../../package.json', import.meta.url))).version;
+  for (const flag of ['--version', '-v']) {
+    const v = await runCli({}, flag);
+    assert.deepEqual([v.code, v.out], [0, `profile-sync ${version}`]);
+  }
+  assert.deepEqual((await runCli({}, '--version', '--json')).json, { version });
   const help = await runCli({}, '--help');
   assert.equal(help.code, 0);
   assert.match(help.out, /exit status: 0 in sync, 1 drift or failures remain, 2 usage or configuration error/);
@@ -46,7 +59,8 @@ Deno.test('CLI configuration errors: exit 2 saying what to fix', async () => {
   const unreachable = await runCli({ SUPABASE_DB_URL: `postgresql://postgres@127.0.0.1:${freePort()}/x` }, 'doctor', '--json');
   assert.equal(unreachable.code, 2);
   assert.equal((unreachable.json.error as { code: string }).code, 'database_unavailable');
-  assert.match(unreachable.err, /cannot reach the database at SUPABASE_DB_URL/);
+  assert.match((unreachable.json.error as { message: string }).message, /cannot reach the database at SUPABASE_DB_URL/);
+  assert.equal(unreachable.err, '');
 
   const badRole = await runCli({ SUPABASE_DB_URL: 'postgresql://x@127.0.0.1/x', PROFILE_SYNC_DEFAULT_ROLE: 'no spaces' }, 'status');
   assert.equal(badRole.code, 2);
@@ -63,7 +77,7 @@ Deno.test('CLI on a database without the migrations: exit 2, "run supabase db pu
       const res = await runCli({ SUPABASE_DB_URL: databaseUrl(name) }, ...argv, '--json');
       assert.equal(res.code, 2, command);
       assert.equal((res.json.error as { code: string }).code, 'not_migrated');
-      assert.match(res.err, /run `supabase db push`/);
+      assert.match((res.json.error as { message: string }).message, /run `supabase db push`/);
     }
   } finally {
     await admin.unsafe(`drop database if exists "${name}" with (force)`);

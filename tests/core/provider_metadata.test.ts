@@ -23,7 +23,7 @@ Deno.test('provider metadata shapes map to the profile', async (t) => {
       }],
       ['email with signup data', provider.email({ full_name: '  Linus  ' }), { full_name: 'Linus', provider: 'email' }],
       ['email: blank full_name falls through to name', provider.email({ full_name: '   ', name: 'Bea' }), { full_name: 'Bea' }],
-      ['phone', provider.phone(), { email: null, phone: '15551234567', provider: 'phone', full_name: null }],
+      ['phone', provider.phone('15551234567'), { email: null, phone: '15551234567', provider: 'phone', full_name: null }],
       ['anonymous', provider.anonymous(), { email: null, is_anonymous: true, provider: null, role: 'user' }],
       ['picture used when avatar_url is absent', provider.email({ picture: 'https://img.example/p.png' }), {
         avatar_url: 'https://img.example/p.png',

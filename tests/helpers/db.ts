@@ -1,6 +1,8 @@
 /**
  * Test databases: each test file clones the migrated template built by `npm test`
- * (local/test.mjs), so files never see each other's rows.
+ * (local/test.mjs), so files never see each other's rows. A database belongs to `postgres`, not a
+ * superuser, as on hosted Supabase: its `url` is what the functions and the CLI connect with; `sql`
+ * is the test's own superuser pool (fixtures, faults, assertions).
  * @module
  */
 import postgres from 'postgres';
@@ -13,25 +15,41 @@ const adminUrl = () => {
 };
 const templateDb = () => Deno.env.get('TEST_TEMPLATE_DB') ?? 'profile_sync_template';
 
-export function databaseUrl(name: string): string {
+/** Database `name` as the superuser of TEST_DATABASE_URL. */
+export function adminDatabaseUrl(name: string): string {
   const u = new URL(adminUrl());
   u.pathname = `/${name}`;
   return u.toString();
 }
 
-export type TestDb = { name: string; url: string; sql: Sql; drop(): Promise<void> };
+/** Database `name` as its owner `postgres` (no superuser), as a Supabase project's URL names it. */
+export function databaseUrl(name: string): string {
+  const u = new URL(adminDatabaseUrl(name));
+  u.username = 'postgres';
+  u.password = 'postgres';
+  return u.toString();
+}
+
+export type TestDb = {
+  name: string;
+  /** As the owner `postgres` (not a superuser): for the functions, the CLI, reconcile. */
+  url: string;
+  /** A superuser pool on this database, for fixtures and assertions. */
+  sql: Sql;
+  drop(): Promise<void>;
+};
 
 /** A new database cloned from the migrated template; `drop()` removes it. */
 export async function freshDatabase(label = 'db'): Promise<TestDb> {
   const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database "${name}" template "${templateDb()}"`);
+    await admin.unsafe(`create database "${name}" template "${templateDb()}" owner postgres`);
   } finally {
     await admin.end();
   }
   const url = databaseUrl(name);
-  const sql = postgres(url, { max: 10, prepare: false, onnotice: () => {} });
+  const sql = postgres(adminDatabaseUrl(name), { max: 10, prepare: false, onnotice: () => {} });
   return {
     name,
     url,
@@ -56,19 +74,25 @@ export async function coreDatabase(label = 'core'): Promise<TestDb> {
   const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database "${name}" template template0`);
+    await admin.unsafe(`create database "${name}" template template0 owner postgres`);
   } finally {
     await admin.end();
   }
   const url = databaseUrl(name);
-  const sql = postgres(url, { max: 10, prepare: false, onnotice: () => {} });
+  const sql = postgres(adminDatabaseUrl(name), { max: 10, prepare: false, onnotice: () => {} });
   const root = new URL('../../', import.meta.url);
   const files = (dir: string) =>
     [...Deno.readDirSync(new URL(dir, root))].map((e) => e.name).filter((f) => f.endsWith('.sql')).sort()
       .map((f) => new URL(`${dir}/${f}`, root));
-  for (const file of [...files('local/stand-ins'), ...files('supabase/migrations')]) {
-    if (file.pathname.endsWith('_profile_sync_mapping.sql')) continue;
-    await sql.unsafe(await Deno.readTextFile(file));
+  // Supabase's pieces as the superuser; profile-sync's migrations as the owner, as on hosted
+  for (const file of files('local/stand-ins')) await sql.unsafe(await Deno.readTextFile(file));
+  const owner = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    for (const file of files('supabase/migrations')) {
+      if (!file.pathname.endsWith('_profile_sync_mapping.sql')) await owner.unsafe(await Deno.readTextFile(file));
+    }
+  } finally {
+    await owner.end();
   }
   return {
     name,

@@ -1,9 +1,38 @@
 /**
- * Auth users for tests, written straight into auth.users as Supabase Auth would, with the
- * metadata shapes each provider really produces (supabase-facts §4).
+ * Auth users for tests, written straight into auth.users as Supabase Auth would: as
+ * supabase_auth_admin (search_path auth), with the values GoTrue writes (empty strings for the
+ * token columns it has no token for, never a shared one: GoTrue's unique partial indexes reject
+ * that), and the metadata shapes each provider really produces (supabase-facts §4).
  * @module
  */
+import type postgres from 'postgres';
 import type { Sql } from '../../shared/db.ts';
+
+type Writer = Sql | postgres.TransactionSql;
+
+/**
+ * Runs `write` as Supabase Auth does: role supabase_auth_admin, search_path auth, in a
+ * transaction of its own (or the caller's, whose role is restored afterwards).
+ */
+export async function asAuth<T>(sql: Writer, write: (tx: postgres.TransactionSql) => Promise<T>): Promise<T> {
+  if ('begin' in sql) {
+    return await (sql as Sql).begin(async (tx) => {
+      await tx`set local role supabase_auth_admin`;
+      await tx`set local search_path = auth`;
+      return await write(tx);
+    }) as T;
+  }
+  const tx = sql as postgres.TransactionSql;
+  const [{ role, path }] = await tx`select current_user as role, current_setting('search_path') as path`;
+  await tx`set local role supabase_auth_admin`;
+  await tx`set local search_path = auth`;
+  try {
+    return await write(tx);
+  } finally {
+    await tx.unsafe(`set local role "${role}"`);
+    await tx`select set_config('search_path', ${path}, true)`;
+  }
+}
 
 export type AuthUserInput = {
   id?: string;
@@ -17,32 +46,34 @@ export type AuthUserInput = {
   deleted_at?: Date | null;
 };
 
-export async function insertAuthUser(sql: Sql, input: AuthUserInput = {}): Promise<string> {
+export async function insertAuthUser(sql: Writer, input: AuthUserInput = {}): Promise<string> {
   const id = input.id ?? crypto.randomUUID();
   const email = input.email === undefined ? `${id.slice(0, 8)}@example.com` : input.email;
-  await sql`
+  await asAuth(sql, (tx) => tx`
     insert into auth.users (
       instance_id, id, aud, role, email, encrypted_password, email_confirmed_at, phone,
       raw_app_meta_data, raw_user_meta_data, is_anonymous, last_sign_in_at, deleted_at,
-      confirmation_token, recovery_token, created_at, updated_at
+      confirmation_token, recovery_token, email_change_token_new, email_change, created_at, updated_at
     ) values (
       '00000000-0000-0000-0000-000000000000', ${id}, 'authenticated', 'authenticated', ${email},
       '$2a$10$abcdefghijklmnopqrstuv', ${input.email_confirmed_at ?? null}, ${input.phone ?? null},
-      ${sql.json((input.app_metadata ?? { provider: 'email', providers: ['email'] }) as never)},
-      ${sql.json((input.user_metadata ?? {}) as never)},
+      ${tx.json((input.app_metadata ?? { provider: 'email', providers: ['email'] }) as never)},
+      ${tx.json((input.user_metadata ?? {}) as never)},
       ${input.is_anonymous ?? false}, ${input.last_sign_in_at ?? null}, ${input.deleted_at ?? null},
-      'confirmation-token-secret', 'recovery-token-secret', now(), now()
-    )`;
+      '', '', '', '', now(), now()
+    )`);
   return id;
 }
 
-/** Updates auth.users as Auth does: the given columns plus updated_at = now(). */
-export async function updateAuthUser(sql: Sql, id: string, changes: Record<string, unknown>): Promise<void> {
-  const row: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(changes)) {
-    row[k] = k.startsWith('raw_') && v !== null ? sql.json(v as never) : v;
-  }
-  await sql`update auth.users set ${sql(row)}, updated_at = clock_timestamp() where id = ${id}`;
+/** Updates auth.users as Auth does (as supabase_auth_admin): the given columns plus updated_at = now(). */
+export async function updateAuthUser(sql: Writer, id: string, changes: Record<string, unknown>): Promise<void> {
+  await asAuth(sql, async (tx) => {
+    const row: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(changes)) {
+      row[k] = k.startsWith('raw_') && v !== null ? tx.json(v as never) : v;
+    }
+    await tx`update auth.users set ${tx(row)}, updated_at = clock_timestamp() where id = ${id}`;
+  });
 }
 
 export const provider = {
@@ -92,9 +123,10 @@ export const provider = {
     app_metadata: { provider: 'email', providers: ['email'] },
     user_metadata: data,
   }),
-  phone: () => ({
+  // a number of its own each time: auth.users.phone is unique
+  phone: (phone = `1555${String(Math.floor(Math.random() * 1e7)).padStart(7, '0')}`) => ({
     email: null,
-    phone: '15551234567',
+    phone,
     app_metadata: { provider: 'phone', providers: ['phone'] },
     user_metadata: {},
   }),

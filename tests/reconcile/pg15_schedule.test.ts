@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { main } from '../../cli/main.ts';
 import { insertAuthUser } from '../helpers/users.ts';
-import { startPg15 } from './pg15.ts';
+import { skipPg15, startPg15 } from './pg15.ts';
 
 async function cli(url: string, ...argv: string[]) {
   const out: string[] = [];
@@ -21,7 +21,10 @@ const migrationVersions = () =>
   [...Deno.readDirSync(new URL('../../supabase/migrations/', import.meta.url))]
     .map((e) => e.name.slice(0, 14)).filter((v) => /^\d{14}$/.test(v)).sort();
 
-Deno.test('pg_cron on PostgreSQL 15: the job is scheduled; the migrations also apply without pg_net, Vault or pg_cron', async (t) => {
+Deno.test({
+  name: 'pg_cron on PostgreSQL 15: the job is scheduled; the migrations also apply without pg_net, Vault or pg_cron',
+  ignore: skipPg15(),
+}, async (t) => {
   const pg = await startPg15('scheduled');
   const pools: postgres.Sql[] = [];
   const connect = (url: string) => {

@@ -1,10 +1,12 @@
 /**
- * In a real browser: headless Chromium (Debian's package, driven by playwright-core) loads the
+ * In a real browser: headless Chromium (the binary inside the npm package @sparticuz/chromium,
+ * unpacked offline on first use; driven by playwright-core) loads the
  * example page from one origin, signs in with a dev token, and supabase-js's functions.invoke
  * reaches sync-profile on the stack's origin; the profile shown on the page is asserted.
  * @module
  */
 import assert from 'node:assert/strict';
+import packagedChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import { DEV_PUBLISHABLE_KEY } from '../../local/dev-keys.ts';
@@ -13,10 +15,10 @@ import { freshDatabase } from '../helpers/db.ts';
 import { startTestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 
-const CHROMIUM = Deno.env.get('CHROMIUM_PATH') ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
+  '--no-zygote',
   '--disable-gpu',
   '--disable-quic',
   '--no-first-run',
@@ -25,19 +27,17 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-async function requireChromium(): Promise<void> {
-  try {
-    await Deno.stat(CHROMIUM);
-  } catch {
-    // CI installs it (.ci/run), so a missing browser is a broken set-up, not a reason to skip.
-    throw new Error(
-      `Chromium not found at ${CHROMIUM}: install it with \`apt-get install -y chromium\` (or set CHROMIUM_PATH)`,
-    );
-  }
+/**
+ * CHROMIUM_PATH when set (a browser of one's own); else the headless Chromium that `npm install`
+ * brought (@sparticuz/chromium unpacks it to the temp folder, no network). Only its binary is
+ * used, not its serverless flags: those turn off web security, which this test checks.
+ */
+async function chromiumPath(): Promise<string> {
+  return Deno.env.get('CHROMIUM_PATH') ?? await packagedChromium.executablePath();
 }
 
 Deno.test('example page: sign-in, functions.invoke across origins, profile shown', async (t) => {
-  await requireChromium();
+  const executablePath = await chromiumPath();
   const db = await freshDatabase('sp_browser');
   const stack = await startTestStack(db.url);
   const example = serveExample({ supabaseUrl: stack.supabaseUrl, publishableKey: DEV_PUBLISHABLE_KEY });
@@ -51,7 +51,7 @@ Deno.test('example page: sign-in, functions.invoke across origins, profile shown
   let browser: BrowserContext | undefined;
   try {
     browser = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: CHROMIUM,
+      executablePath,
       headless: true,
       args: CHROMIUM_ARGS,
     });
