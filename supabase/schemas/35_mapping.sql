@@ -487,12 +487,15 @@ end
 $$;
 
 /*
- * profile_sync.replace_pasted_triggers(target): drops the triggers on auth.users (not
- * profile-sync's own) whose function writes the target table — the pasted handle_new_user and
- * its kind — so signups are synced once, by profile-sync, and can no longer fail in them.
- * Their functions stay (an app may call them elsewhere). Returns the dropped triggers as
- * "trigger → function". Internal: called by apply_mapping, in the same transaction that makes
- * profile-sync's trigger the one that syncs.
+ * profile_sync.replace_pasted_triggers(target): takes the triggers on auth.users (not
+ * profile-sync's own) whose function writes the target table — the pasted handle_new_user and its
+ * kind — out of the signup, so users are synced once, by profile-sync, and a signup can no longer
+ * fail in them. The trigger is dropped where the migration's role may (hosted Supabase lets
+ * postgres drop triggers on auth tables); where it may not (auth.users belongs to Auth), its
+ * function — a trigger function, which only triggers can call — is replaced by one that does
+ * nothing, with a comment saying so. Returns what was replaced as "trigger → function (how)".
+ * Internal: called by apply_mapping, in the same transaction that makes profile-sync's trigger
+ * the one that syncs.
  */
 create or replace function profile_sync.replace_pasted_triggers(target regclass)
 returns text[]
@@ -504,10 +507,11 @@ declare
   t record;
   rel_name text := (select c.relname from pg_catalog.pg_class c where c.oid = target);
   rel_schema text := (select n.nspname from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace where c.oid = target);
-  dropped text[] := '{}';
+  replaced text[] := '{}';
+  how text;
 begin
   for t in
-    select tg.tgname, p.oid::regprocedure::text as function
+    select tg.tgname, p.oid as fn, p.oid::regprocedure::text as function, p.prolang
     from pg_catalog.pg_trigger tg
     join pg_catalog.pg_proc p on p.oid = tg.tgfoid
     where tg.tgrelid = 'auth.users'::regclass and not tg.tgisinternal
@@ -516,11 +520,22 @@ begin
       and p.prosrc ~* pg_catalog.format('(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)',
         rel_schema, pg_catalog.quote_ident(rel_schema), rel_name)
   loop
-    execute pg_catalog.format('drop trigger %I on auth.users', t.tgname);
-    dropped := dropped || (t.tgname || ' → ' || t.function);
-    raise notice 'profile_sync: replaced trigger % on auth.users (it wrote %; its function % is kept)', t.tgname, target, t.function;
+    begin
+      execute pg_catalog.format('drop trigger %I on auth.users', t.tgname);
+      how := 'dropped';
+    exception when insufficient_privilege then
+      execute pg_catalog.format(
+        'create or replace function %s returns trigger language plpgsql as $body$ '
+        'begin if tg_op = ''DELETE'' then return old; end if; return new; end $body$', t.function);
+      execute pg_catalog.format('comment on function %s is %L', t.function,
+        'Neutralised by profile-sync (apply_mapping, ' || pg_catalog.now()::date || '): it wrote ' || target::text
+        || ', which profile-sync now keeps. Drop trigger ' || t.tgname || ' on auth.users when you can.');
+      how := 'function neutralised: no privilege to drop the trigger';
+    end;
+    replaced := replaced || pg_catalog.format('%s → %s (%s)', t.tgname, t.function, how);
+    raise notice 'profile_sync: replaced trigger % on auth.users (it wrote %): %', t.tgname, target, how;
   end loop;
-  return dropped;
+  return replaced;
 end
 $$;
 

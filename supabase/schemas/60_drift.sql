@@ -254,8 +254,11 @@ security definer
 set search_path = ''
 as $$
 declare
-  -- about what classifying ranges row by row costs as much as one pass over a million users
-  range_rows_limit constant bigint := 60000;
+  -- about what classifying ranges row by row costs as much as one pass over a million users; the
+  -- setting profile_sync.range_rows_limit overrides it (tests reach "drift everywhere", and with
+  -- it reconcile's walk of missing users, with thousands of users instead of tens of thousands)
+  range_rows_limit constant bigint := coalesce(
+    nullif(pg_catalog.current_setting('profile_sync.range_rows_limit', true), '')::bigint, 60000);
   ranges constant integer := 65536;
   n_users bigint;
   n_profiles bigint;

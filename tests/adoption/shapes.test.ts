@@ -152,9 +152,16 @@ function paths(db: TestDb) {
   };
 }
 
-async function authTriggers(sql: Sql): Promise<string[]> {
-  const rows = await sql`select tgname from pg_trigger where tgrelid = 'auth.users'::regclass and not tgisinternal order by 1`;
-  return rows.map((r) => r.tgname);
+/**
+ * A pasted trigger is out of the signup: dropped (hosted lets the owner drop triggers on auth
+ * tables) or, where the owner may not (this stand-in: auth.users is Auth's), its function does
+ * nothing any more.
+ */
+async function assertReplaced(sql: Sql, trigger: string): Promise<void> {
+  const [row] = await sql`
+    select p.prosrc from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+    where t.tgrelid = 'auth.users'::regclass and t.tgname = ${trigger}`;
+  if (row) assert.match(row.prosrc, /^ begin if tg_op = 'DELETE' then return old; end if; return new; end $/);
 }
 
 Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-managed role', async (t) => {
@@ -164,19 +171,25 @@ Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-mana
   try {
     await owner.unsafe(SHAPE_C);
     const p = paths(db);
-    // before profile-sync: the pasted trigger fills the table; an admin promotes one user
+    // Before profile-sync: the pasted trigger (no search_path, not security definer) runs as Auth's
+    // role, whose search_path is auth: every signup fails, as on hosted ("Database error saving
+    // new user").
+    await assert.rejects(insertAuthUser(sql, provider.email({})), /relation "user_profiles" does not exist/);
+    // the users who signed up while it still worked, with the rows it wrote; an admin promoted one
+    await sql`alter table auth.users disable trigger on_auth_user_created`;
     const edited = await insertAuthUser(sql, provider.google('Grace'));
     const plain = await insertAuthUser(sql, provider.github('octocat'));
+    await sql`alter table auth.users enable trigger on_auth_user_created`;
+    await sql`insert into public.user_profiles (user_id, role, is_active) values (${edited}, 'user', true), (${plain}, 'user', true)`;
     await sql`update public.user_profiles set role = 'moderator' where user_id = ${edited}`;
     const ownIds = await sql`select user_id, id from public.user_profiles order by user_id`;
 
     await t.step('applying the mapping replaces the pasted trigger and stores the mapping', async () => {
       await applyMapping(owner, MAPPING_C);
-      const triggers = await authTriggers(sql);
-      assert.ok(!triggers.includes('on_auth_user_created'), triggers.join());
       const [s] = await sql`select target_table, target_key, replaced_triggers from profile_sync.settings`;
       assert.deepEqual([s.target_table, s.target_key], ['public.user_profiles', 'user_id']);
-      assert.match(s.replaced_triggers[0], /^on_auth_user_created → public.create_user_profile\(\)/);
+      assert.match(s.replaced_triggers[0], /^on_auth_user_created → public.create_user_profile\(\) \(/);
+      await assertReplaced(sql, 'on_auth_user_created');
     });
 
     await t.step('the dry run reports per column what would change and the app edit kept; writes nothing', async () => {
@@ -273,7 +286,7 @@ Deno.test('shape A: the quickstart profiles; a row the table refuses fails alone
 
     await t.step('applied: the trigger is replaced, the app keeps its RLS, users may not insert or write auth columns', async () => {
       await applyMapping(owner, MAPPING_A);
-      assert.ok(!(await authTriggers(sql)).includes('on_auth_user_created'));
+      await assertReplaced(sql, 'on_auth_user_created');
       const policies = await sql`select policyname from pg_policies where tablename = 'profiles' order by 1`;
       assert.equal(policies.length, 3, 'the app\'s own policies are kept');
       const [g] = await sql`

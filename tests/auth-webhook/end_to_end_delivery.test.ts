@@ -7,7 +7,8 @@ import assert from 'node:assert/strict';
 import { freshDatabase } from '../helpers/db.ts';
 import { startTestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
-import { DEV_WEBHOOK_SECRET, setWebhookVault, waitFor, webhookUrl } from './helpers.ts';
+import { DEV_WEBHOOK_SECRET, setWebhookVault, webhookUrl } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 type Response = { status_code: number | null; content: string | null; error_msg: string | null };
 

@@ -65,17 +65,6 @@ export async function setWebhookVault(sql: Sql, url: string, secret: string): Pr
   await sql`select vault.create_secret(${secret}, 'profile_sync_webhook_secret')`;
 }
 
-/** Polls check until it returns a value other than undefined, or fails after timeoutMs. */
-export async function waitFor<T>(what: string, check: () => Promise<T | undefined>, timeoutMs = 5000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 export type QueuedRequest = { id: string; url: string; headers: Record<string, string>; body: string };
 
 /** What the pg_net stand-in queued (not yet sent: these tests run without the relay). */

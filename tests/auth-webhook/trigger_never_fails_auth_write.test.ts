@@ -9,7 +9,8 @@ import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
 import { freePort, startTestStack } from '../helpers/stack.ts';
 import { insertAuthUser, updateAuthUser } from '../helpers/users.ts';
-import { newWebhookSecret, setWebhookVault, waitFor } from './helpers.ts';
+import { newWebhookSecret, setWebhookVault } from './helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 /**
  * A fresh database and a client that keeps the warnings Postgres sends: a superuser one, which

@@ -27,7 +27,7 @@ Deno.test('reconcile progress: walked of the users the pass found, on the bar to
     const written: string[] = [];
     const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
     const bar = startProgressBar(stream, true);
-    const report = await reconcile({ sql: db.sql, dbUrl: db.url }, { defaultRole: 'user', selfAssignableRoles: [] }, {
+    const report = await reconcile({ sql: db.sql, dbUrl: db.url }, {
       batchSize: 200,
       onProgress: (p) => (events.push(p), bar.update(p)),
     });

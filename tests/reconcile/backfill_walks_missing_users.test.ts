@@ -8,16 +8,22 @@
 import assert from 'node:assert/strict';
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
 import { insertAuthUsers, renameAuthUsers } from '../helpers/bulk.ts';
-import { freshDatabase } from '../helpers/db.ts';
+import postgres from 'postgres';
+import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
 
 // Walking starts where drift is everywhere: more missing users than the per-range pass reads
-// (profile_sync.drift_scope), so a few tens of thousands.
-const USERS = 70_000;
+// (profile_sync.drift_scope: 60,000 rows by default, lowered here with the setting
+// profile_sync.range_rows_limit so that a few thousand users do).
+const USERS = 7_000;
+const RANGE_ROWS_LIMIT = 3_000;
 
 Deno.test('reconcile: a backfill walks the missing users and queues the stale and orphaned', async () => {
   const db = await freshDatabase('reconcile_walk');
+  const admin = postgres(adminDatabaseUrl(db.name), { max: 1, onnotice: () => {} });
+  await admin.unsafe(`alter database "${db.name}" set profile_sync.range_rows_limit = ${RANGE_ROWS_LIMIT}`);
+  await admin.end();
   try {
     // users that predate the project (no trigger ran), 1,000 of them already synced
     await db.sql.begin(async (tx) => {

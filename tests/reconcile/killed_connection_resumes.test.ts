@@ -11,7 +11,7 @@ import { insertAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
-import { waitFor } from './scenario.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const admin = { apikey: DEV_SECRET_KEY };
 
@@ -24,7 +24,7 @@ Deno.test('reconcile: a killed connection → 503; the next run marks it abandon
     await waitFor('a few committed batches', async () => {
       const [run] = await db.sql`select scanned from profile_sync.runs where status = 'running'`;
       return Number(run?.scanned ?? 0) >= 200;
-    });
+    }, 30_000);
     const [{ killed }] = await db.sql`
       select pg_terminate_backend(profile_sync.reconcile_lock_holder()) as killed`;
     assert.equal(killed, true);

@@ -8,7 +8,7 @@ import { insertAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
-import { waitFor } from './scenario.ts';
+import { waitFor } from '../helpers/wait.ts';
 
 const admin = { apikey: DEV_SECRET_KEY };
 
@@ -21,7 +21,7 @@ Deno.test('reconcile: two concurrent runs → one 409 reconcile_in_progress; dry
     await waitFor('the first run to take the lock', async () => {
       const [{ holder }] = await db.sql`select profile_sync.reconcile_lock_holder() as holder`;
       return holder !== null;
-    });
+    }, 30_000);
 
     const second = await call({ headers: admin, body: { batch_size: 10 } });
     assert.equal(second.status, 409);

@@ -4,7 +4,8 @@
 // every migration, present and future.
 import assert from 'node:assert/strict';
 import { DEV_PUBLISHABLE_KEY, signDevAccessToken } from '../../local/dev-keys.ts';
-import { DEV_WEBHOOK_SECRET, setWebhookVault, waitFor, webhookUrl } from '../auth-webhook/helpers.ts';
+import { DEV_WEBHOOK_SECRET, setWebhookVault, webhookUrl } from '../auth-webhook/helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { syncTables } from '../helpers/profiles.ts';
 import { asRole } from '../helpers/rls.ts';
