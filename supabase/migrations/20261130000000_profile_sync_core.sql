@@ -857,6 +857,8 @@ begin
   -- adopted afresh. A previous target keeps its rows; it only stops being synced.
   if exists (select 1 from profile_sync.settings s where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key') then
     truncate profile_sync.profile_state;
+    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s',
+      (select s.target_table from profile_sync.settings s));
   end if;
   insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
   values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
@@ -970,6 +972,8 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
+ *   check_user_edit()    a trigger on the target cleaning what users write to user_editable
+ *                        columns as synced values are cleaned (profile_sync_user_edits);
  * and the bookkeeping columns the mapping needs in profile_state (synced_<column> and
  * <column>_edited for each app-owned column). Internal: called by apply_mapping and recompile.
  *
@@ -1019,6 +1023,7 @@ declare
   st_upd text[] := '{}';
   preview text[] := '{}';
   readable text[] := '{}';
+  guards text[] := '{}';
   not_marked text;
   a_ref text;
   clear_val text;
@@ -1116,6 +1121,33 @@ begin
     execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %I boolean not null default false',
       c.name || '_edited');
   end loop;
+
+  -- user edits of the columns users may edit pass the rules synced values pass
+  guards := array(
+    select pg_catalog.format(
+      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
+      E'    new.%1$I := %2$s;\n' ||
+      E'    if new.%1$I is null then\n' ||
+      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
+      E'    end if;\n' ||
+      E'  end if;',
+      e.key,
+      case
+        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), 200)', e.key)
+        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format(
+          'profile_sync.avatar_url_from(pg_catalog.jsonb_build_object(''avatar_url'', new.%I))', e.key)
+        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
+          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
+      end,
+      case when e.value ->> 'from' = 'avatar_url'
+        then e.key || ': an avatar must be an http(s) URL'
+        else e.key || ': a blank or unprintable value is not accepted' end,
+      e.key, t)
+    from pg_catalog.jsonb_each(m -> 'columns') e
+    where e.key in (select pg_catalog.jsonb_array_elements_text(m -> 'user_editable'))
+      and (e.value ->> 'from' in ('full_name', 'avatar_url')
+        or (e.value ->> 'from' like 'user_metadata.%' and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')))
+    order by e.key);
 
   -- soft delete: auth-owned columns of their own
   not_marked := 'false';
@@ -1369,10 +1401,35 @@ $tpl$, t, k, pg_catalog.array_to_string(readable, ', '));
 
   execute pg_catalog.format('create or replace view profile_sync.targets as select t.%s as id from %s t', k, t);
 
+  execute pg_catalog.format($tpl$
+create or replace function profile_sync.check_user_edit()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+as $body$
+-- compiled by profile_sync.compile_sync_core() for %1$s: what a signed-in user writes to a column
+-- they may edit is cleaned as a synced value is (names trimmed and bounded, avatars http(s) only);
+-- a value that cleans to nothing is refused. profile-sync's own writes are not users' edits.
+-- Security definer (users may not reach profile_sync's helpers), so the role the request runs as
+-- is the session's SET ROLE, not current_user.
+begin
+  if pg_catalog.current_setting('role', true) not in ('anon', 'authenticated') then
+    return new;
+  end if;
+%2$s
+  return new;
+end
+$body$
+$tpl$, t, coalesce(pg_catalog.array_to_string(guards, E'\n'), ''));
+  execute pg_catalog.format(
+    'create or replace trigger profile_sync_user_edits before update on %s for each row execute function profile_sync.check_user_edit()', t);
+
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
   revoke all on function profile_sync.sync_users(uuid[]) from public, anon, authenticated;
   revoke all on function profile_sync.target_profile(uuid) from public, anon, authenticated;
+  revoke all on function profile_sync.check_user_edit() from public, anon, authenticated;
   revoke all on table profile_sync.targets from public, anon, authenticated;
   grant execute on function profile_sync.sync_users(uuid[]) to service_role;
 end

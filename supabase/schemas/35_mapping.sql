@@ -568,6 +568,8 @@ begin
   -- adopted afresh. A previous target keeps its rows; it only stops being synced.
   if exists (select 1 from profile_sync.settings s where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key') then
     truncate profile_sync.profile_state;
+    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s',
+      (select s.target_table from profile_sync.settings s));
   end if;
   insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
   values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
