@@ -4,7 +4,7 @@
  * @module
  */
 import cliProgress from 'cli-progress';
-import type { ReconcileProgress } from '../shared/reconcile.ts';
+import type { ReconcileProgress } from '../shared/reconcile-types.ts';
 import { count } from './output.ts';
 
 const STEPS = 1000;

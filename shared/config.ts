@@ -56,6 +56,9 @@ const EnvSchema = z.object({
   PROFILE_SYNC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
 
+/** Who gets which role: the default, and the roles a user may pick at signup (user metadata `role`). */
+export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
+
 export type Config = {
   dbUrl: string;
   supabaseUrl: string;
@@ -67,7 +70,7 @@ export type Config = {
   adminKeys: string[];
   /** Standard Webhooks secrets without the `v1,` prefix (`whsec_…`); any may match. */
   webhookSecrets: string[];
-  rolePolicy: { defaultRole: string; selfAssignableRoles: string[] };
+  rolePolicy: RolePolicy;
   maxBodyBytes: number;
   dbPoolMax: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';

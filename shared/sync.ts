@@ -3,6 +3,7 @@
  * reconcile, CLI) syncs users through here, with the role policy from config.
  * @module
  */
+import type { RolePolicy } from './config.ts';
 import type { Sql } from './db.ts';
 import { withDb } from './db.ts';
 import type { Database } from './database.types.ts';
@@ -11,7 +12,6 @@ type SyncUsersFn = Database['profile_sync']['Functions']['sync_users'];
 export type SyncRow = SyncUsersFn['Returns'][number];
 export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'not_found';
 export type SyncResult = { user_id: string; outcome: Outcome };
-export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
 
 export const PROFILE_COLUMNS = [
   'id',
@@ -29,9 +29,6 @@ export const PROFILE_COLUMNS = [
   'deleted_at',
 ] as const;
 export type Profile = Pick<Database['public']['Tables']['profiles']['Row'], (typeof PROFILE_COLUMNS)[number]>;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
 /** Syncs the given users; one result per distinct id, in id order. Idempotent, so retried once on a dropped connection. */
 export async function syncUsers(sql: Sql, policy: RolePolicy, ids: readonly string[]): Promise<SyncResult[]> {
