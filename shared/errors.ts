@@ -20,6 +20,8 @@ export const ERRORS = {
   method_not_allowed: [405, 'This method is not allowed here.'],
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
   payload_too_large: [413, 'The request body is too large.'],
+  // The client went away mid-body: nobody reads the answer; logged at info, never as a 500.
+  request_aborted: [400, 'The request body ended before it was complete.'],
   database_unavailable: [503, 'The database is unavailable; retry later.'],
   jwks_unavailable: [503, 'The signing keys could not be fetched; retry later.'],
   webhook_not_configured: [503, 'The webhook secret is not configured on the server; retry later.'],
