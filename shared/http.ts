@@ -145,6 +145,71 @@ export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array
   return all;
 }
 
+/**
+ * Reads the raw body into `buffer` from `offset` (no allocation per chunk where the stream
+ * allows a BYOB reader), with readBody's 413 and request_aborted. Returns the buffer (a BYOB read
+ * transfers it: the one passed in is detached) and the body's length; the buffer must hold
+ * offset + maxBytes + READ_OVERFLOW bytes.
+ */
+export const READ_OVERFLOW = 64 * 1024;
+
+export async function readBodyInto(
+  c: Context,
+  maxBytes: number,
+  buffer: ArrayBuffer,
+  offset: number,
+): Promise<{ buffer: ArrayBuffer; length: number }> {
+  const declared = Number(c.req.header('content-length') ?? NaN);
+  if (Number.isFinite(declared) && declared > maxBytes) throw new AppError('payload_too_large');
+  const limit = offset + maxBytes;
+  // Room past the limit, so every read asks for at least READ_OVERFLOW bytes (Deno 2.9's BYOB
+  // reader never answers a 1-byte read of a request body) and a body over it shows as such.
+  const end = limit + READ_OVERFLOW;
+  if (buffer.byteLength < end) throw new RangeError('readBodyInto: buffer too small');
+  const body = c.req.raw.body;
+  if (!body) return { buffer, length: 0 };
+  let at = offset;
+  const tooLarge = async (reader: { cancel(): Promise<void> }) => {
+    await reader.cancel().catch(() => {});
+    throw new AppError('payload_too_large');
+  };
+  const aborted = (err: unknown) => new AppError('request_aborted', { cause: err });
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch { /* not a byte stream (a re-wrapped request): copy chunk by chunk below */ }
+  if (byob) {
+    for (;;) {
+      if (at > limit) return await tooLarge(byob);
+      let result: ReadableStreamReadResult<Uint8Array>;
+      try {
+        result = await byob.read(new Uint8Array(buffer, at, end - at));
+      } catch (err) {
+        throw aborted(err);
+      }
+      if (result.value) buffer = result.value.buffer as ArrayBuffer;
+      if (result.done) break;
+      at += result.value.byteLength;
+    }
+    return { buffer, length: at - offset };
+  }
+  const reader = body.getReader();
+  const target = new Uint8Array(buffer);
+  for (;;) {
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await reader.read();
+    } catch (err) {
+      throw aborted(err);
+    }
+    if (result.done) break;
+    if (at + result.value.byteLength > limit) return await tooLarge(reader);
+    target.set(result.value, at);
+    at += result.value.byteLength;
+  }
+  return { buffer, length: at - offset };
+}
+
 /** The body as text (invalid UTF-8 replaced, as JSON.parse would refuse it anyway). */
 export function decodeText(bytes: Uint8Array): string {
   return new TextDecoder('utf-8', { fatal: false }).decode(bytes);

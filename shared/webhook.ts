@@ -12,7 +12,7 @@ import { AppError } from './errors.ts';
 /** Standard Webhooks' tolerance: a timestamp more than 5 minutes off is refused. */
 export const TOLERANCE_SECONDS = 5 * 60;
 /** webhook-id: Auth and our trigger send a uuid or `msg_<uuid>`; anything this long is not one. */
-const MAX_ID_LENGTH = 256;
+const MAX_ID_LENGTH = 256; // MAX_PREFIX_BYTES below follows it
 /** At most this many `v1,` signatures are tried (rotation signs with two or three secrets). */
 const MAX_SIGNATURES = 8;
 const MAX_SIGNATURE_HEADER = 1024;
@@ -23,9 +23,17 @@ export type SignedHeaders = { id: string; timestamp: string; signatures: Uint8Ar
 export type WebhookVerifier = {
   /** Checks the headers only; throws AppError 401 (missing_signature / invalid_signature). */
   checkHeaders(headers: Headers, nowMs?: number): SignedHeaders;
-  /** Checks the body's HMAC against every secret; throws AppError 401 invalid_signature. */
-  verify(signed: SignedHeaders, body: Uint8Array): Promise<void>;
+  /** The bytes signed before the body: `id.timestamp.` (at most MAX_PREFIX_BYTES). */
+  prefix(signed: SignedHeaders): Uint8Array;
+  /**
+   * Checks the HMAC of `message` (prefix then body) against every secret; throws AppError 401
+   * invalid_signature. The caller builds the message in place, so a body is never copied.
+   */
+  verify(signed: SignedHeaders, message: Uint8Array): Promise<void>;
 };
+
+/** Room for the signed prefix: a webhook-id of MAX_ID_LENGTH characters in UTF-8, a timestamp, two dots. */
+export const MAX_PREFIX_BYTES = 3 * 256 + 16;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
@@ -92,15 +100,13 @@ export function createWebhookVerifier(secrets: readonly string[]): WebhookVerifi
       return { id, timestamp, signatures };
     },
 
-    async verify(signed, body) {
-      const prefix = encoder.encode(`${signed.id}.${signed.timestamp}.`);
-      const message = new Uint8Array(prefix.byteLength + body.byteLength);
-      message.set(prefix);
-      message.set(body, prefix.byteLength);
+    prefix: (signed) => encoder.encode(`${signed.id}.${signed.timestamp}.`),
+
+    async verify(signed, message) {
       for (const key of await importKeys()) {
         for (const signature of signed.signatures) {
-          // crypto.subtle.verify compares in constant time.
-          if (await crypto.subtle.verify('HMAC', key, signature as BufferSource, message)) return;
+          // crypto.subtle.verify copies the message when called and compares in constant time.
+          if (await crypto.subtle.verify('HMAC', key, signature as BufferSource, message as BufferSource)) return;
         }
       }
       throw new AppError('invalid_signature');
