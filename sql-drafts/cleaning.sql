@@ -1,0 +1,106 @@
+-- Draft, not a migration: what a clean display name and a safe avatar URL are, in SQL. The
+-- definition is shared/clean.ts; tests/cleaning/sql_matches_definition.test.ts loads this file
+-- and checks both functions against it on the same generated inputs. To be moved into
+-- supabase/schemas/ and used where the mapping derives full_name and avatar_url.
+-- Both are immutable, parallel safe, and give null for a value that is not acceptable. Every
+-- name is schema-qualified and pg_catalog is searched first, so no caller's search_path can
+-- change what they mean (clean_name has no SET clause so that it inlines).
+
+/*
+ * profile_sync.clean_name(raw): a display name as a profile may hold it, or null.
+ * ANSI CSI sequences (ESC [ … final) removed; CR, LF, TAB, VT, FF, NEL and the line/paragraph
+ * separators become spaces; other C0/C1 controls (BEL, ESC, …), DEL, zero-width characters
+ * (U+200B–U+200D, U+2060, U+FEFF), LRM/RLM/ALM and bidi embeddings, overrides and isolates
+ * (U+202A–U+202E, U+2066–U+2069) removed; runs of Unicode whitespace (NBSP, EM SPACE,
+ * ideographic space, …) become one space; trimmed; cut to 200 characters; blank gives null.
+ * Any caller; internal to the mapping.
+ */
+create or replace function profile_sync.clean_name(raw text)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select nullif(pg_catalog.rtrim(pg_catalog.left(pg_catalog.btrim(
+    pg_catalog.regexp_replace(
+      pg_catalog.regexp_replace(
+        pg_catalog.regexp_replace(
+          pg_catalog.regexp_replace(raw, '\u001b\[[0-?]*[ -/]*[@-~]', '', 'g'),
+          '[\t\n\v\f\r\u0085\u2028\u2029]', ' ', 'g'),
+        '[\u0001-\u001f\u007f-\u009f\u061c\u200b-\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]', '', 'g'),
+      '[ \u00a0\u1680\u2000-\u200a\u202f\u205f\u3000]+', ' ', 'g'),
+    ' '), 200), ' '), '')
+$$;
+
+/*
+ * profile_sync.is_blocked_ipv4(quad): whether a canonical dotted quad is an address a server must
+ * not be sent to: this network (0/8), private (10/8, 172.16/12, 192.168/16), shared
+ * (100.64/10), loopback (127/8), link-local (169.254/16: cloud metadata), multicast and
+ * reserved (≥ 224). Internal to safe_avatar_url.
+ */
+create or replace function profile_sync.is_blocked_ipv4(quad text)
+returns boolean
+language sql
+immutable
+parallel safe
+as $$
+  select o.a = 0 or o.a = 10 or o.a = 127 or o.a >= 224
+    or (o.a = 100 and o.b between 64 and 127)
+    or (o.a = 169 and o.b = 254)
+    or (o.a = 172 and o.b between 16 and 31)
+    or (o.a = 192 and o.b = 168)
+  from (
+    select pg_catalog.split_part(quad, '.', 1)::integer as a, pg_catalog.split_part(quad, '.', 2)::integer as b
+  ) o
+$$;
+
+/*
+ * profile_sync.safe_avatar_url(raw): an avatar URL as a profile may hold it, or null.
+ * http or https; Unicode whitespace trimmed from the ends, then no whitespace, control, quote,
+ * angle bracket or backslash anywhere; no credentials; a host of ASCII labels (letters, digits,
+ * _ and -; IDN hosts in punycode), an optional port ≤ 65535; not localhost; an IP host only as a
+ * canonical dotted quad outside 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
+ * 192.168/16 and ≥ 224 (any other numeric spelling, e.g. 2130706433 or 0x7f.1, is refused, as
+ * are IPv6 literals); at most 2048 characters. Returned as given (trimmed), never rewritten.
+ * Any caller; internal to the mapping.
+ */
+create or replace function profile_sync.safe_avatar_url(raw text)
+returns text
+language sql
+immutable
+parallel safe
+as $$
+  select case
+    when p.url is null or p.url = '' or pg_catalog.char_length(p.url) > 2048 then null
+    when p.url operator(pg_catalog.~)
+      '[\u0001-\u0020\u007f-\u00a0\u1680\u2000-\u200f\u2028-\u202f\u205f-\u206f\u3000\ufeff"''`<>\\]' then null
+    when p.m is null then null
+    when p.m[2] is not null and p.m[2]::integer > 65535 then null
+    when p.host = 'localhost' or p.host operator(pg_catalog.~) '\.localhost$' then null
+    when p.host operator(pg_catalog.~) '(^|\.)(0x[0-9a-f]*|[0-9]+)$' then
+      case
+        when p.host operator(pg_catalog.!~)
+          '^(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])(\.(25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])){3}$'
+          then null
+        when profile_sync.is_blocked_ipv4(p.host) then null
+        else p.url
+      end
+    else p.url
+  end
+  from (
+    select t.url, t.m,
+      pg_catalog.regexp_replace(pg_catalog.lower(t.m[1]), '\.$', '') as host
+    from (
+      select s.url, pg_catalog.regexp_match(s.url,
+        '^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*\.?)(?::([0-9]{1,5}))?(?:[/?#].*)?$') as m
+      from (
+        select pg_catalog.btrim(raw,
+          E' \t\n\u000b\f\r\u0085\u00a0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000'
+        ) as url
+      ) s
+    ) t
+  ) p
+$$;
+
+revoke execute on function profile_sync.clean_name(text), profile_sync.safe_avatar_url(text),
+  profile_sync.is_blocked_ipv4(text) from public, anon, authenticated;
