@@ -4,9 +4,11 @@
  * @module
  */
 import type { Sql } from '../shared/db.ts';
-import { inSync, reconcile, reconcileStatus } from '../shared/reconcile.ts';
-import type { ColumnChanges, ReconcileReport } from '../shared/reconcile.ts';
-import { getProfile, isUuid, syncUser } from '../shared/sync.ts';
+import { reconcile } from '../shared/reconcile.ts';
+import { inSync, reconcileStatus } from '../shared/reconcile-status.ts';
+import type { ColumnChanges, ReconcileReport } from '../shared/reconcile-types.ts';
+import { getProfile, syncUser } from '../shared/sync.ts';
+import { isUuid } from '../shared/uuid.ts';
 import { count, statusTable, table } from './output.ts';
 import { startProgressBar } from './progress.ts';
 

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
-import { reconcileStatus, toRunSummary } from '../shared/reconcile.ts';
+import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
 import { count, describeRun, table } from './output.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';

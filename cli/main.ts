@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createDb, isDbUnavailable } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
-import { RECONCILE_LIMITS } from '../shared/reconcile.ts';
+import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
@@ -64,11 +64,12 @@ function parse(argv: string[]): Parsed {
   }
   let batchSize: number | undefined;
   if (values['batch-size'] !== undefined) {
-    batchSize = Number(values['batch-size']);
-    const { min, max } = RECONCILE_LIMITS.batchSize;
-    if (!Number.isInteger(batchSize) || batchSize < min || batchSize > max) {
+    const parsed = BatchSize.safeParse(Number(values['batch-size']));
+    if (!parsed.success) {
+      const { min, max } = RECONCILE_LIMITS.batchSize;
       throw new UsageError(`--batch-size must be a whole number from ${min} to ${max}`);
     }
+    batchSize = parsed.data;
   }
   const takesArg = command === 'sync';
   if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);

@@ -2,7 +2,7 @@
  * Human output of the CLI: short aligned tables and numbers with thousands separators.
  * @module
  */
-import type { ReconcileStatus, RunSummary } from '../shared/reconcile.ts';
+import type { ReconcileStatus, RunSummary } from '../shared/reconcile-types.ts';
 
 export const count = (n: number) => n.toLocaleString('en-US');
 

@@ -5,7 +5,7 @@
  */
 import cliProgress from 'cli-progress';
 import process from 'node:process';
-import type { ReconcileProgress } from '../shared/reconcile.ts';
+import type { ReconcileProgress } from '../shared/reconcile-types.ts';
 import { count } from './output.ts';
 
 const STEPS = 1000;

@@ -8,7 +8,7 @@
  */
 import { hasAdminCredential } from '../shared/admin.ts';
 import type { Deps } from '../shared/serve.ts';
-import { isUuid } from '../shared/sync.ts';
+import { isUuid } from '../shared/uuid.ts';
 import { signDevAccessToken } from './dev-keys.ts';
 
 export const DEV_TOKEN_PATH = '/auth/v1/dev/token';

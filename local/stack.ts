@@ -4,6 +4,7 @@
  * and, on the embedded database, the pg_net relay. Used by `npm run dev` and by the tests.
  * @module
  */
+import { RUN_SESSIONS } from '../shared/reconcile-connections.ts';
 import { createDeps } from '../shared/serve.ts';
 import type { AppFactory, Deps } from '../shared/serve.ts';
 import { createLogger } from '../shared/log.ts';
@@ -39,7 +40,8 @@ export type StackOptions = {
 };
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
-  const deps = createDeps(options.env, 'profile-sync/local');
+  // One process serves reconcile too: its run session counts against the pool (RUN_SESSIONS).
+  const deps = createDeps(options.env, 'profile-sync/local', { sessions: RUN_SESSIONS });
   if (options.log) deps.log = options.log;
   const log = deps.log ?? createLogger();
   const apps = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, make]) => [name, make(deps)]));

@@ -19,6 +19,15 @@ const jsonRecord = (name: string) =>
     }
   });
 
+/**
+ * The largest auth-webhook body by default. An event carries the user's metadata twice at most
+ * (record and old_record of an UPDATE); Auth copies both metadata objects into every access token,
+ * which travels in a header that gateways cap (Envoy 60 KiB, nginx 8 KiB a line by default), so a
+ * user whose metadata outgrows that cannot use the API at all. 2 × 64 KiB plus the columns is
+ * under 256 KiB; a typical OAuth signup is 1-3 KiB (docs/reliability.md).
+ */
+export const WEBHOOK_MAX_BODY_BYTES = 256 * 1024;
+
 const roleName = z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9_.:-]+$/, 'letters, digits, _ . : - only');
 
 const EnvSchema = z.object({
@@ -52,9 +61,13 @@ const EnvSchema = z.object({
   PROFILE_SYNC_DEFAULT_ROLE: roleName.optional(),
   PROFILE_SYNC_SELF_ASSIGNABLE_ROLES: z.string().optional().transform((raw) => raw === undefined ? undefined : csv(raw)).pipe(z.array(roleName).optional()),
   PROFILE_SYNC_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(1024 * 1024),
+  PROFILE_SYNC_WEBHOOK_MAX_BODY_BYTES: z.coerce.number().int().min(1024).max(16 * 1024 * 1024).default(WEBHOOK_MAX_BODY_BYTES),
   PROFILE_SYNC_DB_POOL_MAX: z.coerce.number().int().min(1).max(100).default(5),
   PROFILE_SYNC_LOG_LEVEL: z.enum(['debug', 'info', 'warn', 'error']).default('info'),
 });
+
+/** Who gets which role: the default, and the roles a user may pick at signup (user metadata `role`). */
+export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
 
 export type Config = {
   dbUrl: string;
@@ -72,8 +85,10 @@ export type Config = {
    * The policy in force is the database's (profile_sync.settings); only the local stack writes
    * this one there, at startup, so the two cannot disagree. Deployed functions ignore it.
    */
-  rolePolicy?: { defaultRole: string; selfAssignableRoles: string[] };
+  rolePolicy?: RolePolicy;
   maxBodyBytes: number;
+  /** auth-webhook's body cap (it also never exceeds maxBodyBytes). */
+  webhookMaxBodyBytes: number;
   dbPoolMax: number;
   logLevel: 'debug' | 'info' | 'warn' | 'error';
 };
@@ -110,6 +125,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
         selfAssignableRoles: e.PROFILE_SYNC_SELF_ASSIGNABLE_ROLES ?? [],
       },
     maxBodyBytes: e.PROFILE_SYNC_MAX_BODY_BYTES,
+    webhookMaxBodyBytes: e.PROFILE_SYNC_WEBHOOK_MAX_BODY_BYTES,
     dbPoolMax: e.PROFILE_SYNC_DB_POOL_MAX,
     logLevel: e.PROFILE_SYNC_LOG_LEVEL,
   };

@@ -107,6 +107,9 @@ export type Database = {
 "base64_secret_key":
 { Args: { "secret": string }; Returns: string
                            },
+"clean_name":
+{ Args: { "raw": string }; Returns: string
+                           },
 "clean_text":
 { Args: { "max_length": number,"value": Json }; Returns: string
                            },
@@ -158,6 +161,12 @@ export type Database = {
                            },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
+                           },
+"is_blocked_ipv4":
+{ Args: { "quad": string }; Returns: boolean
+                           },
+"json_string":
+{ Args: { "value": Json }; Returns: string
                            },
 "key_range":
 { Args: { "id": string }; Returns: number
@@ -266,6 +275,9 @@ export type Database = {
                            },
 "replace_pasted_triggers":
 { Args: { "target": unknown }; Returns: (string)[]
+                           },
+"safe_avatar_url":
+{ Args: { "raw": string }; Returns: string
                            },
 "schedule_reconcile":
 { Args: { "schedule"?: string }; Returns: number

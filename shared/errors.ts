@@ -21,6 +21,8 @@ export const ERRORS = {
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
   profile_rejected: [409, 'The profile table refused this user row (one of its constraints); it is recorded and retried by reconcile.'],
   payload_too_large: [413, 'The request body is too large.'],
+  // The client went away mid-body: nobody reads the answer; logged at info, never as a 500.
+  request_aborted: [400, 'The request body ended before it was complete.'],
   database_unavailable: [503, 'The database is unavailable; retry later.'],
   jwks_unavailable: [503, 'The signing keys could not be fetched; retry later.'],
   webhook_not_configured: [503, 'The webhook secret is not configured on the server; retry later.'],

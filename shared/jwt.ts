@@ -6,7 +6,7 @@
 import * as jose from 'jose';
 import type { Config } from './config.ts';
 import { AppError } from './errors.ts';
-import { isUuid } from './sync.ts';
+import { isUuid } from './uuid.ts';
 
 /** The claims of a verified user access token (supabase-facts §6.2); `sub` is the user id. */
 export type UserClaims = jose.JWTPayload & { sub: string; role: 'authenticated' };

@@ -4,6 +4,7 @@
  * role policy are the database's (profile_sync.settings), so no caller can apply another.
  * @module
  */
+import type { RolePolicy } from './config.ts';
 import type { Sql } from './db.ts';
 import { withDb } from './db.ts';
 
@@ -11,7 +12,6 @@ export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'not_fou
 export type SyncResult = { user_id: string; outcome: Outcome };
 /** A row of the target table as its user may read it (the mapping decides the columns). */
 export type Profile = Record<string, unknown>;
-export type RolePolicy = { defaultRole: string; selfAssignableRoles: string[] };
 
 /** The columns of the default target, public.profiles. */
 export const PROFILE_COLUMNS = [
@@ -29,9 +29,6 @@ export const PROFILE_COLUMNS = [
   'updated_at',
   'deleted_at',
 ] as const;
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-export const isUuid = (s: unknown): s is string => typeof s === 'string' && UUID.test(s);
 
 /**
  * Syncs the given users; one result per distinct id, in id order. A user whose row the target

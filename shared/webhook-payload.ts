@@ -6,7 +6,7 @@
  */
 import { z } from 'zod';
 import { AppError } from './errors.ts';
-import { isUuid } from './sync.ts';
+import { isUuid } from './uuid.ts';
 
 const timestamp = z.string().max(64).nullish();
 const metadata = z.record(z.string(), z.unknown()).nullish();

@@ -6,7 +6,7 @@ import { NotAvailable } from '../lib/function-process.mjs';
 import { rawCreateMissing, rawCreateMissingWithBookkeeping, rawFixStale, syncAllInBatches } from '../lib/limits.mjs';
 import { median } from '../lib/load.mjs';
 
-const CORE_BATCH = 2000; // the reconcile default (shared/reconcile.ts RECONCILE_LIMITS)
+const CORE_BATCH = 2000; // the reconcile default (shared/reconcile-limits.ts RECONCILE_LIMITS)
 const RATIO = atLeast(0.8, '≥ 0.8× raw SQL', 'ratio');
 
 /** Status latency: `samples` sequential GETs; returns the median and the worst in ms. */

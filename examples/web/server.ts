@@ -5,7 +5,7 @@
  * @module
  */
 import { DEV_PUBLISHABLE_KEY, signDevAccessToken } from '../../local/dev-keys.ts';
-import { isUuid } from '../../shared/sync.ts';
+import { isUuid } from '../../shared/uuid.ts';
 
 const HERE = new URL('./', import.meta.url);
 const JS = 'text/javascript; charset=utf-8';

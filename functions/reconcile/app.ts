@@ -9,16 +9,17 @@ import { hasAdminCredential, hasAnyCredential } from '../../shared/admin.ts';
 import { AppError } from '../../shared/errors.ts';
 import { createFunctionApp, logOutcome, methodNotAllowed, parseJson, readBodyText } from '../../shared/http.ts';
 import type { AppEnv } from '../../shared/http.ts';
-import { RECONCILE_LIMITS, reconcile, reconcileStatus } from '../../shared/reconcile.ts';
+import { reconcile } from '../../shared/reconcile.ts';
+import { createRunGate } from '../../shared/reconcile-connections.ts';
+import { BatchSize, HttpTimeBudgetMs, RECONCILE_LIMITS } from '../../shared/reconcile-limits.ts';
+import { createStatusReader } from '../../shared/reconcile-status.ts';
 import type { Deps } from '../../shared/serve.ts';
-
-const { batchSize, timeBudgetMs } = RECONCILE_LIMITS;
 
 // strict: a misspelt "dryrun" must not silently start a real run
 const ReconcileBody = z.object({
   dry_run: z.boolean().default(false),
-  batch_size: z.number().int().min(batchSize.min).max(batchSize.max).default(batchSize.default),
-  time_budget_ms: z.number().int().min(timeBudgetMs.min).max(timeBudgetMs.max).default(timeBudgetMs.default),
+  batch_size: BatchSize.default(RECONCILE_LIMITS.batchSize.default),
+  time_budget_ms: HttpTimeBudgetMs.default(RECONCILE_LIMITS.timeBudgetMs.default),
 }).strict();
 
 /**
@@ -44,22 +45,28 @@ function parseBody(text: string) {
 export function createApp(deps: Deps) {
   const { config, sql } = deps;
   const app = createFunctionApp('reconcile', deps.log);
+  // One real run per isolate (a second caller gets 409 without a connection); concurrent status
+  // calls share one computation.
+  const exclusive = createRunGate();
+  const status = createStatusReader(sql);
 
   app.post('/', async (c) => {
     requireAdmin(c, config.adminKeys);
     const body = parseBody(await readBodyText(c, config.maxBodyBytes));
-    const report = await reconcile({ sql, dbUrl: config.dbUrl }, {
-      dryRun: body.dry_run,
-      batchSize: body.batch_size,
-      timeBudgetMs: body.time_budget_ms,
-    });
+    const run = () =>
+      reconcile({ sql, dbUrl: config.dbUrl }, {
+        dryRun: body.dry_run,
+        batchSize: body.batch_size,
+        timeBudgetMs: body.time_budget_ms,
+      });
+    const report = body.dry_run ? await run() : await exclusive(run);
     logOutcome(c, 'reconcile', { ...report, samples: undefined });
     return c.json(report);
   });
 
   app.get('/', async (c) => {
     requireAdmin(c, config.adminKeys);
-    return c.json(await reconcileStatus(sql));
+    return c.json(await status());
   });
 
   app.all('/', methodNotAllowed(['GET', 'POST']));

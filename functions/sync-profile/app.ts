@@ -12,7 +12,8 @@ import type { AppEnv } from '../../shared/http.ts';
 import { createTokenVerifier } from '../../shared/jwt.ts';
 import type { TokenVerifier } from '../../shared/jwt.ts';
 import type { Deps } from '../../shared/serve.ts';
-import { isUuid, syncProfile } from '../../shared/sync.ts';
+import { syncProfile } from '../../shared/sync.ts';
+import { isUuid } from '../../shared/uuid.ts';
 
 // Unknown keys are ignored so a frontend may send whatever its framework adds.
 const Body = z.object({

@@ -223,14 +223,13 @@ begin
       E'  end if;',
       e.key,
       case
-        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), 200)', e.key)
-        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format(
-          'profile_sync.avatar_url_from(pg_catalog.jsonb_build_object(''avatar_url'', new.%I))', e.key)
+        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
+        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
         else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
           coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
       end,
       case when e.value ->> 'from' = 'avatar_url'
-        then e.key || ': an avatar must be an http(s) URL'
+        then e.key || ': an avatar must be a public http(s) URL'
         else e.key || ': a blank or unprintable value is not accepted' end,
       e.key, t)
     from pg_catalog.jsonb_each(m -> 'columns') e

@@ -154,8 +154,14 @@ as $$
       cross join lateral (
         select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
         from auth.users u
-        left join profile_sync.targets p on p.id = u.id
-        left join profile_sync.profile_state s on s.user_id = u.id
+        -- a key probe per user, never a join: the planner cannot see a range's bounds, guesses
+        -- 0.5 % of auth.users per range, and where the profiles are few beside auth.users (a bulk
+        -- import) it hashed all of them and profile_state once per range, ~17,000 times
+        -- (20,000 users: reconcile_begin 7.2 s → 0.3 s)
+        left join lateral (select p.id from profile_sync.targets p where p.id = u.id offset 0) p on true
+        left join lateral (
+          select s.user_id, s.auth_updated_at from profile_sync.profile_state s where s.user_id = u.id offset 0
+        ) s on true
         where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
         offset 0  -- keep it a per-range index scan, whatever the row estimates say
@@ -167,7 +173,7 @@ as $$
       unnest($1::integer[]) as b (bucket)
       cross join lateral (
         select p.id, a.id as a_id from profile_sync.targets p
-        left join auth.users a on a.id = p.id
+        left join lateral (select a.id from auth.users a where a.id = p.id offset 0) a on true
         where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
           and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
         offset 0

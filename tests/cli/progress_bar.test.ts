@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { startProgressBar } from '../../cli/progress.ts';
 import { reconcile } from '../../shared/reconcile.ts';
-import type { ReconcileProgress } from '../../shared/reconcile.ts';
+import type { ReconcileProgress } from '../../shared/reconcile-types.ts';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { runCli } from './run.ts';

@@ -1,6 +1,7 @@
 /**
  * Samples pg_stat_activity while a test runs, to show the functions' connections stay bounded:
- * the highest count of the functions' sessions (by application_name) and of all sessions on the database.
+ * the highest count of the functions' sessions (application_name matching a LIKE pattern, e.g.
+ * 'profile-sync/%') and of all sessions on the database.
  * @module
  */
 import postgres from 'postgres';
@@ -14,7 +15,7 @@ export function sampleConnections(url: string, database: string, application: st
   const loop = (async () => {
     while (!stopped) {
       const [row] = await sql<{ functions: number; all: number }[]>`
-        select count(*) filter (where application_name = ${application})::int as functions, count(*)::int as "all"
+        select count(*) filter (where application_name like ${application})::int as functions, count(*)::int as "all"
         from pg_catalog.pg_stat_activity where datname = ${database}`.catch(() => [{ functions: 0, all: 0 }]);
       peak.functions = Math.max(peak.functions, row.functions);
       peak.all = Math.max(peak.all, row.all);

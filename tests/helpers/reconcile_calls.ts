@@ -4,7 +4,7 @@
  * @module
  */
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
-import type { ReconcileReport } from '../../shared/reconcile.ts';
+import type { ReconcileReport } from '../../shared/reconcile-types.ts';
 
 export type { ReconcileReport };
 export type ReconcileAnswer = {

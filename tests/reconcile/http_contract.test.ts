@@ -10,7 +10,8 @@ import { freshDatabase } from '../helpers/db.ts';
 import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
 
 const REPORT_KEYS = ['complete', 'created', 'deleted', 'dry_run', 'duration_ms', 'failed', 'missing', 'orphaned', 'run_id', 'stale', 'updated'];
-const STATUS_KEYS = ['auth_users', 'failures', 'last_run', 'missing', 'orphaned', 'profiles', 'stale', 'synced_percent'];
+// computed_at / age_ms: when the (shared) status computation began, and how long ago
+const STATUS_KEYS = ['age_ms', 'auth_users', 'computed_at', 'failures', 'last_run', 'missing', 'orphaned', 'profiles', 'stale', 'synced_percent'];
 
 Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, shapes', async (t) => {
   const db = await freshDatabase('reconcile_http');
@@ -50,6 +51,8 @@ Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, s
         [{ batch_size: 1.5 }, 'invalid_payload'],
         [{ time_budget_ms: -1 }, 'invalid_payload'],
         [{ time_budget_ms: 10 ** 9 }, 'invalid_payload'],
+        // above 140 s: past the Edge Functions wall clock of the free plan (150 s)
+        [{ time_budget_ms: 140_001 }, 'invalid_payload'],
       ];
       for (const [body, code] of bad) {
         const res = await call({ headers: { apikey: DEV_SECRET_KEY }, body });
@@ -85,6 +88,8 @@ Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, s
         [status.json.auth_users, status.json.profiles, status.json.synced_percent, (status.json.last_run as { id: number }).id],
         [1, 1, 100, empty.json.run_id],
       );
+      assert.ok(Date.parse(status.json.computed_at as string) <= Date.now(), 'computed_at is a time');
+      assert.ok((status.json.age_ms as number) >= 0, 'age_ms is a duration');
     });
   } finally {
     await db.drop();

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { DEV_SECRET_KEY } from '../../local/dev-keys.ts';
-import { RECONCILE_LIMITS } from '../../shared/reconcile.ts';
+import { RECONCILE_LIMITS } from '../../shared/reconcile-limits.ts';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { inProcess } from '../helpers/in_process.ts';

@@ -3,7 +3,7 @@
  * port 6543 of *.pooler.supabase.com becomes session mode (5432); other URLs are kept as given.
  */
 import assert from 'node:assert/strict';
-import { sessionUrl } from '../../shared/reconcile.ts';
+import { sessionUrl } from '../../shared/reconcile-connections.ts';
 
 Deno.test('sessionUrl: the Supabase transaction pooler becomes session mode; anything else is unchanged', () => {
   assert.equal(

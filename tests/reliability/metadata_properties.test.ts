@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { signDevAccessToken } from '../../local/dev-keys.ts';
+import { cleanName, safeAvatarUrl } from '../../shared/clean.ts';
 import { minimalEvent, signHeaders } from '../auth-webhook/helpers.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { hostileMetadata, jsonbRefuses, NUL } from '../helpers/hostile.ts';
@@ -20,14 +21,15 @@ function cleanText(value: unknown, max: number): string | null {
   return cut === '' ? null : cut;
 }
 
+const str = (value: unknown) => (typeof value === 'string' ? value : null);
+
 /** The DESIGN rules for the metadata-derived columns, for a profile the app has not edited. */
 function expectedProfile(user: Record<string, unknown>, app: Record<string, unknown>) {
-  const name = ['full_name', 'name', 'user_name', 'preferred_username'].map((k) => cleanText(user[k], 200))
+  const name = ['full_name', 'name', 'user_name', 'preferred_username'].map((k) => cleanName(str(user[k])))
     .find((v) => v !== null);
-  const avatar = cleanText(user.avatar_url, 2048) ?? cleanText(user.picture, 2048);
   return {
     full_name: name ?? null,
-    avatar_url: avatar !== null && /^https?:\/\/\S+$/i.test(avatar) ? avatar : null,
+    avatar_url: safeAvatarUrl(str(user.avatar_url)) ?? safeAvatarUrl(str(user.picture)),
     role: cleanText(app.role, 100) ?? 'user',
     provider: cleanText(app.provider, 100),
   };
