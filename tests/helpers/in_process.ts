@@ -5,7 +5,10 @@
  */
 import { devEnv } from '../../local/dev-keys.ts';
 import { FUNCTIONS } from '../../local/functions.ts';
+import { createApp as createSyncProfile } from '../../functions/sync-profile/app.ts';
 import { loadConfig } from '../../shared/config.ts';
+import { createTokenVerifier } from '../../shared/jwt.ts';
+import type { VerifierOptions } from '../../shared/jwt.ts';
 import type { Sql } from '../../shared/db.ts';
 import { createLogger } from '../../shared/log.ts';
 
@@ -18,15 +21,23 @@ export type Answer = {
   headers: Headers;
 };
 
+/**
+ * `env` overrides the dev environment; `verifier` tunes sync-profile's real token verifier (e.g.
+ * the JWKS refetch cooldown).
+ */
 export function inProcess(
   name: keyof typeof FUNCTIONS,
   db: { url: string; sql: Sql },
   env: Record<string, string | undefined> = {},
+  options: { verifier?: VerifierOptions } = {},
 ) {
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', sink: (line) => logs.push(line) });
   const config = loadConfig({ ...devEnv(db.url, SUPABASE_URL), ...env });
-  const app = FUNCTIONS[name]({ config, sql: db.sql, log });
+  const deps = { config, sql: db.sql, log };
+  const app = name === 'sync-profile' && options.verifier
+    ? createSyncProfile(deps, { verifyToken: createTokenVerifier(config, options.verifier) })
+    : FUNCTIONS[name](deps);
   /** One request to the function's root path; a non-string body is JSON-encoded. */
   const call = async (
     init: { method?: string; headers?: Record<string, string>; body?: unknown } = {},

@@ -3,40 +3,34 @@
  * verifier, logs captured), and calls to it and to a running stack.
  * @module
  */
-import { DEV_PUBLISHABLE_KEY, devEnv } from '../../local/dev-keys.ts';
-import { createApp } from '../../functions/sync-profile/app.ts';
-import { loadConfig } from '../../shared/config.ts';
-import { createTokenVerifier } from '../../shared/jwt.ts';
+import { DEV_PUBLISHABLE_KEY } from '../../local/dev-keys.ts';
 import type { VerifierOptions } from '../../shared/jwt.ts';
-import { createLogger } from '../../shared/log.ts';
 import type { TestDb } from '../helpers/db.ts';
+import { inProcess } from '../helpers/in_process.ts';
 
 export { DEV_PUBLISHABLE_KEY };
 
-/** The project URL the in-process apps are configured with (only the issuer depends on it). */
-export const SUPABASE_URL = 'http://127.0.0.1:54321';
+import { SUPABASE_URL } from '../helpers/in_process.ts';
+export { SUPABASE_URL };
 export const ISSUER = `${SUPABASE_URL}/auth/v1`;
 
 export type ResponseBody = { error?: { code: string; message: string }; profile?: Record<string, unknown> };
 export type Call = { status: number; json: ResponseBody; headers: Headers };
 
 /**
- * sync-profile built as the stack builds it, with the dev env plus `env` overrides; `verifier`
- * tunes the real verifier (e.g. the JWKS refetch cooldown).
+ * sync-profile in-process (tests/helpers/in_process.ts), with the dev env plus `env` overrides;
+ * `verifier` tunes the real verifier (e.g. the JWKS refetch cooldown). `post` sends headers and
+ * a raw body.
  */
 export function inProcessApp(
   db: TestDb,
   env: Record<string, string | undefined> = {},
   verifier?: VerifierOptions,
 ) {
-  const logs: string[] = [];
-  const log = createLogger({ level: 'debug', sink: (line) => logs.push(line) });
-  const config = loadConfig({ ...devEnv(db.url, SUPABASE_URL), ...env });
-  const verifyToken = verifier ? createTokenVerifier(config, verifier) : undefined;
-  const app = createApp({ config, sql: db.sql, log }, { verifyToken });
+  const { app, config, logs, call } = inProcess('sync-profile', db, env, { verifier });
   const post = async (headers: Record<string, string>, body?: string): Promise<Call> => {
-    const res = await app.request('/sync-profile', { method: 'POST', headers, body });
-    return { status: res.status, json: await res.json(), headers: res.headers };
+    const { status, json, headers: h } = await call({ headers, body });
+    return { status, json: json as ResponseBody, headers: h };
   };
   return { app, config, logs, post };
 }

@@ -66,7 +66,7 @@ Deno.test('sync-profile request bodies, methods and missing users', async (t) =>
 
     for (const method of ['GET', 'PUT', 'PATCH', 'DELETE']) {
       await t.step(`${method} → 405 with Allow and CORS`, async () => {
-        const res = await app.request('/sync-profile', { method });
+        const res = await app.fetch(new Request('http://functions.local/sync-profile', { method }));
         assert.deepEqual([res.status, (await res.json()).error.code], [405, 'method_not_allowed']);
         assert.equal(res.headers.get('allow'), 'POST, OPTIONS');
         assert.equal(res.headers.get('access-control-allow-origin'), '*');
