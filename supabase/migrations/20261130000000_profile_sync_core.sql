@@ -626,7 +626,8 @@ begin
   for k in select pg_catalog.jsonb_object_keys(spec) order by 1 loop
     field := 'mapping.columns.' || k;
     select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) as type, a.attnotnull, a.attgenerated,
-        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) as default_sql
+        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) as default_sql,
+        exists (select 1 from pg_catalog.pg_type ty where ty.oid = a.atttypid and ty.typtype = 'e') as is_enum
       into col
       from pg_catalog.pg_attribute a
       left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
@@ -668,10 +669,14 @@ begin
       owner := coalesce(spec -> k ->> 'owner',
         case when src in ('full_name', 'avatar_url', 'role') then 'app' else 'auth' end);
       if src = 'role' then
-        if not (col.type in ('text', 'citext') or col.type ~ '^character varying') then
+        if not (col.type in ('text', 'citext') or col.type ~ '^character varying' or col.is_enum) then
           raise exception '%: role is text; the column is %', field, col.type using errcode = '22023';
         end if;
         expr := null;  -- the role policy's result, computed by the core
+      elsif col.is_enum then
+        -- a text source into an enum column: only the enum's own labels, anything else is null
+        expr := pg_catalog.format('(select case when v.t = any (pg_catalog.enum_range(null::%1$s)::text[]) then v.t::%1$s end from (select %2$s as t) v)',
+          col.type, profile_sync.mapping_source_sql(field || '.from', src, 'text'));
       else
         expr := profile_sync.mapping_source_sql(field || '.from', src, col.type);
       end if;
@@ -694,7 +699,7 @@ begin
     out_columns := out_columns || pg_catalog.jsonb_build_object(k,
       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
         'from', src, 'value', spec -> k -> 'value', 'owner', owner, 'default', spec -> k -> 'default',
-        'type', col.type, 'not_null', col.attnotnull, 'sql', expr,
+        'type', col.type, 'enum', col.is_enum, 'not_null', col.attnotnull, 'sql', expr,
         'column_default', col.default_sql)));
   end loop;
   mapped := array(select pg_catalog.jsonb_object_keys(out_columns));
@@ -1159,7 +1164,15 @@ begin
     from pg_catalog.jsonb_each(m -> 'columns') e
     order by e.key
   loop
-    a_ref := case when c.src = 'role' then 'role_value' else pg_catalog.format('%I', 'a_' || c.name) end;
+    -- what auth says the column should hold; for the role, the policy's result, as the column's
+    -- type (an enum column takes only its own labels: another value is null, then its default)
+    a_ref := case
+      when c.src is distinct from 'role' then pg_catalog.format('x.%I', 'a_' || c.name)
+      when (c.spec ->> 'enum')::boolean then pg_catalog.format(
+        'coalesce(case when x.role_value = any (pg_catalog.enum_range(null::%1$s)::text[]) then x.role_value::%1$s end, %2$s)',
+        c.type, coalesce(c.spec ->> 'column_default', 'null'))
+      else 'x.role_value'
+    end;
     cleared := c.clear and m -> 'soft_delete' <> 'null'::jsonb;
     clear_val := coalesce(
       case when c.spec ? 'default' then profile_sync.mapping_literal(c.name, c.spec -> 'default', c.type) end,
@@ -1176,7 +1189,7 @@ begin
     ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || c.name);
 
     if c.owner = 'insert' then
-      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else x.%s end as %I',
+      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else %s end as %I',
         'p_' || c.name, a_ref, 'n_' || c.name);
       continue;
     end if;
@@ -1185,7 +1198,7 @@ begin
     changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || c.name, 'n_' || c.name);
 
     if c.owner = 'auth' then
-      new_vals := new_vals || pg_catalog.format('case when %s then %s else x.%s end as %I',
+      new_vals := new_vals || pg_catalog.format('case when %s then %s else %s end as %I',
         case when cleared then 'x.soft_deleted' else 'false' end, clear_val, a_ref, 'n_' || c.name);
       preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
         c.name, 'p_' || c.name, 'n_' || c.name);
@@ -1200,16 +1213,16 @@ begin
       'synced_' || c.name, 'st_' || c.name, c.name || '_edited', 'ste_' || c.name);
     app_edit := app_edit || pg_catalog.format(
       'case when x.has_state then x.%1$I or (x.has_profile and x.%2$I is distinct from x.%3$I) '
-      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from x.%4$s end as %5$I',
+      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from %4$s end as %5$I',
       'ste_' || c.name, 'p_' || c.name, 'st_' || c.name, a_ref, 'e_' || c.name);
-    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else x.%s end as %I',
+    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else %s end as %I',
       case when cleared then 'x.soft_deleted' else 'false' end, clear_val,
       'e_' || c.name, 'p_' || c.name, a_ref, 'n_' || c.name);
     state_vals := state_vals || pg_catalog.format(
       'case when %1$s then null when x.%2$I then x.%3$I else x.%4$I end as %5$I, x.%2$I and not %1$s as %6$I%7$s',
       case when cleared then 'x.soft_deleted' else 'false' end,
       'e_' || c.name, 'st_' || c.name, 'n_' || c.name, 's_' || c.name, 'se_' || c.name,
-      case when c.src = 'role' then pg_catalog.format(', x.role_value as %I', 'a_' || c.name) else '' end);
+      case when c.src = 'role' then pg_catalog.format(', %s as %I', a_ref, 'a_' || c.name) else '' end);
     st_old := st_old || pg_catalog.format('d.%I, d.%I', 'st_' || c.name, 'ste_' || c.name);
     st_new := st_new || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
     st_cols := st_cols || pg_catalog.format('%I, %I', 'synced_' || c.name, c.name || '_edited');

@@ -226,7 +226,8 @@ begin
   for k in select pg_catalog.jsonb_object_keys(spec) order by 1 loop
     field := 'mapping.columns.' || k;
     select a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) as type, a.attnotnull, a.attgenerated,
-        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) as default_sql
+        pg_catalog.pg_get_expr(ad.adbin, ad.adrelid) as default_sql,
+        exists (select 1 from pg_catalog.pg_type ty where ty.oid = a.atttypid and ty.typtype = 'e') as is_enum
       into col
       from pg_catalog.pg_attribute a
       left join pg_catalog.pg_attrdef ad on ad.adrelid = a.attrelid and ad.adnum = a.attnum
@@ -268,10 +269,14 @@ begin
       owner := coalesce(spec -> k ->> 'owner',
         case when src in ('full_name', 'avatar_url', 'role') then 'app' else 'auth' end);
       if src = 'role' then
-        if not (col.type in ('text', 'citext') or col.type ~ '^character varying') then
+        if not (col.type in ('text', 'citext') or col.type ~ '^character varying' or col.is_enum) then
           raise exception '%: role is text; the column is %', field, col.type using errcode = '22023';
         end if;
         expr := null;  -- the role policy's result, computed by the core
+      elsif col.is_enum then
+        -- a text source into an enum column: only the enum's own labels, anything else is null
+        expr := pg_catalog.format('(select case when v.t = any (pg_catalog.enum_range(null::%1$s)::text[]) then v.t::%1$s end from (select %2$s as t) v)',
+          col.type, profile_sync.mapping_source_sql(field || '.from', src, 'text'));
       else
         expr := profile_sync.mapping_source_sql(field || '.from', src, col.type);
       end if;
@@ -294,7 +299,7 @@ begin
     out_columns := out_columns || pg_catalog.jsonb_build_object(k,
       pg_catalog.jsonb_strip_nulls(pg_catalog.jsonb_build_object(
         'from', src, 'value', spec -> k -> 'value', 'owner', owner, 'default', spec -> k -> 'default',
-        'type', col.type, 'not_null', col.attnotnull, 'sql', expr,
+        'type', col.type, 'enum', col.is_enum, 'not_null', col.attnotnull, 'sql', expr,
         'column_default', col.default_sql)));
   end loop;
   mapped := array(select pg_catalog.jsonb_object_keys(out_columns));

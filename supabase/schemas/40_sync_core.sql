@@ -138,7 +138,15 @@ begin
     from pg_catalog.jsonb_each(m -> 'columns') e
     order by e.key
   loop
-    a_ref := case when c.src = 'role' then 'role_value' else pg_catalog.format('%I', 'a_' || c.name) end;
+    -- what auth says the column should hold; for the role, the policy's result, as the column's
+    -- type (an enum column takes only its own labels: another value is null, then its default)
+    a_ref := case
+      when c.src is distinct from 'role' then pg_catalog.format('x.%I', 'a_' || c.name)
+      when (c.spec ->> 'enum')::boolean then pg_catalog.format(
+        'coalesce(case when x.role_value = any (pg_catalog.enum_range(null::%1$s)::text[]) then x.role_value::%1$s end, %2$s)',
+        c.type, coalesce(c.spec ->> 'column_default', 'null'))
+      else 'x.role_value'
+    end;
     cleared := c.clear and m -> 'soft_delete' <> 'null'::jsonb;
     clear_val := coalesce(
       case when c.spec ? 'default' then profile_sync.mapping_literal(c.name, c.spec -> 'default', c.type) end,
@@ -155,7 +163,7 @@ begin
     ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || c.name);
 
     if c.owner = 'insert' then
-      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else x.%s end as %I',
+      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else %s end as %I',
         'p_' || c.name, a_ref, 'n_' || c.name);
       continue;
     end if;
@@ -164,7 +172,7 @@ begin
     changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || c.name, 'n_' || c.name);
 
     if c.owner = 'auth' then
-      new_vals := new_vals || pg_catalog.format('case when %s then %s else x.%s end as %I',
+      new_vals := new_vals || pg_catalog.format('case when %s then %s else %s end as %I',
         case when cleared then 'x.soft_deleted' else 'false' end, clear_val, a_ref, 'n_' || c.name);
       preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
         c.name, 'p_' || c.name, 'n_' || c.name);
@@ -179,16 +187,16 @@ begin
       'synced_' || c.name, 'st_' || c.name, c.name || '_edited', 'ste_' || c.name);
     app_edit := app_edit || pg_catalog.format(
       'case when x.has_state then x.%1$I or (x.has_profile and x.%2$I is distinct from x.%3$I) '
-      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from x.%4$s end as %5$I',
+      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from %4$s end as %5$I',
       'ste_' || c.name, 'p_' || c.name, 'st_' || c.name, a_ref, 'e_' || c.name);
-    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else x.%s end as %I',
+    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else %s end as %I',
       case when cleared then 'x.soft_deleted' else 'false' end, clear_val,
       'e_' || c.name, 'p_' || c.name, a_ref, 'n_' || c.name);
     state_vals := state_vals || pg_catalog.format(
       'case when %1$s then null when x.%2$I then x.%3$I else x.%4$I end as %5$I, x.%2$I and not %1$s as %6$I%7$s',
       case when cleared then 'x.soft_deleted' else 'false' end,
       'e_' || c.name, 'st_' || c.name, 'n_' || c.name, 's_' || c.name, 'se_' || c.name,
-      case when c.src = 'role' then pg_catalog.format(', x.role_value as %I', 'a_' || c.name) else '' end);
+      case when c.src = 'role' then pg_catalog.format(', %s as %I', a_ref, 'a_' || c.name) else '' end);
     st_old := st_old || pg_catalog.format('d.%I, d.%I', 'st_' || c.name, 'ste_' || c.name);
     st_new := st_new || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
     st_cols := st_cols || pg_catalog.format('%I, %I', 'synced_' || c.name, c.name || '_edited');

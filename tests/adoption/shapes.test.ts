@@ -426,3 +426,38 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
     await db.drop();
   }
 });
+
+Deno.test('an enum role column takes only its own labels; a metadata value into an enum likewise', async () => {
+  const db = await coreDatabase('adopt_enum');
+  const { sql } = db;
+  const owner = ownerOf(db);
+  try {
+    await owner.unsafe(`
+      create type public.member_role as enum ('member', 'creator', 'staff');
+      create type public.plan as enum ('free', 'pro');
+      create table public.members (
+        id uuid primary key references auth.users (id) on delete cascade,
+        role public.member_role not null default 'member',
+        plan public.plan
+      );`);
+    await applyMapping(owner, {
+      table: 'public.members', soft_delete: null,
+      columns: { role: 'role', plan: 'user_metadata.plan' },
+      roles: { default: 'member', self_assignable: ['creator', 'admin'] },
+    });
+    const creator = await insertAuthUser(sql, provider.email({ role: 'creator', plan: 'pro' }));
+    const admin = await insertAuthUser(sql, provider.email({ role: 'admin', plan: 'gold' }));
+    const staff = await insertAuthUser(sql, { app_metadata: { provider: 'email', role: 'staff' } });
+    const rows = await sql`select outcome from profile_sync.sync_isolated(${[creator, admin, staff]}::uuid[], 'test')`;
+    assert.deepEqual(rows.map((r) => r.outcome), ['created', 'created', 'created']);
+    const got = Object.fromEntries((await sql`select id, role::text, plan::text from public.members`).map((r) => [r.id, [r.role, r.plan]]));
+    // 'admin' is self-assignable in the policy but no label of the enum: the column's default
+    assert.deepEqual([got[creator], got[admin], got[staff]], [['creator', 'pro'], ['member', null], ['staff', null]]);
+    await updateAuthUser(sql, admin, { raw_user_meta_data: { plan: 'pro' } });
+    await sql`select * from profile_sync.sync_isolated(${[admin]}::uuid[], 'test')`;
+    assert.equal((await sql`select plan::text from public.members where id = ${admin}`)[0].plan, 'pro');
+  } finally {
+    await owner.end();
+    await db.drop();
+  }
+});
