@@ -112,15 +112,25 @@ export function preservationReport(report: ReconcileReport): string {
   return `\nexisting rows, per column (app-edited values are kept: ${count(report.kept ?? 0)})\n${table(rows)}`;
 }
 
-/** Syncs one user; exit 1 when no auth user or profile has this id. */
+/** Syncs one user; exit 1 when no auth user or profile has this id, or the table refused the row. */
 export async function syncCommand(ctx: CommandContext, userId: string | undefined): Promise<CommandResult> {
   if (!userId) throw new UsageError('sync needs a user id: profile-sync sync <user-id>');
   if (!isUuid(userId)) throw new UsageError(`"${userId}" is not a user id (a uuid such as 4f7d…-…)`);
+  // a success clears the user's failure row; a refused row is recorded (sync_isolated)
   const result = await syncUser(ctx.sql, userId, 'cli');
-  // a user synced by hand is no longer a failure for reconcile to retry
-  await ctx.sql`delete from profile_sync.failures where user_id = ${userId}`;
   const profile = (await getProfile(ctx.sql, userId)) ?? null;
   const found = result.outcome !== 'not_found';
+  if (result.outcome === 'failed') {
+    const [failure] = await ctx.sql<{ error_code: string; constraint_name: string | null; error_message: string | null }[]>`
+      select error_code, constraint_name, error_message from profile_sync.failures where user_id = ${userId}`;
+    return {
+      exitCode: EXIT.drift,
+      json: { user_id: userId, outcome: result.outcome, profile, failure: failure ?? null },
+      text: `the profile table refused user ${userId}'s row: ${failure?.error_message ?? 'see profile_sync.failures'}` +
+        (failure?.constraint_name ? ` (constraint ${failure.constraint_name})` : '') +
+        '\nfix the value in auth (or the constraint), then sync again; reconcile retries it too',
+    };
+  }
   return {
     exitCode: found ? EXIT.inSync : EXIT.drift,
     json: { user_id: userId, outcome: result.outcome, profile },

@@ -13,6 +13,7 @@ import type { Sql } from '../../shared/db.ts';
 import { coreDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
 import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
+import { runCli } from '../cli/run.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { DEV_WEBHOOK_SECRET, setWebhookVault } from '../auth-webhook/helpers.ts';
 
@@ -330,6 +331,9 @@ Deno.test('shape A: the quickstart profiles; a row the table refuses fails alone
       assert.equal((await sql`select username from public.profiles where id = ${short}`)[0].username, 'abc');
       assert.deepEqual((await sql`select user_id from profile_sync.failures`).map((r) => r.user_id), [taken]);
       assert.equal((await p.signIn(taken)).status, 409);
+      const cli = await runCli({ SUPABASE_DB_URL: db.url }, 'sync', taken, '--json');
+      assert.equal(cli.code, 1);
+      assert.deepEqual([cli.json.outcome, (cli.json.failure as { constraint_name: string }).constraint_name], ['failed', 'profiles_username_key']);
     });
   } finally {
     await owner.end();
