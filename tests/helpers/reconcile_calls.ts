@@ -34,15 +34,25 @@ export async function callReconcile(
   };
 }
 
-/** Calls reconcile until a report is complete; throws on any answer but 200 or after `maxCalls`. */
+/**
+ * Calls reconcile until a report is complete, as a scheduler does: a 503 (retryable, with
+ * Retry-After) is called again after a pause, at most 5 times in a row; any other answer but 200
+ * throws, as does not completing in `maxCalls`.
+ */
 export async function reconcileToCompletion(
   stackUrl: string,
   body: Record<string, unknown> = {},
   maxCalls = 50,
 ): Promise<ReconcileReport[]> {
   const reports: ReconcileReport[] = [];
+  let unavailable = 0;
   for (let i = 0; i < maxCalls; i++) {
     const answer = await callReconcile(stackUrl, body);
+    if (answer.status === 503 && Number(answer.retryAfter) > 0 && ++unavailable <= 5) {
+      await new Promise((r) => setTimeout(r, 200));
+      continue;
+    }
+    unavailable = 0;
     if (!answer.report) throw new Error(`reconcile answered ${answer.status} ${answer.code ?? ''}`);
     reports.push(answer.report);
     if (answer.report.complete) return reports;
