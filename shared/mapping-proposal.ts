@@ -1,0 +1,173 @@
+/**
+ * Proposes a mapping for a table a project already has, from its catalog description (columns,
+ * types, nullability, defaults, unique constraints, foreign keys to auth.users): the key, the
+ * obvious columns by name, soft delete, and what still needs a source. `profile-sync init
+ * --db-url` writes the result to supabase/profile-sync.json for the team to review.
+ * @module
+ */
+import { defaultOwner, TODO_SOURCE } from './mapping.ts';
+import type { MappingDocument, Owner, Scalar } from './mapping.ts';
+
+export type TableColumn = {
+  name: string;
+  /** information_schema data_type, or the type's name for user-defined types (e.g. an enum). */
+  type: string;
+  nullable: boolean;
+  /** column_default as Postgres prints it (`'user'::text`, `now()`), or null. */
+  default: string | null;
+  /** identity or generated column: never written. */
+  generated?: boolean;
+};
+
+export type TableInfo = {
+  schema: string;
+  name: string;
+  columns: TableColumn[];
+  primaryKey: string[];
+  /** single- or multi-column unique constraints and unique indexes (primary key included or not). */
+  unique: string[][];
+  /** columns with a foreign key to auth.users(id). */
+  authUserReferences: string[];
+};
+
+export type Proposal = {
+  mapping: MappingDocument;
+  key: { column: string; reason: string };
+  /** NOT NULL columns without a default that nothing can fill: the file holds TODO_SOURCE for them. */
+  needsSource: { column: string; type: string }[];
+  /** What the proposal guessed or left alone, for the team to review. */
+  notes: string[];
+};
+
+type Guess = { from: string; owner?: Owner };
+
+/** Column name → source, for the names projects use; the first match wins. */
+const BY_NAME: [RegExp, Guess][] = [
+  [/^(email|email_address)$/, { from: 'email' }],
+  [/^(phone|phone_number)$/, { from: 'phone' }],
+  [/^(full_name|name|display_name|fullname)$/, { from: 'full_name' }],
+  [/^(avatar_url|avatar|picture|photo_url|image_url)$/, { from: 'avatar_url' }],
+  [/^role$/, { from: 'role' }],
+  [/^(provider|sso_provider|auth_provider)$/, { from: 'provider' }],
+  [/^(sso_user_id|provider_id)$/, { from: 'user_metadata.provider_id' }],
+  [/^(last_sign_in_at|last_sign_in|last_login|last_login_at)$/, { from: 'last_sign_in_at' }],
+  [/^(email_confirmed_at|email_verified_at)$/, { from: 'email_confirmed_at' }],
+  [/^is_anonymous$/, { from: 'is_anonymous' }],
+  [/^banned_until$/, { from: 'banned_until' }],
+  [/^(username|user_name|handle)$/, { from: 'user_metadata.preferred_username', owner: 'app' }],
+  [/^(first_name|given_name)$/, { from: 'user_metadata.given_name', owner: 'app' }],
+  [/^(last_name|family_name)$/, { from: 'user_metadata.family_name', owner: 'app' }],
+];
+/** Unmapped columns that hold what a user writes about themselves: proposed as user-editable. */
+const PROFILE_CONTENT = /^(website|bio|about|location|pronouns|timezone|locale|company|headline)$/;
+const TEXT = /^(text|character varying|character|varchar|char|bpchar|citext|name)$/;
+const TIMESTAMP = /^timestamp/;
+const PERSONAL = new Set(['email', 'phone', 'full_name', 'avatar_url']);
+
+const unquote = (literal: string): string | undefined => /^'((?:[^']|'')*)'(::.*)?$/.exec(literal)?.[1]?.replaceAll("''", "'");
+
+function typeFits(from: string, type: string): boolean {
+  if (type === 'json' || type === 'jsonb' || type === 'USER-DEFINED') return true;
+  if (['is_anonymous'].includes(from)) return type === 'boolean' || TEXT.test(type);
+  if (['email_confirmed_at', 'last_sign_in_at', 'banned_until', 'created_at', 'updated_at'].includes(from)) {
+    return TIMESTAMP.test(type) || TEXT.test(type);
+  }
+  return TEXT.test(type);
+}
+
+function chooseKey(t: TableInfo): { column: string; reason: string } {
+  const uniqueAlone = (c: string) => t.unique.some((u) => u.length === 1 && u[0] === c) || (t.primaryKey.length === 1 && t.primaryKey[0] === c);
+  const referencing = t.authUserReferences.filter(uniqueAlone);
+  if (referencing.length > 0) {
+    const column = referencing.includes('id') ? 'id' : referencing.includes('user_id') ? 'user_id' : referencing[0];
+    return { column, reason: `${column} references auth.users(id) and is unique` };
+  }
+  for (const column of ['id', 'user_id']) {
+    const c = t.columns.find((col) => col.name === column);
+    if (c && c.type === 'uuid' && uniqueAlone(column) && (column === 'user_id' || c.default === null)) {
+      return { column, reason: `${column} is a unique uuid (it has no foreign key to auth.users: consider adding one)` };
+    }
+  }
+  return { column: 'id', reason: 'no column references auth.users(id) with a unique constraint: check "key"' };
+}
+
+/** Soft delete from the columns a table has: is_active (+ deactivated_at), deleted_at, or none. */
+function chooseSoftDelete(byName: Map<string, TableColumn>): MappingDocument['soft_delete'] {
+  const ts = (name: string) => byName.has(name) && TIMESTAMP.test(byName.get(name)!.type);
+  const flag = ['is_active', 'active'].find((n) => byName.get(n)?.type === 'boolean');
+  const at = ['deactivated_at', 'deleted_at', 'disabled_at'].find(ts);
+  if (flag) return { flag, active: true, ...(at ? { at } : {}) };
+  if (byName.get('is_deleted')?.type === 'boolean') return { flag: 'is_deleted', active: false, ...(at ? { at } : {}) };
+  return at ? { at } : null;
+}
+
+/** Proposes a mapping for an existing table; see Proposal. */
+export function proposeMapping(t: TableInfo): Proposal {
+  const notes: string[] = [];
+  const key = chooseKey(t);
+  const byName = new Map(t.columns.map((c) => [c.name, c]));
+  const softDelete = chooseSoftDelete(byName);
+  const softColumns = softDelete ? ['flag' in softDelete ? softDelete.flag : '', softDelete.at ?? ''] : [];
+  const columns: MappingDocument['columns'] = {};
+  const sources = new Map<string, string>();
+  const needsSource: Proposal['needsSource'] = [];
+  const userEditable: string[] = [];
+  let defaultRole = 'user';
+
+  for (const c of t.columns) {
+    if (c.name === key.column || softColumns.includes(c.name) || c.generated) continue;
+    const mandatory = !c.nullable && c.default === null;
+    let guess = BY_NAME.find(([re]) => re.test(c.name.toLowerCase()))?.[1];
+    if (!guess && ['created_at', 'updated_at'].includes(c.name) && c.default === null) guess = { from: c.name };
+    if (guess && !typeFits(guess.from, c.type)) {
+      notes.push(`${c.name} (${c.type}) looks like ${guess.from} but its type does not fit: left unmapped`);
+      guess = undefined;
+    }
+    if (!guess) {
+      if (mandatory) {
+        columns[c.name] = TODO_SOURCE;
+        needsSource.push({ column: c.name, type: c.type });
+      } else if (PROFILE_CONTENT.test(c.name)) userEditable.push(c.name);
+      continue;
+    }
+    const owner = guess.owner ?? defaultOwner(guess.from);
+    sources.set(c.name, guess.from);
+    const nullableSource = !['is_anonymous', 'created_at', 'updated_at', 'role'].includes(guess.from);
+    let fallback: Scalar | undefined;
+    if (mandatory && nullableSource) {
+      if (TEXT.test(c.type)) {
+        fallback = '';
+        notes.push(`${c.name} is NOT NULL without a default and ${guess.from} can be empty: proposed "default": ""`);
+      } else {
+        columns[c.name] = TODO_SOURCE;
+        needsSource.push({ column: c.name, type: c.type });
+        continue;
+      }
+    }
+    const isDefaultOwner = owner === defaultOwner(guess.from);
+    columns[c.name] = isDefaultOwner && fallback === undefined
+      ? guess.from
+      : { from: guess.from, ...(isDefaultOwner ? {} : { owner }), ...(fallback !== undefined ? { default: fallback } : {}) };
+    if (guess.from === 'role') defaultRole = (c.default && unquote(c.default)) || 'user';
+    if (owner === 'app' && guess.from !== 'role') userEditable.push(c.name);
+  }
+
+  const left = t.columns.filter((c) => !(c.name in columns) && c.name !== key.column && !softColumns.includes(c.name))
+    .map((c) => c.name);
+  if (left.length > 0) notes.push(`left alone (profile-sync never reads or writes them): ${left.join(', ')}`);
+  const clear = softDelete
+    ? [...sources].filter(([c, from]) =>
+      c in columns && byName.get(c)!.nullable && (PERSONAL.has(from) || from.startsWith('user_metadata.'))
+    ).map(([c]) => c)
+    : [];
+  const mapping: MappingDocument = {
+    table: `${t.schema}.${t.name}`,
+    key: key.column,
+    columns,
+    soft_delete: softDelete,
+    ...(softDelete ? { clear_on_soft_delete: clear } : {}),
+    user_editable: userEditable,
+    roles: { default: defaultRole, self_assignable: [] },
+  };
+  return { mapping, key, needsSource, notes };
+}
