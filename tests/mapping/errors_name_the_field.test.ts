@@ -68,5 +68,5 @@ Deno.test('the placeholder init writes for a column without a source is an error
 Deno.test('every problem is reported at once, and MappingError lists them', () => {
   const doc = { ...base, columns: { a: 'nope', b: 'nope' } };
   assert.equal(errorsOf(doc).length, 2);
-  assert.throws(() => normaliseMapping(doc), (err: unknown) => err instanceof MappingError && /2 errors:\n  columns\.a: /.test(err.message));
+  assert.throws(() => normaliseMapping(doc), (err: unknown) => err instanceof MappingError && /2 errors:\n {2}columns\.a: /.test(err.message));
 });

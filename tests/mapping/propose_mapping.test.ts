@@ -5,8 +5,8 @@
  */
 import assert from 'node:assert/strict';
 import { defaultMapping, normaliseMapping, parseMapping, TODO_SOURCE } from '../../shared/mapping.ts';
-import { proposeMapping } from '../../shared/mapping-proposal.ts';
-import type { TableColumn, TableInfo } from '../../shared/mapping-proposal.ts';
+import { proposeMapping } from '../../shared/mapping-table.ts';
+import type { TableColumn, TableInfo } from '../../shared/mapping-table.ts';
 
 const col = (name: string, type: string, nullable = true, def: string | null = null): TableColumn => ({ name, type, nullable, default: def });
 

@@ -1,12 +1,13 @@
 /**
- * Proposes a mapping for a table a project already has, from its catalog description (columns,
- * types, nullability, defaults, unique constraints, foreign keys to auth.users): the key, the
- * obvious columns by name, soft delete, and what still needs a source. `profile-sync init
- * --db-url` writes the result to supabase/profile-sync.json for the team to review.
+ * A mapping and the table a project already has, described from its catalog (columns, types,
+ * nullability, defaults, unique constraints, foreign keys to auth.users): proposeMapping guesses
+ * the key, the obvious columns by name, soft delete and what still needs a source (`profile-sync
+ * init --db-url` writes it to supabase/profile-sync.json for review); checkMappingAgainstTable
+ * says what in a mapping the table cannot take, before a migration tries.
  * @module
  */
-import { defaultOwner, TODO_SOURCE } from './mapping.ts';
-import type { MappingDocument, Owner, Scalar } from './mapping.ts';
+import { defaultOwner, softDeleteColumns, TODO_SOURCE } from './mapping.ts';
+import type { Json, Mapping, MappingDocument, Owner, Scalar } from './mapping.ts';
 
 export type TableColumn = {
   name: string;
@@ -66,8 +67,14 @@ const PERSONAL = new Set(['email', 'phone', 'full_name', 'avatar_url']);
 
 const unquote = (literal: string): string | undefined => /^'((?:[^']|'')*)'(::.*)?$/.exec(literal)?.[1]?.replaceAll("''", "'");
 
+const NUMBER = /^(smallint|integer|bigint|numeric|real|double precision)$/;
+/** Sources that are never null: everything else may be (no phone, no metadata key, …). */
+const NEVER_NULL = new Set(['is_anonymous', 'created_at', 'updated_at', 'role']);
+
 function typeFits(from: string, type: string): boolean {
   if (type === 'json' || type === 'jsonb' || type === 'USER-DEFINED') return true;
+  // metadata values are cast to the column's type when synced; a value that does not cast fails alone
+  if (/^(user|app)_metadata\./.test(from)) return !type.startsWith('ARRAY');
   if (['is_anonymous'].includes(from)) return type === 'boolean' || TEXT.test(type);
   if (['email_confirmed_at', 'last_sign_in_at', 'banned_until', 'created_at', 'updated_at'].includes(from)) {
     return TIMESTAMP.test(type) || TEXT.test(type);
@@ -76,15 +83,14 @@ function typeFits(from: string, type: string): boolean {
 }
 
 function chooseKey(t: TableInfo): { column: string; reason: string } {
-  const uniqueAlone = (c: string) => t.unique.some((u) => u.length === 1 && u[0] === c) || (t.primaryKey.length === 1 && t.primaryKey[0] === c);
-  const referencing = t.authUserReferences.filter(uniqueAlone);
+  const referencing = t.authUserReferences.filter((c) => uniqueAlone(t, c));
   if (referencing.length > 0) {
     const column = referencing.includes('id') ? 'id' : referencing.includes('user_id') ? 'user_id' : referencing[0];
     return { column, reason: `${column} references auth.users(id) and is unique` };
   }
   for (const column of ['id', 'user_id']) {
     const c = t.columns.find((col) => col.name === column);
-    if (c && c.type === 'uuid' && uniqueAlone(column) && (column === 'user_id' || c.default === null)) {
+    if (c && c.type === 'uuid' && uniqueAlone(t, column) && (column === 'user_id' || c.default === null)) {
       return { column, reason: `${column} is a unique uuid (it has no foreign key to auth.users: consider adding one)` };
     }
   }
@@ -132,7 +138,7 @@ export function proposeMapping(t: TableInfo): Proposal {
     }
     const owner = guess.owner ?? defaultOwner(guess.from);
     sources.set(c.name, guess.from);
-    const nullableSource = !['is_anonymous', 'created_at', 'updated_at', 'role'].includes(guess.from);
+    const nullableSource = !NEVER_NULL.has(guess.from);
     let fallback: Scalar | undefined;
     if (mandatory && nullableSource) {
       if (TEXT.test(c.type)) {
@@ -170,4 +176,73 @@ export function proposeMapping(t: TableInfo): Proposal {
     roles: { default: defaultRole, self_assignable: [] },
   };
   return { mapping, key, needsSource, notes };
+}
+
+function valueFits(value: Json | Scalar, type: string): boolean {
+  if (type === 'json' || type === 'jsonb') return true;
+  if (typeof value === 'boolean') return type === 'boolean' || TEXT.test(type);
+  if (typeof value === 'number') return NUMBER.test(type) || TEXT.test(type);
+  if (typeof value === 'string') return !NUMBER.test(type) || /^-?\d+(\.\d+)?$/.test(value);
+  return value === null;
+}
+
+const uniqueAlone = (t: TableInfo, c: string) =>
+  t.unique.some((u) => u.length === 1 && u[0] === c) || (t.primaryKey.length === 1 && t.primaryKey[0] === c);
+
+/** What the table cannot take from this mapping, one `field: problem` line each; empty when it fits. */
+export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
+  const errors: string[] = [];
+  const table = `${t.schema}.${t.name}`;
+  const byName = new Map(t.columns.map((c) => [c.name, c]));
+  const missing = (field: string, c: string) => errors.push(`${field}: ${table} has no column ${c}`);
+  const key = byName.get(m.key);
+  if (!key) missing('key', m.key);
+  else if (key.type !== 'uuid' && !TEXT.test(key.type)) errors.push(`key: ${m.key} is ${key.type}; it must hold auth.users.id (uuid)`);
+  else if (!uniqueAlone(t, m.key)) {
+    errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
+  }
+  for (const [name, source] of Object.entries(m.columns)) {
+    const c = byName.get(name);
+    const field = `columns.${name}`;
+    if (!c) {
+      missing(field, name);
+      continue;
+    }
+    if (c.generated) errors.push(`${field}: ${name} is an identity or generated column; it cannot be written`);
+    else if ('value' in source) {
+      if (!valueFits(source.value, c.type)) errors.push(`${field}: ${JSON.stringify(source.value)} does not fit ${name} (${c.type})`);
+    } else if (!typeFits(source.from, c.type)) {
+      errors.push(`${field}: ${source.from} does not fit ${name} (${c.type})`);
+    } else if (source.default !== undefined && !valueFits(source.default, c.type)) {
+      errors.push(`${field}.default: ${JSON.stringify(source.default)} does not fit ${name} (${c.type})`);
+    } else if (!c.nullable && c.default === null && source.default === undefined && !NEVER_NULL.has(source.from)) {
+      errors.push(`${field}: ${source.from} can be empty but ${name} is NOT NULL without a default: give it a "default"`);
+    }
+  }
+  const soft = softDeleteColumns(m.soft_delete);
+  for (const c of t.columns) {
+    if (c.name === m.key || c.name in m.columns || soft.includes(c.name) || c.generated) continue;
+    if (!c.nullable && c.default === null) {
+      errors.push(`columns.${c.name}: ${c.name} is NOT NULL without a default, so the mapping must fill it: map it to a source or {"value": …}`);
+    }
+  }
+  if (m.soft_delete) {
+    if ('flag' in m.soft_delete) {
+      const flag = byName.get(m.soft_delete.flag);
+      if (!flag) missing('soft_delete.flag', m.soft_delete.flag);
+      else if (!valueFits(m.soft_delete.active, flag.type)) {
+        errors.push(`soft_delete.active: ${JSON.stringify(m.soft_delete.active)} does not fit ${flag.name} (${flag.type})`);
+      }
+    }
+    const at = m.soft_delete.at ? byName.get(m.soft_delete.at) : undefined;
+    if (m.soft_delete.at && !at) missing('soft_delete.at', m.soft_delete.at);
+    else if (at && !TIMESTAMP.test(at.type)) errors.push(`soft_delete.at: ${at.name} is ${at.type}, not a timestamp`);
+  }
+  m.clear_on_soft_delete.forEach((name, i) => {
+    if (byName.get(name)?.nullable === false) errors.push(`clear_on_soft_delete[${i}]: ${name} is NOT NULL, so it cannot be cleared`);
+  });
+  m.user_editable.forEach((name, i) => {
+    if (!byName.has(name)) missing(`user_editable[${i}]`, name);
+  });
+  return errors;
 }
