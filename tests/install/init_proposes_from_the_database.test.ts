@@ -1,0 +1,79 @@
+/**
+ * init --db-url proposes the mapping from the table the project already has (pushed from its own
+ * migrations with the real Supabase CLI) and names the pasted trigger it replaces; a NOT NULL
+ * column nothing can fill is named and no mapping migration is written until generate, once the
+ * file is complete; generate with a database checks the mapping against the live table first.
+ */
+import assert from 'node:assert/strict';
+import { normaliseMapping } from '../../shared/mapping.ts';
+import { scratchDatabase, scratchProject } from './project.ts';
+import { ORM_ACCOUNTS, USER_PROFILES } from './shapes.ts';
+
+Deno.test('init --db-url proposes a mapping for user_profiles and names the trigger it replaces', async () => {
+  const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
+  const db = await scratchDatabase('install_propose');
+  try {
+    await project.push(db.url);
+    const run = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /proposed a mapping for public\.user_profiles \(key user_id: user_id references auth\.users\(id\) and is unique\)/);
+    assert.match(run.out, /replaces the trigger on_auth_user_created on auth\.users \(create_user_profile\(\)\), which writes public\.user_profiles/);
+    const mapping = normaliseMapping(JSON.parse(project.read('supabase/profile-sync.json')));
+    assert.equal(mapping.table, 'public.user_profiles');
+    assert.equal(mapping.key, 'user_id');
+    assert.deepEqual(mapping.soft_delete, { flag: 'is_active', active: true, at: 'deactivated_at' });
+    assert.deepEqual(mapping.columns.last_login, { from: 'last_sign_in_at', owner: 'auth' });
+    assert.deepEqual(mapping.columns.role, { from: 'role', owner: 'app' });
+    assert.ok(project.migrations().some((m) => m.endsWith('_profile_sync_mapping.sql')));
+
+    // the file that is there now is kept (unless --force), so a second init changes nothing
+    const again = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(again.code, 0, again.err);
+    assert.match(again.out, /nothing to write/);
+  } finally {
+    await db.drop();
+    project.remove();
+  }
+});
+
+Deno.test('a NOT NULL column without a source: init names it and writes no mapping migration; generate does once it is filled', async () => {
+  const project = scratchProject({ '20240101000000_create_accounts.sql': ORM_ACCOUNTS });
+  const db = await scratchDatabase('install_incomplete');
+  try {
+    await project.push(db.url);
+    const run = await project.cli(['init', '--yes', '--db-url', db.url, '--table', 'public.accounts']);
+    assert.equal(run.code, 1, run.out);
+    assert.match(run.err, /the mapping is not complete: tenant_id is NOT NULL in public\.accounts without a default/);
+    assert.match(run.err, /No mapping migration was written/);
+    assert.ok(!project.migrations().some((m) => m.endsWith('_profile_sync_mapping.sql')));
+    assert.ok(project.exists('supabase/functions/_shared/mapping.ts'), 'everything else is installed');
+
+    // init again: the same message, nothing written
+    const before = project.tree();
+    const again = await project.cli(['init', '--yes']);
+    assert.equal(again.code, 1);
+    assert.match(again.err, /tenant_id/);
+    assert.deepEqual(project.tree(), before);
+
+    // generate refuses the incomplete file, and then a source that does not fit the live table
+    const doc = JSON.parse(project.read('supabase/profile-sync.json'));
+    assert.match((await project.cli(['generate'])).err, /columns\.tenant_id: needs a source/);
+    doc.columns.tenant_id = { value: '00000000-0000-0000-0000-00000000000a' };
+    doc.columns.nickname = 'user_metadata.nickname';
+    project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
+    const misfit = await project.cli(['generate', '--db-url', db.url]);
+    assert.equal(misfit.code, 2);
+    assert.match(misfit.err, /does not fit public\.accounts at --db-url:\n {2}columns\.nickname: public\.accounts has no column nickname/);
+    assert.deepEqual(project.tree(), { ...before, 'supabase/profile-sync.json': project.tree()['supabase/profile-sync.json'] });
+
+    delete doc.columns.nickname;
+    project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
+    const fixed = await project.cli(['generate'], { SUPABASE_DB_URL: db.url });
+    assert.equal(fixed.code, 0, fixed.err);
+    assert.match(fixed.out, /fits public\.accounts at SUPABASE_DB_URL/);
+    assert.equal(project.migrations().filter((m) => m.endsWith('_profile_sync_mapping.sql')).length, 1);
+  } finally {
+    await db.drop();
+    project.remove();
+  }
+});
