@@ -5,11 +5,10 @@
  * databases holding only the Supabase stand-ins (no profile-sync migrations).
  * @module
  */
-import postgres from 'postgres';
 import { createHash } from 'node:crypto';
 import { main } from '../../cli/main.ts';
-import type { Sql } from '../../shared/db.ts';
-import { databaseUrl } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import type { TestDb } from '../helpers/db.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -103,26 +102,11 @@ export function scratchProject(migrations: Record<string, string> = {}, config =
   };
 }
 
-export type ScratchDb = { name: string; url: string; sql: Sql; drop(): Promise<void> };
-
 /** A new database with only what Supabase provides (the stand-ins): no profile-sync migrations. */
-export async function scratchDatabase(label: string): Promise<ScratchDb> {
-  const name = `t_${label}_${crypto.randomUUID().slice(0, 8)}`;
-  const admin = postgres(Deno.env.get('TEST_DATABASE_URL')!, { max: 1, onnotice: () => {} });
-  await admin.unsafe(`create database "${name}" template template0`);
-  const url = databaseUrl(name);
-  const sql = postgres(url, { max: 2, prepare: false, onnotice: () => {} });
+export async function scratchDatabase(label: string): Promise<TestDb> {
+  const db = await freshDatabase(label, 'template0');
   for (const entry of [...Deno.readDirSync(`${ROOT}local/stand-ins`)].map((e) => e.name).sort()) {
-    await sql.unsafe(await Deno.readTextFile(`${ROOT}local/stand-ins/${entry}`));
+    await db.sql.unsafe(await Deno.readTextFile(`${ROOT}local/stand-ins/${entry}`));
   }
-  return {
-    name,
-    url,
-    sql,
-    async drop() {
-      await sql.end({ timeout: 1 });
-      await admin.unsafe(`drop database if exists "${name}" with (force)`);
-      await admin.end();
-    },
-  };
+  return db;
 }
