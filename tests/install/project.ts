@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { main } from '../../cli/main.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
+import type { AppFactory } from '../../shared/serve.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -43,6 +44,8 @@ export type Project = {
   /** Every file under supabase/ (but .temp) → sha256: equal trees mean nothing was written. */
   tree(): Record<string, string>;
   migrations(): string[];
+  /** The apps of the functions init wrote (their app.ts, with the _shared init wrote), by name. */
+  functions(): Promise<Record<string, AppFactory>>;
   /** `supabase db push --db-url` from the project folder (the real CLI). */
   push(url: string): Promise<string>;
   remove(): void;
@@ -85,6 +88,13 @@ export function scratchProject(migrations: Record<string, string> = {}, config =
       }
     },
     tree: () => walk('supabase', {}),
+    async functions() {
+      const apps: Record<string, AppFactory> = {};
+      for (const name of ['auth-webhook', 'sync-profile', 'reconcile']) {
+        apps[name] = (await import(`file://${dir}/supabase/functions/${name}/app.ts`)).createApp;
+      }
+      return apps;
+    },
     migrations: () => [...Deno.readDirSync(`${dir}/supabase/migrations`)].map((e) => e.name).sort(),
     async push(url) {
       const out = await new Deno.Command(`${ROOT}node_modules/.bin/supabase`, {
