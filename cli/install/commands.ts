@@ -170,15 +170,13 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
       if (incomplete) io.err(incomplete);
       return incomplete ? 1 : 0;
     }
-    if (!args.yes && io.confirm) {
-      report(io, plan, 'will write');
-      if (!(await io.confirm('write these files?'))) {
-        io.out('nothing written');
-        return 1;
-      }
+    const ask = !args.yes && io.confirm !== undefined;
+    report(io, plan, ask ? 'will write' : 'wrote');
+    if (ask && !(await io.confirm!('write these files?'))) {
+      io.out('nothing written');
+      return 1;
     }
     applyPlan(project, plan);
-    report(io, plan, 'wrote');
     if (incomplete) {
       io.err(incomplete);
       return 1;

@@ -101,3 +101,20 @@ Deno.test('init keeps a function file the user already has, unless --force', asy
     project.remove();
   }
 });
+
+Deno.test('on a terminal init asks first (no: nothing written), and --yes does not ask', async () => {
+  const project = scratchProject();
+  try {
+    const before = project.tree();
+    const no = await project.cli(['init'], {}, false);
+    assert.equal(no.code, 1);
+    assert.match(no.out, /will write:[\s\S]*nothing written/);
+    assert.deepEqual(project.tree(), before);
+    const yes = await project.cli(['init'], {}, true);
+    assert.equal(yes.code, 0, yes.err);
+    assert.ok(project.exists('supabase/profile-sync.json'));
+    assert.match((await project.cli(['init', '--yes'], {}, false)).out, /nothing to write/);
+  } finally {
+    project.remove();
+  }
+});

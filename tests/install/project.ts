@@ -36,8 +36,8 @@ export type CliRun = { code: number; out: string; err: string };
 
 export type Project = {
   dir: string;
-  /** Runs `profile-sync <args>` in the project folder; `env` is the whole environment. */
-  cli(args: string[], env?: Record<string, string>): Promise<CliRun>;
+  /** Runs `profile-sync <args>` in the project folder; `env` is the whole environment; `answer`, a terminal's. */
+  cli(args: string[], env?: Record<string, string>, answer?: boolean): Promise<CliRun>;
   read(path: string): string;
   write(path: string, text: string): void;
   exists(path: string): boolean;
@@ -71,10 +71,11 @@ export function scratchProject(migrations: Record<string, string> = {}, config =
   };
   return {
     dir,
-    async cli(args, env = {}) {
+    async cli(args, env = {}, answer) {
       const out: string[] = [];
       const err: string[] = [];
-      const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), isTerminal: false, env, cwd: dir });
+      const confirm = answer === undefined ? undefined : () => Promise.resolve(answer);
+      const code = await main(args, { out: (t) => out.push(t), err: (t) => err.push(t), isTerminal: false, env, cwd: dir, confirm });
       return { code, out: out.join('\n'), err: err.join('\n') };
     },
     read: (path) => Deno.readTextFileSync(`${dir}/${path}`),
