@@ -68,6 +68,13 @@ Deno.test({ name: 'a team with user_profiles installs, pushes, signs users up, e
       assert.equal((await synced(artist)).role, 'artist');
     });
 
+    await t.step("doctor finds profile-sync's migrations applied under the project's own timestamps", async () => {
+      const doctor = await project.cli(['doctor', '--json'], { SUPABASE_DB_URL: db.url });
+      const checks = JSON.parse(doctor.out).checks as { check: string; status: string; message: string }[];
+      const migrations = checks.find((c) => c.check === 'migrations')!;
+      assert.equal(migrations.status, 'ok', migrations.message);
+    });
+
     await t.step('soft delete deactivates the row', async () => {
       const id = await insertAuthUser(db.sql, provider.google('Temp'));
       await synced(id);
