@@ -1,7 +1,8 @@
 /**
  * `profile-sync init` and `profile-sync generate`: install profile-sync into the Supabase project
- * in the current folder, and keep it up to date after a mapping edit or an upgrade. Exit 0 done,
- * 1 when the mapping still needs a source (init), 2 on bad input with nothing written.
+ * in the current folder, and keep it up to date after a mapping edit or an upgrade. Exit 0 done
+ * (init also when the mapping still needs a source: it says which), 1 when the user declined at
+ * the prompt, 2 on bad input with nothing written.
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -158,30 +159,22 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
     const table = (doc as { table?: string }).table ?? 'public.profiles';
     const incomplete = needsSource.length > 0 ? needsSourceText(needsSource, table) : undefined;
     if (lines.length > 0) io.out(lines.join('\n'));
-    if (args.dryRun) {
-      if (plan.changes.length > 0) report(io, plan, 'would write (dry run: nothing written)');
-      else io.out('nothing to write: profile-sync is installed and up to date');
-      if (incomplete) io.out(incomplete);
-      return 0;
-    }
+    const ask = !args.yes && !args.dryRun && io.confirm !== undefined;
     if (plan.changes.length === 0) {
       io.out('nothing to write: profile-sync is installed and up to date');
       report(io, plan, 'unchanged');
-      if (incomplete) io.err(incomplete);
-      return incomplete ? 1 : 0;
+    } else {
+      report(io, plan, args.dryRun ? 'would write (dry run: nothing written)' : ask ? 'will write' : 'wrote');
+      if (ask && !(await io.confirm!('write these files?'))) {
+        io.out('nothing written');
+        return 1;
+      }
+      if (!args.dryRun) applyPlan(project, plan);
     }
-    const ask = !args.yes && io.confirm !== undefined;
-    report(io, plan, ask ? 'will write' : 'wrote');
-    if (ask && !(await io.confirm!('write these files?'))) {
-      io.out('nothing written');
-      return 1;
+    if (incomplete) io.out(incomplete);
+    else if (plan.changes.length > 0 && !args.dryRun) {
+      io.out(`${NEXT_STEPS}\n(${LOCK_FILE} records what profile-sync wrote: commit it with the rest)`);
     }
-    applyPlan(project, plan);
-    if (incomplete) {
-      io.err(incomplete);
-      return 1;
-    }
-    io.out(`${NEXT_STEPS}\n(${LOCK_FILE} records what profile-sync wrote: commit it with the rest)`);
     return 0;
   } finally {
     await db?.end({ timeout: 1 });

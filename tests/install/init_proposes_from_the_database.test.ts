@@ -42,17 +42,17 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
   try {
     await project.push(db.url);
     const run = await project.cli(['init', '--yes', '--db-url', db.url, '--table', 'public.accounts']);
-    assert.equal(run.code, 1, run.out);
-    assert.match(run.err, /the mapping is not complete: tenant_id is NOT NULL in public\.accounts without a default/);
-    assert.match(run.err, /No mapping migration was written/);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /the mapping is not complete: tenant_id is NOT NULL in public\.accounts without a default/);
+    assert.match(run.out, /No mapping migration was written/);
     assert.ok(!project.migrations().some((m) => m.endsWith('_profile_sync_mapping.sql')));
     assert.ok(project.exists('supabase/functions/_shared/mapping.ts'), 'everything else is installed');
 
     // init again: the same message, nothing written
     const before = project.tree();
     const again = await project.cli(['init', '--yes']);
-    assert.equal(again.code, 1);
-    assert.match(again.err, /tenant_id/);
+    assert.equal(again.code, 0);
+    assert.match(again.out, /tenant_id/);
     assert.deepEqual(project.tree(), before);
 
     // generate refuses the incomplete file, and then a source that does not fit the live table
