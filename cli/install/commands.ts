@@ -100,21 +100,23 @@ function report(io: InstallIo, plan: Plan, verb: string) {
 }
 
 async function proposeFromDatabase(db: Db, table: string | undefined, lines: string[]): Promise<unknown> {
-  const target = table ?? (await candidateTables(db))[0];
+  const found = table === undefined ? await candidateTables(db) : [];
+  const target = table ?? found[0];
   if (!target) {
     lines.push('no profile table found at --db-url (no unique column references auth.users): proposing public.profiles, which the mapping migration creates');
     return DEFAULT_MAPPING_DOCUMENT;
   }
   const info = await describeTable(db, target);
   if (!info) {
-    const found = await candidateTables(db);
+    const candidates = await candidateTables(db);
     throw new InstallError(
       `no table ${target} at --db-url: check --table (schema.table)` +
-        (found.length > 0 ? `; tables that reference auth.users: ${found.join(', ')}` : ''),
+        (candidates.length > 0 ? `; tables that reference auth.users: ${candidates.join(', ')}` : ''),
     );
   }
   const proposal = proposeMapping(info);
   lines.push(`proposed a mapping for ${target} (key ${proposal.key.column}: ${proposal.key.reason})`, ...proposal.notes);
+  if (found.length > 1) lines.push(`also found ${found.slice(1).join(', ')}: pick another with --table (and --force once a mapping is written)`);
   return proposal.mapping;
 }
 
