@@ -48,12 +48,10 @@ function planFunctionFiles(project: Project, lock: Lock, force: boolean, plan: P
     } else if ((recorded && sha256(onDisk) === recorded) || force) {
       plan.changes.push({ path, content, what: recorded && sha256(onDisk) === recorded ? 'updated' : 'replaced' });
       plan.lock.files[path] = sha256(content);
-    } else if (recorded === sha256(content)) {
-      // the user changed it, and profile-sync's version is still the one they started from
-      plan.lock.files[path] = recorded;
     } else {
+      const upstream = recorded === sha256(content) ? 'kept' : 'not updated to the new version';
       plan.kept.push(recorded
-        ? `${path}: you changed it since profile-sync wrote it, so it was not updated (\`profile-sync init --force\` replaces it with profile-sync's version)`
+        ? `${path}: you changed it since profile-sync wrote it, so it was ${upstream} (\`profile-sync init --force\` replaces it with profile-sync's version)`
         : `${path}: it exists and profile-sync did not write it, so it was left alone (\`profile-sync init --force\` replaces it)`);
       if (recorded) plan.lock.files[path] = recorded;
     }

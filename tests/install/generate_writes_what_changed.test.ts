@@ -39,6 +39,23 @@ Deno.test('generate with nothing changed writes nothing', async () => {
   }
 });
 
+Deno.test('a function file edited by hand: init and generate keep it, say so, and write nothing else', async () => {
+  const project = await installed();
+  try {
+    const path = 'supabase/functions/auth-webhook/index.ts';
+    project.write(path, project.read(path) + '// logged differently here\n');
+    const before = project.tree();
+    for (const args of [['generate'], ['init', '--yes']]) {
+      const run = await project.cli(args);
+      assert.equal(run.code, 0, run.err);
+      assert.match(run.out, /supabase\/functions\/auth-webhook\/index\.ts: you changed it since profile-sync wrote it, so it was kept/);
+      assert.deepEqual(project.tree(), before, args.join(' '));
+    }
+  } finally {
+    project.remove();
+  }
+});
+
 Deno.test('an edited mapping: one mapping migration applying the normalised mapping, then nothing', async () => {
   const project = await installed();
   try {
