@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { normaliseMapping } from '../../shared/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { ORM_ACCOUNTS, USER_PROFILES } from './shapes.ts';
+import { ORM_ACCOUNTS, QUICKSTART_PROFILES, USER_PROFILES } from './shapes.ts';
 
 Deno.test('init --db-url proposes a mapping for user_profiles and names the trigger it replaces', async () => {
   const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
@@ -72,6 +72,34 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
     assert.equal(fixed.code, 0, fixed.err);
     assert.match(fixed.out, /fits public\.accounts at SUPABASE_DB_URL/);
     assert.equal(project.migrations().filter((m) => m.endsWith('_profile_sync_mapping.sql')).length, 1);
+  } finally {
+    await db.drop();
+    project.remove();
+  }
+});
+
+Deno.test("init --db-url on the quickstart's profiles: the mapping a team would write, and handle_new_user named", async () => {
+  const project = scratchProject({ '20240101000000_create_profiles.sql': QUICKSTART_PROFILES });
+  const db = await scratchDatabase('install_quickstart');
+  try {
+    await project.push(db.url);
+    await db.sql.unsafe('create table public.audit_log (id bigint primary key, actor uuid references auth.users)');
+    const run = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /replaces the trigger on_auth_user_created on auth\.users \(handle_new_user\(\)\), which writes public\.profiles/);
+    assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), {
+      table: 'public.profiles',
+      key: 'id',
+      columns: {
+        updated_at: 'updated_at',
+        username: { from: 'user_metadata.preferred_username', owner: 'app' },
+        full_name: 'full_name',
+        avatar_url: 'avatar_url',
+      },
+      soft_delete: null,
+      user_editable: ['username', 'full_name', 'avatar_url', 'website'],
+      roles: { default: 'user', self_assignable: [] },
+    });
   } finally {
     await db.drop();
     project.remove();
