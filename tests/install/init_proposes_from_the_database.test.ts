@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { normaliseMapping } from '../../shared/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { ORM_ACCOUNTS, QUICKSTART_PROFILES, USER_PROFILES } from './shapes.ts';
+import { ORM_ACCOUNTS, QUICKSTART_PROFILES, QUICKSTART_PROPOSAL, USER_PROFILES } from './shapes.ts';
 
 Deno.test('init --db-url proposes a mapping for user_profiles and names the trigger it replaces', async () => {
   const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
@@ -87,19 +87,7 @@ Deno.test("init --db-url on the quickstart's profiles: the mapping a team would 
     const run = await project.cli(['init', '--yes', '--db-url', db.url]);
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /replaces the trigger on_auth_user_created on auth\.users \(handle_new_user\(\)\), which writes public\.profiles/);
-    assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), {
-      table: 'public.profiles',
-      key: 'id',
-      columns: {
-        updated_at: 'updated_at',
-        username: { from: 'user_metadata.preferred_username', owner: 'app' },
-        full_name: 'full_name',
-        avatar_url: 'avatar_url',
-      },
-      soft_delete: null,
-      user_editable: ['username', 'full_name', 'avatar_url', 'website'],
-      roles: { default: 'user', self_assignable: [] },
-    });
+    assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), QUICKSTART_PROPOSAL);
   } finally {
     await db.drop();
     project.remove();

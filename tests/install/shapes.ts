@@ -61,3 +61,18 @@ create table public.accounts (
   email text
 );
 `;
+
+/** The mapping proposeMapping gives for QUICKSTART_PROFILES: the one a team would write (adoption-shapes.sql). */
+export const QUICKSTART_PROPOSAL = {
+  table: 'public.profiles',
+  key: 'id',
+  columns: {
+    updated_at: 'updated_at',
+    username: { from: 'user_metadata.preferred_username', owner: 'app' },
+    full_name: 'full_name',
+    avatar_url: 'avatar_url',
+  },
+  soft_delete: null,
+  user_editable: ['username', 'full_name', 'avatar_url', 'website'],
+  roles: { default: 'user', self_assignable: [] },
+};

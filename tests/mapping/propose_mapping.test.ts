@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { defaultMapping, normaliseMapping, parseMapping, TODO_SOURCE } from '../../shared/mapping.ts';
 import { proposeMapping } from '../../shared/mapping-table.ts';
 import type { TableColumn, TableInfo } from '../../shared/mapping-table.ts';
+import { QUICKSTART_PROPOSAL } from '../install/shapes.ts';
 
 const col = (name: string, type: string, nullable = true, def: string | null = null): TableColumn => ({ name, type, nullable, default: def });
 
@@ -45,19 +46,7 @@ const userProfiles: TableInfo = {
 Deno.test('shape A (quickstart profiles): key id, username from preferred_username owned by the app, website user-editable', () => {
   const p = proposeMapping(quickstart);
   assert.equal(p.key.column, 'id');
-  assert.deepEqual(p.mapping, {
-    table: 'public.profiles',
-    key: 'id',
-    columns: {
-      updated_at: 'updated_at',
-      username: { from: 'user_metadata.preferred_username', owner: 'app' },
-      full_name: 'full_name',
-      avatar_url: 'avatar_url',
-    },
-    soft_delete: null,
-    user_editable: ['username', 'full_name', 'avatar_url', 'website'],
-    roles: { default: 'user', self_assignable: [] },
-  });
+  assert.deepEqual(p.mapping, QUICKSTART_PROPOSAL);
   assert.deepEqual(p.needsSource, []);
   assert.ok(parseMapping(p.mapping).ok);
 });
