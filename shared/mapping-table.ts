@@ -7,7 +7,7 @@
  * @module
  */
 import { defaultOwner, softDeleteColumns, TODO_SOURCE } from './mapping.ts';
-import type { Json, Mapping, MappingDocument, Owner, Scalar } from './mapping.ts';
+import type { ColumnSpec, Json, Mapping, MappingDocument, Owner, Scalar } from './mapping.ts';
 
 export type TableColumn = {
   name: string;
@@ -32,7 +32,7 @@ export type TableInfo = {
 };
 
 export type Proposal = {
-  mapping: MappingDocument;
+  mapping: MappingDocument & { columns: Record<string, ColumnSpec> };
   key: { column: string; reason: string };
   /** NOT NULL columns without a default that nothing can fill: the file holds TODO_SOURCE for them. */
   needsSource: { column: string; type: string }[];
@@ -61,23 +61,24 @@ const BY_NAME: [RegExp, Guess][] = [
 ];
 /** Unmapped columns that hold what a user writes about themselves: proposed as user-editable. */
 const PROFILE_CONTENT = /^(website|bio|about|location|pronouns|timezone|locale|company|headline)$/;
-const TEXT = /^(text|character varying|character|varchar|char|bpchar|citext|name)$/;
+const TEXT = /^(text|character varying|character|citext)$/;
 const TIMESTAMP = /^timestamp/;
-const PERSONAL = new Set(['email', 'phone', 'full_name', 'avatar_url']);
-
-const unquote = (literal: string): string | undefined => /^'((?:[^']|'')*)'(::.*)?$/.exec(literal)?.[1]?.replaceAll("''", "'");
-
 const NUMBER = /^(smallint|integer|bigint|numeric|real|double precision)$/;
+const PERSONAL = new Set(['email', 'phone', 'full_name', 'avatar_url']);
 /** Sources that are never null: everything else may be (no phone, no metadata key, …). */
 const NEVER_NULL = new Set(['is_anonymous', 'created_at', 'updated_at', 'role']);
 
+const unquote = (literal: string): string | undefined => /^'((?:[^']|'')*)'(::.*)?$/.exec(literal)?.[1]?.replaceAll("''", "'");
+
+/** Whether a source can fill a column of this type: the rules apply_mapping compiles by. */
 function typeFits(from: string, type: string): boolean {
-  if (type === 'json' || type === 'jsonb' || type === 'USER-DEFINED') return true;
-  // metadata values are cast to the column's type when synced; a value that does not cast fails alone
-  if (/^(user|app)_metadata\./.test(from)) return !type.startsWith('ARRAY');
-  if (['is_anonymous'].includes(from)) return type === 'boolean' || TEXT.test(type);
+  if (/^(user|app)_metadata\./.test(from)) {
+    // metadata values are converted to the column's type when synced; one that does not convert is null
+    return TEXT.test(type) || NUMBER.test(type) || ['jsonb', 'boolean', 'uuid'].includes(type);
+  }
+  if (from === 'is_anonymous') return type === 'boolean';
   if (['email_confirmed_at', 'last_sign_in_at', 'banned_until', 'created_at', 'updated_at'].includes(from)) {
-    return TIMESTAMP.test(type) || TEXT.test(type);
+    return TIMESTAMP.test(type);
   }
   return TEXT.test(type);
 }
@@ -114,7 +115,7 @@ export function proposeMapping(t: TableInfo): Proposal {
   const byName = new Map(t.columns.map((c) => [c.name, c]));
   const softDelete = chooseSoftDelete(byName);
   const softColumns = softDelete ? ['flag' in softDelete ? softDelete.flag : '', softDelete.at ?? ''] : [];
-  const columns: MappingDocument['columns'] = {};
+  const columns: Record<string, ColumnSpec> = {};
   const sources = new Map<string, string>();
   const needsSource: Proposal['needsSource'] = [];
   const userEditable: string[] = [];
@@ -166,7 +167,7 @@ export function proposeMapping(t: TableInfo): Proposal {
       c in columns && byName.get(c)!.nullable && (PERSONAL.has(from) || from.startsWith('user_metadata.'))
     ).map(([c]) => c)
     : [];
-  const mapping: MappingDocument = {
+  const mapping: Proposal['mapping'] = {
     table: `${t.schema}.${t.name}`,
     key: key.column,
     columns,
@@ -197,7 +198,7 @@ export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
   const missing = (field: string, c: string) => errors.push(`${field}: ${table} has no column ${c}`);
   const key = byName.get(m.key);
   if (!key) missing('key', m.key);
-  else if (key.type !== 'uuid' && !TEXT.test(key.type)) errors.push(`key: ${m.key} is ${key.type}; it must hold auth.users.id (uuid)`);
+  else if (key.type !== 'uuid') errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id)`);
   else if (!uniqueAlone(t, m.key)) {
     errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
   }
@@ -230,16 +231,18 @@ export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
     if ('flag' in m.soft_delete) {
       const flag = byName.get(m.soft_delete.flag);
       if (!flag) missing('soft_delete.flag', m.soft_delete.flag);
-      else if (!valueFits(m.soft_delete.active, flag.type)) {
-        errors.push(`soft_delete.active: ${JSON.stringify(m.soft_delete.active)} does not fit ${flag.name} (${flag.type})`);
-      }
+      else if (flag.type !== 'boolean') errors.push(`soft_delete.flag: ${flag.name} is ${flag.type}, not boolean`);
     }
     const at = m.soft_delete.at ? byName.get(m.soft_delete.at) : undefined;
     if (m.soft_delete.at && !at) missing('soft_delete.at', m.soft_delete.at);
     else if (at && !TIMESTAMP.test(at.type)) errors.push(`soft_delete.at: ${at.name} is ${at.type}, not a timestamp`);
   }
   m.clear_on_soft_delete.forEach((name, i) => {
-    if (byName.get(name)?.nullable === false) errors.push(`clear_on_soft_delete[${i}]: ${name} is NOT NULL, so it cannot be cleared`);
+    const c = byName.get(name);
+    const source = m.columns[name];
+    if (c && !c.nullable && c.default === null && !(source && 'from' in source && source.default !== undefined)) {
+      errors.push(`clear_on_soft_delete[${i}]: ${name} is NOT NULL without a default to clear it to (give it a "default")`);
+    }
   });
   m.user_editable.forEach((name, i) => {
     if (!byName.has(name)) missing(`user_editable[${i}]`, name);

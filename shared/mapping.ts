@@ -3,7 +3,8 @@
  * mapped column comes from (DESIGN.md, "Your table, not ours"). Parsed from the JSON document a
  * project keeps in supabase/profile-sync.json, validated with errors naming the field
  * (`columns.role: …`), and normalised so every default is explicit. The SQL side
- * (profile_sync.apply_mapping) validates the same rules again.
+ * (profile_sync.apply_mapping, supabase/schemas/35_mapping.sql) validates the same rules again,
+ * against the live table, with the same defaults: a field left out takes the default mapping's.
  * @module
  */
 import { z } from 'zod';
@@ -17,7 +18,7 @@ export type ColumnSource =
   | { from: string; owner: Owner; default?: Scalar }
   | { value: Json; owner: Owner };
 
-export type SoftDelete = { at: string } | { flag: string; active: Scalar; at?: string };
+export type SoftDelete = { at: string } | { flag: string; active: boolean; at?: string };
 
 /** A mapping with every default filled in: what a migration applies. */
 export type Mapping = {
@@ -106,18 +107,18 @@ function columnSchema(input: unknown): z.ZodType {
 const SoftDeleteSpec = z.union([
   z.null(),
   z.strictObject({ at: identifier }),
-  z.strictObject({ flag: identifier, active: scalar.default(true), at: identifier.optional() }),
-], { error: 'must be null, {"at": column} or {"flag": column, "active": value, "at"?: column}' });
+  z.strictObject({ flag: identifier, active: z.boolean().default(true), at: identifier.optional() }),
+], { error: 'must be null, {"at": column} or {"flag": column, "active": true|false, "at"?: column}' });
 
 /** The document as a project writes it (supabase/profile-sync.json). */
 export const MappingDocument = z.strictObject({
   $schema: z.string().optional(),
   table: z.string().regex(
-    /^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/,
+    /^[A-Za-z_][A-Za-z0-9_$]*\.[A-Za-z_][A-Za-z0-9_$]*$/,
     'must be a table name, schema-qualified (e.g. public.profiles)',
   ).default('public.profiles'),
   key: identifier.default('id'),
-  columns: z.record(z.string(), z.unknown()),
+  columns: z.record(z.string(), z.unknown()).optional(),
   soft_delete: SoftDeleteSpec.optional(),
   clear_on_soft_delete: uniqueList(identifier).optional(),
   user_editable: uniqueList(identifier).optional(),
@@ -128,7 +129,7 @@ export const MappingDocument = z.strictObject({
 });
 /** A column in the document: shorthand source, {from, owner?, default?} or {value, owner?}. */
 export type ColumnSpec = string | { from: string; owner?: Owner; default?: Scalar } | { value: Json; owner?: Owner };
-export type MappingDocument = Omit<z.input<typeof MappingDocument>, 'columns'> & { columns: Record<string, ColumnSpec> };
+export type MappingDocument = Omit<z.input<typeof MappingDocument>, 'columns'> & { columns?: Record<string, ColumnSpec> };
 
 /** A mapping that does not validate; `errors` are `field.path: what is wrong` lines. */
 export class MappingError extends Error {
@@ -171,6 +172,7 @@ function crossCheck(m: Mapping): string[] {
   if (RESERVED_SCHEMAS.has(schema)) errors.push(`table: ${m.table} is in schema ${schema}, which Supabase or profile-sync own`);
   for (const name of Object.keys(m.columns)) {
     if (!IDENTIFIER.test(name)) errors.push(`columns.${name}: must be a column name (letters, digits, _; not quoted)`);
+    else if (name.length > 50) errors.push(`columns.${name}: column names longer than 50 characters are not supported`);
     if (name === m.key) errors.push(`columns.${name}: is the key, which always holds auth.users.id; remove it from columns`);
   }
   const soft = softDeleteColumns(m.soft_delete);
@@ -181,8 +183,7 @@ function crossCheck(m: Mapping): string[] {
   }
   if (soft.length === 2 && soft[0] === soft[1]) errors.push(`soft_delete.at: ${soft[1]} is also the flag`);
   m.clear_on_soft_delete.forEach((col, i) => {
-    if (!m.soft_delete) errors.push(`clear_on_soft_delete[${i}]: soft_delete is null, so nothing is cleared; remove it or set soft_delete`);
-    else if (!(col in m.columns)) errors.push(`clear_on_soft_delete[${i}]: ${col} is not in columns; only mapped columns are cleared`);
+    if (!(col in m.columns)) errors.push(`clear_on_soft_delete[${i}]: ${col} is not in columns; only mapped columns are cleared`);
   });
   m.user_editable.forEach((col, i) => {
     const source = m.columns[col];
@@ -190,35 +191,42 @@ function crossCheck(m: Mapping): string[] {
     if (col === m.key) errors.push(`${field}: ${col} is the key; a user may not change it`);
     else if (source && 'from' in source && source.from === ROLE_SOURCE) {
       errors.push(`${field}: ${col} may not be user-editable: it holds the role, which only the role policy and admins set`);
-    } else if (source?.owner === 'auth') {
-      errors.push(`${field}: ${col} may not be user-editable: it is auth-owned (always follows auth); make it "owner": "app" or remove it`);
+    } else if (source && source.owner !== 'app') {
+      errors.push(`${field}: ${col} may not be user-editable: it is ${source.owner === 'auth' ? 'auth-owned (always follows auth)' : 'written once, at insert'}; make it "owner": "app" or remove it`);
     } else if (soft.includes(col)) errors.push(`${field}: ${col} may not be user-editable: soft delete writes it`);
   });
   return errors;
 }
 
-/** Validates a mapping document and fills every default; throws MappingError naming each bad field. */
-export function normaliseMapping(input: unknown): Mapping {
+/**
+ * Validates a mapping document and fills every default as apply_mapping does: a field left out
+ * takes the default mapping's value (columns, roles), `user_editable` the default's app-owned
+ * columns that are mapped, `clear_on_soft_delete` the personal ones. `soft_delete` left out is
+ * {at: deleted_at} when the table has a deleted_at column: `tableColumns` says whether (without
+ * them, only public.profiles is assumed to). Throws MappingError naming each bad field.
+ */
+export function normaliseMapping(input: unknown, tableColumns?: readonly string[]): Mapping {
   const parsed = MappingDocument.safeParse(input);
   if (!parsed.success) throw new MappingError(issuesOf(parsed.error));
   const doc = parsed.data;
   const errors: string[] = [];
   const columns: Record<string, ColumnSource> = {};
-  for (const [name, spec] of Object.entries(doc.columns)) {
+  for (const [name, spec] of Object.entries(doc.columns ?? DEFAULT_MAPPING_DOCUMENT.columns)) {
     const checked = columnSchema(spec).safeParse(spec);
     if (checked.success) columns[name] = normaliseColumn(spec);
     else errors.push(...issuesOf(checked.error, ['columns', name]));
   }
   if (errors.length > 0) throw new MappingError(errors);
-  const soft = doc.soft_delete ?? null;
+  const hasDeletedAt = tableColumns ? tableColumns.includes('deleted_at') : doc.table === 'public.profiles';
   const mapping: Mapping = {
-    table: doc.table.includes('.') ? doc.table : `public.${doc.table}`,
+    table: doc.table,
     key: doc.key,
     columns,
-    soft_delete: soft,
+    soft_delete: doc.soft_delete !== undefined ? doc.soft_delete : hasDeletedAt ? { at: 'deleted_at' } : null,
     clear_on_soft_delete: doc.clear_on_soft_delete ??
-      (soft ? Object.entries(columns).filter(([, s]) => 'from' in s && isPersonal(s.from)).map(([c]) => c) : []),
-    user_editable: doc.user_editable ?? [],
+      Object.entries(columns).filter(([, s]) => 'from' in s && isPersonal(s.from)).map(([c]) => c),
+    user_editable: doc.user_editable ??
+      DEFAULT_MAPPING_DOCUMENT.user_editable.filter((c) => columns[c]?.owner === 'app'),
     roles: doc.roles,
   };
   const crossErrors = crossCheck(mapping);
@@ -259,9 +267,13 @@ export const DEFAULT_MAPPING_DOCUMENT = {
 
 export const defaultMapping = (): Mapping => normaliseMapping(DEFAULT_MAPPING_DOCUMENT);
 
-/** The mapping as a migration applies it: `select profile_sync.apply_mapping(…)` on the normalised JSON. */
-export function mappingMigrationSql(mapping: Mapping): string {
-  const json = JSON.stringify(mapping, null, 2);
+/**
+ * The migration that applies a mapping document (as the project's file holds it, pretty-printed;
+ * apply_mapping fills the defaults): `select profile_sync.apply_mapping($mapping$…$mapping$::jsonb);`.
+ */
+export function mappingMigrationSql(document: unknown): string {
+  const json = JSON.stringify(document, null, 2);
   if (json.includes('$mapping$')) throw new MappingError(['the mapping may not contain the text $mapping$']);
-  return `select profile_sync.apply_mapping($mapping$${json}$mapping$::jsonb);\n`;
+  return '-- The mapping profile-sync applies, from supabase/profile-sync.json (written by `profile-sync init` / `generate`).\n' +
+    `select profile_sync.apply_mapping($mapping$${json}$mapping$::jsonb);\n`;
 }

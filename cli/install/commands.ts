@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { checkMappingAgainstTable, proposeMapping } from '../../shared/mapping-table.ts';
-import { DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../../shared/mapping.ts';
+import { DEFAULT_MAPPING_DOCUMENT, MappingError, normaliseMapping, parseMapping } from '../../shared/mapping.ts';
 import type { Mapping } from '../../shared/mapping.ts';
 import { candidateTables, connect, describeTable, pastedTriggers } from './database.ts';
 import type { Db } from './database.ts';
@@ -69,14 +69,23 @@ function validate(doc: unknown, origin: string): { mapping?: Mapping; needsSourc
   throw new InstallError(`${origin} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run this again`);
 }
 
-/** With a database: the mapping must fit its table (public.profiles may be missing: the migration creates it). */
-async function checkLive(db: Db, mapping: Mapping, origin: string, flag: string): Promise<string[]> {
+/**
+ * With a database: the mapping must fit its table (public.profiles may be missing: the migration
+ * creates it), with its defaults filled as apply_mapping fills them for that table.
+ */
+async function checkLive(db: Db, doc: unknown, mapping: Mapping, origin: string, flag: string): Promise<string[]> {
   const info = await describeTable(db, mapping.table);
   if (!info) {
     if (mapping.table === 'public.profiles') return [`public.profiles does not exist at ${flag} yet: the mapping migration creates it`];
     throw new InstallError(`${origin}: table ${mapping.table} does not exist at ${flag}: create it first (or fix "table")`);
   }
-  const errors = checkMappingAgainstTable(mapping, info);
+  let errors: string[];
+  try {
+    errors = checkMappingAgainstTable(normaliseMapping(doc, info.columns.map((c) => c.name)), info);
+  } catch (err) {
+    if (!(err instanceof MappingError)) throw err;
+    errors = err.errors;
+  }
   if (errors.length > 0) {
     throw new InstallError(`${origin} does not fit ${mapping.table} at ${flag}:\n  ${errors.join('\n  ')}\nfix the mapping, then run this again`);
   }
@@ -156,8 +165,8 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
       mappingFile = JSON.stringify(doc, null, 2) + '\n';
     }
     const { mapping, needsSource } = validate(doc, existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping');
-    if (mapping && db) lines.push(...await checkLive(db, mapping, MAPPING_FILE, '--db-url'));
-    const plan = planInstall(project, { force: args.force, mapping, oneMigration: false, mappingFile });
+    if (mapping && db) lines.push(...await checkLive(db, doc, mapping, MAPPING_FILE, '--db-url'));
+    const plan = planInstall(project, { force: args.force, mapping: mapping && doc, oneMigration: false, mappingFile });
     const table = (doc as { table?: string }).table ?? 'public.profiles';
     const incomplete = needsSource.length > 0 ? needsSourceText(needsSource, table) : undefined;
     if (lines.length > 0) io.out(lines.join('\n'));
@@ -198,9 +207,9 @@ export async function generateCommand(argv: string[], io: InstallIo): Promise<nu
     : [io.env.SUPABASE_DB_URL, 'SUPABASE_DB_URL'];
   const db = dbUrl ? await connect(dbUrl, flag) : undefined;
   try {
-    const lines = db ? await checkLive(db, result.mapping, MAPPING_FILE, flag) : [];
+    const lines = db ? await checkLive(db, doc, result.mapping, MAPPING_FILE, flag) : [];
     if (db) lines.unshift(`${MAPPING_FILE} fits ${result.mapping.table} at ${flag}`);
-    const plan = planInstall(project, { force: false, mapping: result.mapping, oneMigration: true });
+    const plan = planInstall(project, { force: false, mapping: doc, oneMigration: true });
     if (lines.length > 0) io.out(lines.join('\n'));
     if (plan.changes.length === 0) {
       io.out('nothing changed: the mapping, the migrations and the functions are up to date; nothing written');

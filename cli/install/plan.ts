@@ -7,7 +7,6 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { mappingMigrationSql } from '../../shared/mapping.ts';
-import type { Mapping } from '../../shared/mapping.ts';
 import { CONFIG_TOML, emptyLock, LOCK_FILE, MIGRATIONS_DIR, nextVersions, withFunctionSections } from './project.ts';
 import type { Lock, Project } from './project.ts';
 import { coreMigrations, FUNCTIONS, functionSources, sha256 } from './sources.ts';
@@ -25,8 +24,8 @@ export type Plan = {
 
 export type PlanOptions = {
   force: boolean;
-  /** The complete, validated mapping to install; undefined when it is not complete yet. */
-  mapping: Mapping | undefined;
+  /** The mapping document to install (validated); undefined when it is not complete yet. */
+  mapping: unknown;
   /** generate: all new migrations in one file; init: each core migration as its own file. */
   oneMigration: boolean;
   /** supabase/profile-sync.json to write (init, when proposing), or undefined to leave it. */
@@ -74,7 +73,7 @@ function planMigrations(project: Project, lock: Lock, options: PlanOptions, plan
       plan.notes.push(`core migration ${m.name} changed upstream after ${installed.file} installed it; migrations are forward-only, so it is not applied again`);
     }
   }
-  const mappingSha = options.mapping ? sha256(JSON.stringify(options.mapping)) : undefined;
+  const mappingSha = options.mapping !== undefined ? sha256(JSON.stringify(options.mapping)) : undefined;
   const mappingChanged = mappingSha !== undefined && lock.mapping?.sha256 !== mappingSha;
   const files: { name: string; content: string; core: typeof fresh; mapping: boolean }[] = [];
   if (options.oneMigration && fresh.length > 0 && (fresh.length > 1 || mappingChanged)) {

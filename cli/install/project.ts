@@ -23,7 +23,7 @@ export type Lock = {
   config_functions: string[];
   /** upstream core migration name → the file it was installed as and the upstream content's sha256. */
   core: Record<string, { file: string; sha256: string }>;
-  /** the mapping last installed: its migration and the sha256 of the normalised mapping JSON. */
+  /** the mapping last installed: its migration and the sha256 of the mapping document's JSON. */
   mapping: { file: string; sha256: string } | null;
 };
 

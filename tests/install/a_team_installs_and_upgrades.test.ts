@@ -13,11 +13,8 @@ import { scratchDatabase, scratchProject } from './project.ts';
 import { USER_PROFILES } from './shapes.ts';
 
 type Row = Record<string, unknown>;
-// TEMPORARY until the core ships profile_sync.apply_mapping (the lead's squash): remove after rebasing.
-const ignore = ![...Deno.readDirSync(new URL('../../supabase/migrations/', import.meta.url))]
-  .some((e) => e.name.endsWith('_profile_sync_mapping.sql'));
 
-Deno.test({ name: 'a team with user_profiles installs, pushes, signs users up, edits the mapping and pushes again', ignore }, async (t) => {
+Deno.test('a team with user_profiles installs, pushes, signs users up, edits the mapping and pushes again', async (t) => {
   const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
   const db = await scratchDatabase('install_team');
   let stack: TestStack | undefined;
@@ -89,7 +86,7 @@ Deno.test({ name: 'a team with user_profiles installs, pushes, signs users up, e
   }
 });
 
-Deno.test({ name: 'a new project on the default mapping: init without a database, push, and public.profiles fills', ignore }, async () => {
+Deno.test('a new project on the default mapping: init without a database, push, and public.profiles fills', async () => {
   const project = scratchProject({ '20240101000000_app.sql': 'create table public.todos (id bigint primary key);\n' });
   const db = await scratchDatabase('install_default');
   let stack: TestStack | undefined;

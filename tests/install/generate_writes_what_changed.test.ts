@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mappingMigrationSql, normaliseMapping } from '../../shared/mapping.ts';
+import { mappingMigrationSql } from '../../shared/mapping.ts';
 import { scratchProject } from './project.ts';
 import type { Project } from './project.ts';
 
@@ -70,7 +70,7 @@ Deno.test('an edited mapping: one mapping migration applying the normalised mapp
     assert.equal(added.length, 1);
     assert.match(added[0], /^\d{14}_profile_sync_mapping\.sql$/);
     assert.ok(added[0] > before.at(-1)!);
-    assert.equal(project.read(`supabase/migrations/${added[0]}`), mappingMigrationSql(normaliseMapping(doc)));
+    assert.equal(project.read(`supabase/migrations/${added[0]}`), mappingMigrationSql(doc));
     assert.match(run.out, new RegExp(`new +supabase/migrations/${added[0]}`));
 
     const after = project.tree();
@@ -123,7 +123,7 @@ Deno.test('a new upstream core migration and a mapping edit together: one upgrad
     assert.match(added[0], /_profile_sync_upgrade\.sql$/);
     const sql = project.read(`supabase/migrations/${added[0]}`);
     assert.ok(sql.startsWith(`-- profile-sync core migration ${last}\n`));
-    assert.ok(sql.endsWith(mappingMigrationSql(normaliseMapping(doc))));
+    assert.ok(sql.endsWith(mappingMigrationSql(doc)));
     const after = JSON.parse(project.read(LOCK));
     assert.equal(after.core[last].file, `supabase/migrations/${added[0]}`);
     assert.equal(after.mapping.file, `supabase/migrations/${added[0]}`);

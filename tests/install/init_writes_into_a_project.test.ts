@@ -5,7 +5,7 @@
  * it changes nothing; --dry-run lists and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { DEFAULT_MAPPING_DOCUMENT, defaultMapping, mappingMigrationSql } from '../../shared/mapping.ts';
+import { DEFAULT_MAPPING_DOCUMENT, mappingMigrationSql } from '../../shared/mapping.ts';
 import { CONFIG_TOML, scratchProject } from './project.ts';
 import { USER_PROFILES } from './shapes.ts';
 
@@ -42,7 +42,7 @@ Deno.test('init writes the functions, config sections, migrations after the newe
     assert.ok(ours.every((m) => m > '20990101000000_'), `after the newest: ${ours}`);
     assert.equal(new Set(ours.map((m) => m.slice(0, 14))).size, ours.length, 'one version each');
     assert.match(ours.at(-1)!, /^\d{14}_profile_sync_mapping\.sql$/);
-    assert.equal(project.read(`supabase/migrations/${ours.at(-1)}`), mappingMigrationSql(defaultMapping()));
+    assert.equal(project.read(`supabase/migrations/${ours.at(-1)}`), mappingMigrationSql(DEFAULT_MAPPING_DOCUMENT));
 
     const lock = JSON.parse(project.read('supabase/profile-sync.lock.json'));
     assert.equal(lock.mapping.file, `supabase/migrations/${ours.at(-1)}`);

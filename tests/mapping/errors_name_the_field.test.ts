@@ -42,7 +42,6 @@ Deno.test('bad shapes: wrong types, unknown fields, bad owners, bad names, each 
   assert.match(errorsOf({ ...base, table: 'auth.users' })[0], /^table: auth\.users is in schema auth/);
   assert.match(errorsOf({ ...base, key: 'user id' })[0], /^key: must be a column name/);
   assert.match(errorsOf({ ...base, columns: { 'Full Name': 'full_name' } })[0], /^columns\.Full Name: must be a column name/);
-  assert.match(errorsOf({ table: 'public.profiles' })[0], /^columns: /);
   assert.match(errorsOf({ ...base, roles: { default: '' } })[0], /^roles\.default: must not be empty/);
   assert.match(errorsOf({ ...base, roles: { self_assignable: ['artist', 'artist'] } })[0], /^roles\.self_assignable\[1\]: artist is listed twice/);
   assert.match(errorsOf({ ...base, soft_delete: { when: 'x' } })[0], /^soft_delete: must be null, \{"at": column\}/);
@@ -53,7 +52,9 @@ Deno.test('cross-field rules: the key is not a column, soft-delete columns are n
   assert.match(errorsOf({ ...base, columns: { id: 'email' } })[0], /^columns\.id: is the key/);
   assert.match(errorsOf({ ...base, columns: { deleted_at: 'updated_at' }, soft_delete: { at: 'deleted_at' } })[0], /^soft_delete\.at: deleted_at is also in columns/);
   assert.match(errorsOf({ ...base, soft_delete: { flag: 'is_active', at: 'is_active' } })[0], /^soft_delete\.at: is_active is also the flag/);
-  assert.match(errorsOf({ ...base, clear_on_soft_delete: ['email'] })[0], /^clear_on_soft_delete\[0\]: soft_delete is null/);
+  assert.match(errorsOf({ ...base, soft_delete: { flag: 'is_active', active: 'yes' } })[0], /^soft_delete: must be null/);
+  assert.match(errorsOf({ ...base, table: 'profiles' })[0], /^table: must be a table name, schema-qualified/);
+  assert.match(errorsOf({ ...base, columns: { code: { value: 'x' } }, user_editable: ['code'] })[0], /^user_editable\[0\]: code may not be user-editable: it is written once, at insert/);
   assert.match(
     errorsOf({ ...base, soft_delete: { at: 'deleted_at' }, clear_on_soft_delete: ['email', 'website'] })[0],
     /^clear_on_soft_delete\[1\]: website is not in columns/,

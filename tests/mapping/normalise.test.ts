@@ -50,11 +50,13 @@ Deno.test('owners default by source; constants are written at insert only; an ex
     password: { value: '!', owner: 'insert' },
     tier: { value: 1, owner: 'app' },
   });
-  // no soft delete unless the mapping says so, and then nothing to clear; nothing user-editable by default
+  // as apply_mapping fills them: no soft delete without a deleted_at column (public.profiles has one);
+  // the personal columns cleared; the default's user-editable columns where they are mapped and app-owned
   assert.equal(m.soft_delete, null);
-  assert.deepEqual(m.clear_on_soft_delete, []);
-  assert.deepEqual(m.user_editable, []);
+  assert.deepEqual(m.clear_on_soft_delete, ['sso_user_id', 'username', 'first_name', 'full_name']);
+  assert.deepEqual(m.user_editable, ['full_name']);
   assert.deepEqual(m.roles, { default: 'user', self_assignable: [] });
+  assert.deepEqual(normaliseMapping({ table: 'public.x', columns: {} }, ['id', 'deleted_at']).soft_delete, { at: 'deleted_at' });
 });
 
 Deno.test('clear_on_soft_delete defaults to the mapped personal columns (email, phone, names, avatars, user metadata)', () => {
@@ -68,10 +70,10 @@ Deno.test('clear_on_soft_delete defaults to the mapped personal columns (email, 
   assert.equal(m.key, 'id');
 });
 
-Deno.test('a table without a schema is in public; table and key default to public.profiles and id', () => {
-  assert.equal(normaliseMapping({ table: 'profiles', columns: {} }).table, 'public.profiles');
+Deno.test('a field left out takes the default mapping\'s: {} is the default mapping', () => {
+  assert.deepEqual(normaliseMapping({}), defaultMapping());
   const m = normaliseMapping({ columns: { email: 'email' } });
-  assert.deepEqual([m.table, m.key], ['public.profiles', 'id']);
+  assert.deepEqual([m.table, m.key, m.soft_delete, m.user_editable], ['public.profiles', 'id', { at: 'deleted_at' }, []]);
 });
 
 Deno.test('normalising twice changes nothing, and the default document normalises to the default mapping', () => {
@@ -80,10 +82,12 @@ Deno.test('normalising twice changes nothing, and the default document normalise
   assert.deepEqual(normaliseMapping(DEFAULT_MAPPING_DOCUMENT), once);
 });
 
-Deno.test('the mapping migration is one apply_mapping call on the normalised, pretty-printed JSON', () => {
-  const sql = mappingMigrationSql(defaultMapping());
-  const match = /^select profile_sync\.apply_mapping\(\$mapping\$([\s\S]*)\$mapping\$::jsonb\);\n$/.exec(sql);
+Deno.test('the mapping migration is one apply_mapping call on the document, pretty-printed', () => {
+  const doc = { table: 'public.user_profiles', key: 'user_id', columns: { role: 'role' } };
+  const sql = mappingMigrationSql(doc);
+  const match = /\nselect profile_sync\.apply_mapping\(\$mapping\$([\s\S]*)\$mapping\$::jsonb\);\n$/.exec(sql);
   assert.ok(match, sql);
-  assert.deepEqual(JSON.parse(match[1]), defaultMapping());
-  assert.ok(match[1].includes('\n  "table": "public.profiles"'));
+  assert.deepEqual(JSON.parse(match[1]), doc);
+  assert.ok(match[1].includes('\n  "table": "public.user_profiles"'));
+  assert.match(sql, /^-- /);
 });
