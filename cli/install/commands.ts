@@ -90,9 +90,13 @@ async function checkLive(db: Db, doc: unknown, mapping: Mapping, origin: string,
     throw new InstallError(`${origin} does not fit ${mapping.table} at ${flag}:\n  ${errors.join('\n  ')}\nfix the mapping, then run this again`);
   }
   const triggers = await pastedTriggers(db, mapping.table);
-  return triggers.map((t) =>
-    `the mapping migration replaces the trigger ${t.trigger} on auth.users (${t.fn}), which writes ${mapping.table}`
-  );
+  return triggers.flatMap((t) => [
+    `the mapping migration replaces the trigger ${t.trigger} on auth.users (${t.fn}), which writes ${mapping.table}`,
+    ...(t.roleFromMetadata
+      ? [`${t.fn} copies the role from user metadata (anyone could sign up as any role): profile-sync never does; ` +
+        `list the roles a user may pick at signup in "roles": {"self_assignable": […]}`]
+      : []),
+  ]);
 }
 
 const needsSourceText = (columns: string[], table: string) =>

@@ -86,11 +86,18 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
   };
 }
 
-/** Triggers on auth.users (not profile-sync's) whose function mentions the table: the pasted sync. */
-export async function pastedTriggers(sql: Db, qualified: string): Promise<{ trigger: string; fn: string }[]> {
+/**
+ * Triggers on auth.users (not profile-sync's) whose function mentions the table: the pasted sync.
+ * `roleFromMetadata`: the function reads a role from user metadata (anyone could sign up as admin).
+ */
+export async function pastedTriggers(
+  sql: Db,
+  qualified: string,
+): Promise<{ trigger: string; fn: string; roleFromMetadata: boolean }[]> {
   const name = qualified.split('.').pop()!;
-  return await sql<{ trigger: string; fn: string }[]>`
-    select t.tgname::text as trigger, p.oid::regprocedure::text as fn
+  return await sql<{ trigger: string; fn: string; roleFromMetadata: boolean }[]>`
+    select t.tgname::text as trigger, p.oid::regprocedure::text as fn,
+      p.prosrc ~* ${"raw_user_meta_data\\s*->>?\\s*'role'"} as "roleFromMetadata"
     from pg_catalog.pg_trigger t
     join pg_catalog.pg_proc p on p.oid = t.tgfoid
     join pg_catalog.pg_namespace n on n.oid = p.pronamespace

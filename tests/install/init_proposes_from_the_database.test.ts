@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { normaliseMapping } from '../../shared/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { ORM_ACCOUNTS, QUICKSTART_PROFILES, QUICKSTART_PROPOSAL, USER_PROFILES } from './shapes.ts';
+import { NEXT_USERS, ORM_ACCOUNTS, QUICKSTART_PROFILES, QUICKSTART_PROPOSAL, USER_PROFILES } from './shapes.ts';
+import { insertAuthUser, provider } from '../helpers/users.ts';
 
 Deno.test('init --db-url proposes a mapping for user_profiles and names the trigger it replaces', async () => {
   const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
@@ -88,6 +89,42 @@ Deno.test("init --db-url on the quickstart's profiles: the mapping a team would 
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /replaces the trigger on_auth_user_created on auth\.users \(handle_new_user\(\)\), which writes public\.profiles/);
     assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), QUICKSTART_PROPOSAL);
+
+    // pushed, the proposal syncs: a GitHub signup gets its login as username
+    await project.push(db.url);
+    const id = await insertAuthUser(db.sql, provider.github('octocat', 'The Octocat'));
+    const sync = await project.cli(['sync', id, '--json'], { SUPABASE_DB_URL: db.url });
+    assert.equal(sync.code, 0, sync.err);
+    const [row] = await db.sql`select username, full_name, website from public.profiles where id = ${id}`;
+    assert.deepEqual({ ...row }, { username: 'octocat', full_name: 'The Octocat', website: null });
+  } finally {
+    await db.drop();
+    project.remove();
+  }
+});
+
+Deno.test('init --db-url on public.users whose trigger copies the role from metadata: says so; the roles chosen are kept', async () => {
+  const project = scratchProject({ '20240101000000_create_users.sql': NEXT_USERS });
+  const db = await scratchDatabase('install_users');
+  try {
+    await project.push(db.url);
+    const run = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /handle_new_user\(\) copies the role from user metadata .*"self_assignable"/);
+    const doc = JSON.parse(project.read('supabase/profile-sync.json'));
+    assert.deepEqual(doc.roles, { default: 'client', self_assignable: [] });
+    doc.roles.self_assignable = ['artist', 'producer', 'client'];
+    project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
+    assert.equal((await project.cli(['generate', '--db-url', db.url])).code, 0);
+    await project.push(db.url);
+
+    const role = async (metadataRole: string) => {
+      const id = await insertAuthUser(db.sql, { user_metadata: { role: metadataRole, full_name: 'Sam' } });
+      assert.equal((await project.cli(['sync', id], { SUPABASE_DB_URL: db.url })).code, 0);
+      return (await db.sql`select role from public.users where id = ${id}`)[0].role;
+    };
+    assert.equal(await role('artist'), 'artist');
+    assert.equal(await role('admin'), 'client');
   } finally {
     await db.drop();
     project.remove();

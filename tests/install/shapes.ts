@@ -76,3 +76,28 @@ export const QUICKSTART_PROPOSAL = {
   user_editable: ['username', 'full_name', 'avatar_url', 'website'],
   roles: { default: 'user', self_assignable: [] },
 };
+
+/** Shape B: a Next.js app's public.users whose trigger copies the role from user metadata. */
+export const NEXT_USERS = `
+create table public.users (
+  id uuid primary key references auth.users(id) on delete cascade,
+  email text,
+  full_name text,
+  role text not null default 'client',
+  created_at timestamptz not null default now(),
+  updated_at timestamptz not null default now()
+);
+alter table public.users enable row level security;
+create policy "users_select_own" on public.users for select using (auth.uid() = id);
+create policy "users_insert_own_profile" on public.users for insert with check (auth.uid() = id);
+create policy "users_update_own" on public.users for update using (auth.uid() = id);
+create or replace function public.handle_new_user() returns trigger language plpgsql security definer set search_path = public as $$
+begin
+  insert into public.users (id, email, full_name, role, created_at, updated_at)
+  values (new.id, new.email,
+          coalesce(new.raw_user_meta_data->>'full_name', new.raw_user_meta_data->>'username', new.email),
+          coalesce(new.raw_user_meta_data->>'role', 'client'), now(), now());
+  return new;
+end $$;
+create trigger on_auth_user_created after insert on auth.users for each row execute function public.handle_new_user();
+`;
