@@ -10,12 +10,12 @@ import { startTestStack } from '../helpers/stack.ts';
 import type { TestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { USER_PROFILES } from './shapes.ts';
+import { SHAPE_C } from '../helpers/adoption_shapes.ts';
 
 type Row = Record<string, unknown>;
 
 Deno.test('a team with user_profiles installs, pushes, signs users up, edits the mapping and pushes again', async (t) => {
-  const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
+  const project = scratchProject({ '20240101000000_create_user_profiles.sql': SHAPE_C });
   const db = await scratchDatabase('install_team');
   let stack: TestStack | undefined;
   const row = (id: string) => db.sql<Row[]>`select * from public.user_profiles where user_id = ${id}`.then((r) => r[0]);

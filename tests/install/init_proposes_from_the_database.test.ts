@@ -7,11 +7,12 @@
 import assert from 'node:assert/strict';
 import { normaliseMapping } from '../../shared/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { NEXT_USERS, ORM_ACCOUNTS, QUICKSTART_PROFILES, QUICKSTART_PROPOSAL, USER_PROFILES } from './shapes.ts';
+import { SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { ORM_ACCOUNTS, QUICKSTART_PROPOSAL } from './shapes.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 
 Deno.test('init --db-url proposes a mapping for user_profiles and names the trigger it replaces', async () => {
-  const project = scratchProject({ '20240101000000_create_user_profiles.sql': USER_PROFILES });
+  const project = scratchProject({ '20240101000000_create_user_profiles.sql': SHAPE_C });
   const db = await scratchDatabase('install_propose');
   try {
     await project.push(db.url);
@@ -80,7 +81,7 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
 });
 
 Deno.test("init --db-url on the quickstart's profiles: the mapping a team would write, and handle_new_user named", async () => {
-  const project = scratchProject({ '20240101000000_create_profiles.sql': QUICKSTART_PROFILES });
+  const project = scratchProject({ '20240101000000_create_profiles.sql': SHAPE_A });
   const db = await scratchDatabase('install_quickstart');
   try {
     await project.push(db.url);
@@ -104,7 +105,7 @@ Deno.test("init --db-url on the quickstart's profiles: the mapping a team would 
 });
 
 Deno.test('init --db-url on public.users whose trigger copies the role from metadata: says so; the roles chosen are kept', async () => {
-  const project = scratchProject({ '20240101000000_create_users.sql': NEXT_USERS });
+  const project = scratchProject({ '20240101000000_create_users.sql': SHAPE_B });
   const db = await scratchDatabase('install_users');
   try {
     await project.push(db.url);

@@ -7,12 +7,12 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_MAPPING_DOCUMENT, mappingMigrationSql } from '../../shared/mapping.ts';
 import { CONFIG_TOML, scratchProject } from './project.ts';
-import { USER_PROFILES } from './shapes.ts';
+import { SHAPE_C } from '../helpers/adoption_shapes.ts';
 
 const APP_MIGRATION = '20990101000000_create_user_profiles.sql';
 
 Deno.test('init writes the functions, config sections, migrations after the newest and the default mapping', async () => {
-  const project = scratchProject({ '20240101000000_init.sql': 'select 1;\n', [APP_MIGRATION]: USER_PROFILES });
+  const project = scratchProject({ '20240101000000_init.sql': 'select 1;\n', [APP_MIGRATION]: SHAPE_C });
   try {
     const run = await project.cli(['init', '--yes']);
     assert.equal(run.code, 0, run.err);
@@ -55,7 +55,7 @@ Deno.test('init writes the functions, config sections, migrations after the newe
 });
 
 Deno.test('init twice changes nothing', async () => {
-  const project = scratchProject({ [APP_MIGRATION]: USER_PROFILES });
+  const project = scratchProject({ [APP_MIGRATION]: SHAPE_C });
   try {
     assert.equal((await project.cli(['init', '--yes'])).code, 0);
     const before = project.tree();
@@ -69,7 +69,7 @@ Deno.test('init twice changes nothing', async () => {
 });
 
 Deno.test('init --dry-run lists what it would write and writes nothing', async () => {
-  const project = scratchProject({ [APP_MIGRATION]: USER_PROFILES });
+  const project = scratchProject({ [APP_MIGRATION]: SHAPE_C });
   try {
     const before = project.tree();
     const run = await project.cli(['init', '--dry-run']);
