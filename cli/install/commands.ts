@@ -165,7 +165,7 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
       lines.push(`using ${MAPPING_FILE} as it is (to change the mapping, edit it and run \`npx profile-sync generate\`)`);
     } else {
       doc = db ? await proposeFromDatabase(db, args.table, lines) : DEFAULT_MAPPING_DOCUMENT;
-      if (!db) lines.push(`wrote the default mapping (public.profiles); \`--db-url\` proposes one from the table you have`);
+      if (!db) lines.push('mapping: the default one (public.profiles); `--db-url` proposes one from the table you have');
       mappingFile = JSON.stringify(doc, null, 2) + '\n';
     }
     const { mapping, needsSource } = validate(doc, existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping');
