@@ -13,12 +13,12 @@ import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
+import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
+import { InstallError } from './install/project.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** The package's version, as `profile-sync --version` prints it. */
 export const VERSION: string = pkg.version;
-import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
-import { InstallError } from './install/project.ts';
 
 export const USAGE = `usage: profile-sync <command> [--json]
        profile-sync --version | --help
