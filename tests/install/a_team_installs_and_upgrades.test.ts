@@ -5,7 +5,8 @@
  * then an edited mapping, `generate` and a second push. Also a new project on the default mapping.
  */
 import assert from 'node:assert/strict';
-import { DEV_WEBHOOK_SECRET, setWebhookVault, waitFor, webhookUrl } from '../auth-webhook/helpers.ts';
+import { DEV_WEBHOOK_SECRET, setWebhookVault, webhookUrl } from '../auth-webhook/helpers.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startTestStack } from '../helpers/stack.ts';
 import type { TestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
