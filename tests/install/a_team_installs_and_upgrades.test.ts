@@ -27,17 +27,20 @@ Deno.test('a team with user_profiles installs, pushes, signs users up, edits the
     });
   try {
     await project.push(db.url);
-    // a user from before profile-sync, whose row the pasted trigger made, promoted by an admin
+    // The pasted trigger (no search_path) fails every signup under Auth's role, as on hosted; a user
+    // from when it still worked, with the row it wrote, promoted by an admin:
+    await assert.rejects(insertAuthUser(db.sql, provider.email({})), /relation "user_profiles" does not exist/);
+    await db.sql`alter table auth.users disable trigger on_auth_user_created`;
     const veteran = await insertAuthUser(db.sql, provider.google('Ada'));
-    await db.sql`update public.user_profiles set role = 'admin' where user_id = ${veteran}`;
+    await db.sql`alter table auth.users enable trigger on_auth_user_created`;
+    await db.sql`insert into public.user_profiles (user_id, role, is_active) values (${veteran}, 'admin', true)`;
 
     await t.step('init --db-url and push', async () => {
       const init = await project.cli(['init', '--yes', '--db-url', db.url]);
       assert.equal(init.code, 0, init.err);
       await project.push(db.url);
-      const [{ n }] = await db.sql`select count(*)::int as n from pg_catalog.pg_trigger
-        where tgrelid = 'auth.users'::regclass and tgname = 'on_auth_user_created'`;
-      assert.equal(n, 0, 'the pasted trigger was replaced');
+      const [{ replaced }] = await db.sql`select replaced_triggers as replaced from profile_sync.settings`;
+      assert.match(replaced[0], /^on_auth_user_created → public\.create_user_profile\(\)/, 'the pasted trigger was replaced');
       stack = await startTestStack(db.url, { relay: true, functions: await project.functions() });
       await setWebhookVault(db.sql, webhookUrl(stack), DEV_WEBHOOK_SECRET);
     });
