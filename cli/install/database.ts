@@ -86,15 +86,19 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
   };
 }
 
+/** A statement writing the table (format: schema, quoted schema, name), as apply_mapping matches it. */
+const WRITES_TABLE = String.raw`(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)`;
+
 /**
- * Triggers on auth.users (not profile-sync's) whose function mentions the table: the pasted sync.
- * `roleFromMetadata`: the function reads a role from user metadata (anyone could sign up as admin).
+ * Triggers on auth.users (not profile-sync's) whose function writes the table: the pasted sync,
+ * found as apply_mapping finds the ones it replaces. `roleFromMetadata`: the function reads a
+ * role from user metadata (anyone could sign up as admin).
  */
 export async function pastedTriggers(
   sql: Db,
   qualified: string,
 ): Promise<{ trigger: string; fn: string; roleFromMetadata: boolean }[]> {
-  const name = qualified.split('.').pop()!;
+  const [schema, name] = qualified.split('.', 2);
   return await sql<{ trigger: string; fn: string; roleFromMetadata: boolean }[]>`
     select t.tgname::text as trigger, p.oid::regprocedure::text as fn,
       p.prosrc ~* ${"raw_user_meta_data\\s*->>?\\s*'role'"} as "roleFromMetadata"
@@ -102,6 +106,6 @@ export async function pastedTriggers(
     join pg_catalog.pg_proc p on p.oid = t.tgfoid
     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
     where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal and n.nspname <> 'profile_sync'
-      and p.prosrc ~* ${`\\m${name}\\M`}
+      and p.prosrc ~* pg_catalog.format(${WRITES_TABLE}::text, ${schema}::text, pg_catalog.quote_ident(${schema}), ${name}::text)
     order by t.tgname`;
 }
