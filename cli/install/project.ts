@@ -103,7 +103,7 @@ export function withFunctionSections(toml: string, names: readonly string[]): { 
       }
       continue;
     }
-    if (added.length === 0) out = `${out.replace(/\n*$/, '\n')}\n# profile-sync: each function authenticates its caller itself (webhook signature, user JWT, secret key).\n`;
+    if (added.length === 0) out = `${out.endsWith('\n') ? out : `${out}\n`}\n# profile-sync: each function authenticates its caller itself (webhook signature, user JWT, secret key).\n`;
     out += `${added.length > 0 ? '\n' : ''}${functionConfig(name)}`;
     added.push(name);
   }
