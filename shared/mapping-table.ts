@@ -179,12 +179,21 @@ export function proposeMapping(t: TableInfo): Proposal {
   return { mapping, key, needsSource, notes };
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const TIMESTAMP_WORDS = /^(now|today|tomorrow|yesterday|epoch|-?infinity)$/i;
+const BOOLEAN_WORDS = /^(t|f|true|false|y|n|yes|no|on|off|1|0)$/i;
+
+/** Whether a constant casts to the column's type, as apply_mapping checks by casting it. */
 function valueFits(value: Json | Scalar, type: string): boolean {
-  if (type === 'json' || type === 'jsonb') return true;
+  if (type === 'json' || type === 'jsonb' || value === null) return true;
   if (typeof value === 'boolean') return type === 'boolean' || TEXT.test(type);
   if (typeof value === 'number') return NUMBER.test(type) || TEXT.test(type);
-  if (typeof value === 'string') return !NUMBER.test(type) || /^-?\d+(\.\d+)?$/.test(value);
-  return value === null;
+  if (typeof value !== 'string') return false;
+  if (NUMBER.test(type)) return /^\s*-?\d+(\.\d+)?\s*$/.test(value);
+  if (type === 'uuid') return UUID.test(value.trim());
+  if (type === 'boolean') return BOOLEAN_WORDS.test(value.trim());
+  if (TIMESTAMP.test(type) || type === 'date') return TIMESTAMP_WORDS.test(value.trim()) || !Number.isNaN(Date.parse(value));
+  return true;
 }
 
 const uniqueAlone = (t: TableInfo, c: string) =>

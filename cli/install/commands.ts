@@ -70,13 +70,29 @@ function validate(doc: unknown, origin: string): { mapping?: Mapping; needsSourc
 }
 
 /**
+ * A mapping of public.profiles before the table exists must fit the table apply_mapping creates:
+ * where the core is installed already, its own check says (SQLSTATE 22023 naming the field).
+ */
+async function checkDefaultTable(db: Db, doc: unknown, origin: string): Promise<void> {
+  const [{ installed }] = await db`select to_regprocedure('profile_sync.normalise_mapping(jsonb)') is not null as installed`;
+  if (!installed) return;
+  await db`select profile_sync.normalise_mapping(${db.json(doc as never)})`.catch((err) => {
+    if (err?.code !== '22023') throw err;
+    throw new InstallError(`${origin} does not fit the public.profiles the mapping migration creates:\n  ${err.message}`);
+  });
+}
+
+/**
  * With a database: the mapping must fit its table (public.profiles may be missing: the migration
  * creates it), with its defaults filled as apply_mapping fills them for that table.
  */
 async function checkLive(db: Db, doc: unknown, mapping: Mapping, origin: string, flag: string): Promise<string[]> {
   const info = await describeTable(db, mapping.table);
   if (!info) {
-    if (mapping.table === 'public.profiles') return [`public.profiles does not exist at ${flag} yet: the mapping migration creates it`];
+    if (mapping.table === 'public.profiles') {
+      await checkDefaultTable(db, doc, origin);
+      return [`public.profiles does not exist at ${flag} yet: the mapping migration creates it`];
+    }
     throw new InstallError(`${origin}: table ${mapping.table} does not exist at ${flag}: create it first (or fix "table")`);
   }
   let errors: string[];

@@ -4,6 +4,7 @@
  * to do, and nothing written.
  */
 import assert from 'node:assert/strict';
+import { coreDatabase } from '../helpers/db.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
 import type { Project } from './project.ts';
 
@@ -81,6 +82,22 @@ Deno.test('generate before init, or against an unreachable SUPABASE_DB_URL, is r
     });
     await refused(project, ['generate', '--yes'], /Unknown option '--yes'/);
   } finally {
+    project.remove();
+  }
+});
+
+Deno.test('a mapping of public.profiles before it exists is checked against the table the migration creates', async () => {
+  const project = scratchProject();
+  const db = await coreDatabase('install_default_table');
+  try {
+    project.write('supabase/profile-sync.json', JSON.stringify({ columns: { email: 'email', nickname: 'user_metadata.nickname' } }));
+    await refused(project, ['init', '--yes', '--db-url', db.url], /does not fit the public\.profiles the mapping migration creates:\n {2}mapping\.columns\.nickname: /);
+    project.write('supabase/profile-sync.json', JSON.stringify({ columns: { email: 'email' } }));
+    const run = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /public\.profiles does not exist at --db-url yet: the mapping migration creates it/);
+  } finally {
+    await db.drop();
     project.remove();
   }
 });
