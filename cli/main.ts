@@ -51,11 +51,16 @@ const INSTALL_COMMANDS = { init: initCommand, generate: generateCommand };
 
 /** init and generate: their own flags, and InstallError is exit 2 with nothing written. */
 async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return EXIT.inSync;
+  }
   try {
     return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
   } catch (err) {
-    if (!(err instanceof InstallError)) throw err;
-    io.err(`profile-sync ${name}: ${err.message}`);
+    const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
+    if (!(err instanceof InstallError) && !parseError) throw err;
+    io.err(`profile-sync ${name}: ${parseError ? `${parseErrorText(err as Error)}\n\n${USAGE}` : (err as Error).message}`);
     return EXIT.usage;
   }
 }

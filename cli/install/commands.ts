@@ -38,14 +38,11 @@ const NEXT_STEPS = `next steps:
 
 type InitArgs = { dbUrl?: string; table?: string; yes: boolean; dryRun: boolean; force: boolean };
 
+/** The command's flags; node's parse errors (code ERR_PARSE_ARGS_…) go up for main to word. */
 function parseFlags<T extends Record<string, { type: 'string' | 'boolean' }>>(argv: string[], options: T) {
-  try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
-    if (positionals.length > 0) throw new InstallError(`unexpected argument: ${positionals.join(' ')}`);
-    return values;
-  } catch (err) {
-    throw err instanceof InstallError ? err : new InstallError((err as Error).message);
-  }
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: true });
+  if (positionals.length > 0) throw new InstallError(`unexpected argument: ${positionals.join(' ')}`);
+  return values;
 }
 
 /** The document in supabase/profile-sync.json, parsed as JSON (not yet validated), or undefined. */

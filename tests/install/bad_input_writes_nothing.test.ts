@@ -33,7 +33,7 @@ Deno.test('init refuses an unreachable --db-url, a bad URL, --table without --db
     await refused(project, ['init', '--yes', '--db-url', 'postgresql://postgres@127.0.0.1:1/postgres'], /cannot reach the database at --db-url .*check the URL/);
     await refused(project, ['init', '--db-url', 'mysql://x'], /--db-url must be a postgres:\/\/ or postgresql:\/\/ URL/);
     await refused(project, ['init', '--table', 'public.user_profiles'], /--table .* needs --db-url/);
-    await refused(project, ['init', '--tabel', 'x'], /Unknown option '--tabel'/);
+    await refused(project, ['init', '--tabel', 'x'], /unknown option: --tabel/);
     await refused(project, ['init', 'now'], /unexpected argument: now/);
   } finally {
     project.remove();
@@ -80,7 +80,7 @@ Deno.test('generate before init, or against an unreachable SUPABASE_DB_URL, is r
     await refused(project, ['generate'], /cannot reach the database at SUPABASE_DB_URL/, {
       SUPABASE_DB_URL: 'postgresql://postgres@127.0.0.1:1/postgres',
     });
-    await refused(project, ['generate', '--yes'], /Unknown option '--yes'/);
+    await refused(project, ['generate', '--yes'], /unknown option: --yes/);
   } finally {
     project.remove();
   }
