@@ -42,13 +42,22 @@ async function extensionAvailable(sql: Sql, name: string): Promise<boolean> {
 
 const migrations: Check = async (sql, env) => {
   const files = readdirSync(env.migrationsDir).filter((f) => /^\d{14}_.*\.sql$/.test(f)).sort();
-  const [{ table: history }] = await sql`select to_regclass('supabase_migrations.schema_migrations') as table`;
-  if (!history) {
+  const [{ table }] = await sql`select to_regclass('supabase_migrations.schema_migrations') as table`;
+  if (!table) {
     return warn('no migration history (supabase_migrations.schema_migrations): cannot tell what is applied',
       'apply the migrations with `supabase db push`');
   }
-  const applied = new Set((await sql`select version from supabase_migrations.schema_migrations`).map((r) => r.version));
-  const missing = files.filter((f) => !applied.has(f.slice(0, 14)));
+  // A project that installed profile-sync (`profile-sync init`) has the same migrations under its own
+  // timestamps: the same name, or folded into a `generate` upgrade migration that names each one.
+  const history = await sql<{ version: string; name: string | null; statements: string[] | null }[]>`
+    select * from supabase_migrations.schema_migrations`;
+  const versions = new Set(history.map((r) => r.version));
+  const names = new Set(history.map((r) => r.name));
+  const statements = history.flatMap((r) => r.statements ?? []).join('\n');
+  const applied = (f: string) =>
+    versions.has(f.slice(0, 14)) || names.has(f.slice(15, -'.sql'.length)) ||
+    statements.includes(`-- profile-sync core migration ${f}\n`);
+  const missing = files.filter((f) => !applied(f));
   return missing.length === 0
     ? ok(`all ${files.length} applied`)
     : fail(`not applied: ${missing.join(', ')}`, 'run `supabase db push` (or `supabase db push --remote=<db-url>`)');

@@ -1,7 +1,8 @@
 /**
  * `profile-sync` CLI: status, reconcile, sync and doctor over SUPABASE_DB_URL (the database owner
- * over a direct connection), each with --json. Exit 0 in sync, 1 when drift or failures remain,
- * 2 on a usage or configuration error, with a message saying what to fix.
+ * over a direct connection), each with --json; init and generate install into a project folder.
+ * Exit 0 in sync, 1 when drift or failures remain, 2 on a usage or configuration error, with a
+ * message saying what to fix.
  * @module
  */
 import { parseArgs } from 'node:util';
@@ -12,6 +13,8 @@ import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
+import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
+import { InstallError } from './install/project.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** The package's version, as `profile-sync --version` prints it. */
@@ -25,6 +28,7 @@ commands:
   reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
   sync <user-id>                          sync one user's profile now
   doctor                                  check every moving part and say what to fix
+${INSTALL_USAGE}
 
 environment:
   SUPABASE_DB_URL   postgres://… URL of the database, as its owner (a direct connection)
@@ -37,7 +41,29 @@ export type Io = {
   /** Whether stderr is a terminal (progress bar). */
   isTerminal: boolean;
   env: Record<string, string | undefined>;
+  /** The project folder for init and generate; the process's working directory by default. */
+  cwd?: string;
+  /** Asks a yes/no question; only given when stdin is a terminal. */
+  confirm?: (question: string) => Promise<boolean>;
 };
+
+const INSTALL_COMMANDS = { init: initCommand, generate: generateCommand };
+
+/** init and generate: their own flags, and InstallError is exit 2 with nothing written. */
+async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return EXIT.inSync;
+  }
+  try {
+    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
+  } catch (err) {
+    const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
+    if (!(err instanceof InstallError) && !parseError) throw err;
+    io.err(`profile-sync ${name}: ${parseError ? `${parseErrorText(err as Error)}\n\n${USAGE}` : (err as Error).message}`);
+    return EXIT.usage;
+  }
+}
 
 type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number };
 
@@ -133,6 +159,7 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
 
 /** Runs the CLI; returns the exit code (never exits the process itself). */
 export async function main(argv: string[], io: Io): Promise<number> {
+  if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {
@@ -194,6 +221,9 @@ if (import.meta.main) {
     err: (text) => console.error(text),
     isTerminal: Deno.stderr.isTerminal(),
     env: Deno.env.toObject(),
+    confirm: Deno.stdin.isTerminal()
+      ? (question) => Promise.resolve(/^y(es)?$|^$/i.test(prompt(`${question} [Y/n]`)?.trim() ?? 'n'))
+      : undefined,
   });
   Deno.exit(code);
 }

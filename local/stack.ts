@@ -37,6 +37,8 @@ export type StackOptions = {
   devTokens?: boolean;
   /** Call reconcile every this many ms, as the pg_cron job does on Supabase (no pg_cron locally). */
   reconcileEveryMs?: number;
+  /** The functions to serve, by name: this repository's by default (e.g. the copies init installed). */
+  functions?: Record<string, AppFactory>;
 };
 
 export async function startLocalStack(options: StackOptions): Promise<LocalStack> {
@@ -44,7 +46,7 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const deps = createDeps(options.env, 'profile-sync/local', { sessions: RUN_SESSIONS });
   if (options.log) deps.log = options.log;
   const log = deps.log ?? createLogger();
-  const apps = Object.fromEntries(Object.entries(FUNCTIONS).map(([name, make]) => [name, make(deps)]));
+  const apps = Object.fromEntries(Object.entries(options.functions ?? FUNCTIONS).map(([name, make]) => [name, make(deps)]));
   const jwks = options.jwks ?? DEV_JWKS;
 
   const handler = (req: Request): Response | Promise<Response> => {

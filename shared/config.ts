@@ -44,6 +44,8 @@ const EnvSchema = z.object({
     ]),
   ),
   SUPABASE_JWT_SECRET: z.string().min(32, 'SUPABASE_JWT_SECRET must be at least 32 characters').optional(),
+  // `supabase secrets set` skips names starting with SUPABASE_: a hosted project sets this one
+  PROFILE_SYNC_JWT_SECRET: z.string().min(32, 'PROFILE_SYNC_JWT_SECRET must be at least 32 characters').optional(),
   SUPABASE_SECRET_KEYS: jsonRecord('SUPABASE_SECRET_KEYS').pipe(
     z.union([z.undefined(), z.record(z.string(), z.string().min(1))]),
   ),
@@ -115,7 +117,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     supabaseUrl,
     issuer: `${supabaseUrl}/auth/v1`,
     jwks: e.SUPABASE_JWKS,
-    jwtSecret: e.SUPABASE_JWT_SECRET,
+    jwtSecret: e.SUPABASE_JWT_SECRET ?? e.PROFILE_SYNC_JWT_SECRET,
     adminKeys,
     webhookSecrets: e.PROFILE_SYNC_WEBHOOK_SECRET,
     rolePolicy: e.PROFILE_SYNC_DEFAULT_ROLE === undefined && e.PROFILE_SYNC_SELF_ASSIGNABLE_ROLES === undefined

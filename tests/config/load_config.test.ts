@@ -29,6 +29,12 @@ Deno.test('admin keys, JWKS forms, rotation secrets, role lists', () => {
   assertEquals(c.rolePolicy, { defaultRole: 'member', selfAssignableRoles: ['creator', 'viewer'] });
 });
 
+Deno.test('the legacy HS256 secret is read from PROFILE_SYNC_JWT_SECRET too (secrets set skips SUPABASE_ names)', () => {
+  const secret = 'super-secret-jwt-token-with-at-least-32-characters-long';
+  assertEquals(loadConfig({ ...base, PROFILE_SYNC_JWT_SECRET: secret }).jwtSecret, secret);
+  assertEquals(loadConfig(base).jwtSecret, undefined);
+});
+
 Deno.test('bad values stop start-up with a message naming the variable', () => {
   const cases: [Record<string, string>, RegExp][] = [
     [{ SUPABASE_URL: base.SUPABASE_URL }, /SUPABASE_DB_URL/],

@@ -39,12 +39,12 @@ export type TestDb = {
   drop(): Promise<void>;
 };
 
-/** A new database cloned from the migrated template; `drop()` removes it. */
-export async function freshDatabase(label = 'db'): Promise<TestDb> {
+/** A new database cloned from the migrated template (or another, e.g. template0); `drop()` removes it. */
+export async function freshDatabase(label = 'db', template = templateDb()): Promise<TestDb> {
   const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
   const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
   try {
-    await admin.unsafe(`create database "${name}" template "${templateDb()}" owner postgres`);
+    await admin.unsafe(`create database "${name}" template "${template}" owner postgres`);
   } finally {
     await admin.end();
   }

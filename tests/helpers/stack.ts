@@ -5,7 +5,7 @@
  */
 import { devEnv } from '../../local/dev-keys.ts';
 import { startLocalStack } from '../../local/stack.ts';
-import type { LocalStack } from '../../local/stack.ts';
+import type { LocalStack, StackOptions } from '../../local/stack.ts';
 import { createLogger } from '../../shared/log.ts';
 
 export function freePort(): number {
@@ -23,13 +23,13 @@ export type TestStack = LocalStack & { logs: string[]; supabaseUrl: string };
  */
 export async function startTestStack(
   dbUrl: string,
-  options: { env?: Record<string, string | undefined>; relay?: boolean; port?: number } = {},
+  options: { env?: Record<string, string | undefined>; relay?: boolean; port?: number; functions?: StackOptions['functions'] } = {},
 ): Promise<TestStack> {
   const port = options.port ?? freePort();
   const supabaseUrl = `http://127.0.0.1:${port}`;
   const env: Record<string, string | undefined> = { ...devEnv(dbUrl, supabaseUrl), ...options.env };
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', sink: (line) => logs.push(line) });
-  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log });
+  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log, functions: options.functions });
   return Object.assign(stack, { logs, supabaseUrl });
 }

@@ -1,0 +1,111 @@
+/**
+ * What init and generate read from a live database (--db-url / SUPABASE_DB_URL): the likeliest
+ * profile table, its catalog description for proposeMapping and checkMappingAgainstTable, and
+ * the pasted auth.users triggers that write it (which the mapping migration replaces).
+ * @module
+ */
+import postgres from 'postgres';
+import { isDbUnavailable } from '../../shared/db.ts';
+import type { TableInfo } from '../../shared/mapping-table.ts';
+import { InstallError } from './project.ts';
+
+export type Db = postgres.Sql;
+
+/** Connects and checks this is a Supabase database (auth.users exists); InstallError otherwise. */
+export async function connect(url: string, flag: string): Promise<Db> {
+  if (!/^postgres(ql)?:\/\//.test(url)) throw new InstallError(`${flag} must be a postgres:// or postgresql:// URL`);
+  const sql = postgres(url, { max: 1, prepare: false, connect_timeout: 5, onnotice: () => {}, connection: { application_name: 'profile-sync/install' } });
+  try {
+    const [{ users }] = await sql`select to_regclass('auth.users') is not null as users`;
+    if (!users) throw new InstallError(`the database at ${flag} has no auth.users: point it at your Supabase project's database`);
+    return sql;
+  } catch (err) {
+    await sql.end({ timeout: 1 });
+    if (err instanceof InstallError) throw err;
+    const why = (err as Error).message;
+    throw new InstallError(
+      isDbUnavailable(err) || /ECONNREFUSED|ENOTFOUND|timeout|connect/i.test(why)
+        ? `cannot reach the database at ${flag} (${why}): check the URL, that the database is up, and your network`
+        : `the database at ${flag} refused the connection (${why}): check the user and password in the URL`,
+    );
+  }
+}
+
+const SYSTEM_SCHEMAS = [
+  'auth', 'storage', 'extensions', 'profile_sync', 'pg_catalog', 'information_schema', 'vault', 'net', 'cron',
+  'realtime', 'supabase_functions', 'graphql', 'graphql_public', 'pgsodium', 'supabase_migrations', 'pg_toast',
+];
+
+/** Tables with a unique column referencing auth.users(id), likeliest profile table first. */
+export async function candidateTables(sql: Db): Promise<string[]> {
+  const rows = await sql<{ name: string }[]>`
+    select distinct format('%s.%s', n.nspname, c.relname) as name,
+      c.relname in ('profiles', 'user_profiles', 'users', 'accounts', 'members') as named, n.nspname = 'public' as public
+    from pg_catalog.pg_constraint f
+    join pg_catalog.pg_class c on c.oid = f.conrelid
+    join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    join pg_catalog.pg_index i on i.indrelid = f.conrelid and i.indisunique and i.indnkeyatts = 1
+      and i.indkey[0] = f.conkey[1] and i.indpred is null
+    where f.contype = 'f' and f.confrelid = 'auth.users'::regclass and cardinality(f.conkey) = 1
+      and n.nspname <> all(${SYSTEM_SCHEMAS})
+    order by named desc, public desc, name`;
+  return rows.map((r) => r.name);
+}
+
+/** The table's catalog description, or undefined when there is no such table. */
+export async function describeTable(sql: Db, qualified: string): Promise<TableInfo | undefined> {
+  const [schema, name] = qualified.includes('.') ? qualified.split('.', 2) : ['public', qualified];
+  const [rel] = await sql<{ oid: number }[]>`
+    select c.oid::int as oid from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
+    where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`;
+  if (!rel) return undefined;
+  const columns = await sql<TableInfo['columns']>`
+    select column_name as name,
+      case when data_type = 'USER-DEFINED' and udt_name = 'citext' then 'citext' else data_type end as type,
+      is_nullable = 'YES' as nullable, column_default as default,
+      is_identity = 'YES' or is_generated = 'ALWAYS' as generated
+    from information_schema.columns where table_schema = ${schema} and table_name = ${name}
+    order by ordinal_position`;
+  const indexes = await sql<{ primary: boolean; columns: string[] }[]>`
+    select i.indisprimary as primary,
+      array(select a.attname::text from unnest(i.indkey) with ordinality k(attnum, n)
+            join pg_catalog.pg_attribute a on a.attrelid = i.indrelid and a.attnum = k.attnum order by k.n) as columns
+    from pg_catalog.pg_index i
+    where i.indrelid = ${rel.oid} and i.indisunique and i.indpred is null and 0 <> all(i.indkey::int2[])`;
+  const references = await sql<{ name: string }[]>`
+    select a.attname::text as name from pg_catalog.pg_constraint f
+    join pg_catalog.pg_attribute a on a.attrelid = f.conrelid and a.attnum = f.conkey[1]
+    where f.conrelid = ${rel.oid} and f.contype = 'f' and f.confrelid = 'auth.users'::regclass and cardinality(f.conkey) = 1`;
+  return {
+    schema,
+    name,
+    columns: columns.map((c) => ({ ...c, generated: c.generated || undefined })),
+    primaryKey: indexes.find((i) => i.primary)?.columns ?? [],
+    unique: indexes.map((i) => i.columns),
+    authUserReferences: references.map((r) => r.name),
+  };
+}
+
+/** A statement writing the table (format: schema, quoted schema, name), as apply_mapping matches it. */
+const WRITES_TABLE = String.raw`(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)`;
+
+/**
+ * Triggers on auth.users (not profile-sync's) whose function writes the table: the pasted sync,
+ * found as apply_mapping finds the ones it replaces. `roleFromMetadata`: the function reads a
+ * role from user metadata (anyone could sign up as admin).
+ */
+export async function pastedTriggers(
+  sql: Db,
+  qualified: string,
+): Promise<{ trigger: string; fn: string; roleFromMetadata: boolean }[]> {
+  const [schema, name] = qualified.split('.', 2);
+  return await sql<{ trigger: string; fn: string; roleFromMetadata: boolean }[]>`
+    select t.tgname::text as trigger, p.oid::regprocedure::text as fn,
+      p.prosrc ~* ${"raw_user_meta_data\\s*->>?\\s*'role'"} as "roleFromMetadata"
+    from pg_catalog.pg_trigger t
+    join pg_catalog.pg_proc p on p.oid = t.tgfoid
+    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
+    where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal and n.nspname <> 'profile_sync'
+      and p.prosrc ~* pg_catalog.format(${WRITES_TABLE}::text, ${schema}::text, pg_catalog.quote_ident(${schema}), ${name}::text)
+    order by t.tgname`;
+}
