@@ -7,35 +7,7 @@ import { settle } from '../lib/cluster.mjs';
 import { atLeast, done, figure, notAvailable, timed } from '../lib/figures.mjs';
 import { NotAvailable } from '../lib/function-process.mjs';
 import { reconcileUntilComplete } from './reconcile.mjs';
-
-const TABLE = `
-  create table if not exists public.user_profiles (
-    id uuid primary key default gen_random_uuid(),
-    user_id uuid references auth.users(id) on delete cascade unique,
-    role varchar(50) not null default 'user',
-    is_active boolean default true,
-    last_login timestamptz,
-    deactivated_at timestamptz,
-    deactivated_by uuid references auth.users(id),
-    deactivation_reason varchar(255),
-    sso_provider varchar(50),
-    sso_user_id varchar(255),
-    created_at timestamptz default now(),
-    updated_at timestamptz default now()
-  )`;
-
-const MAPPING = {
-  table: 'public.user_profiles',
-  key: 'user_id',
-  columns: {
-    role: { from: 'role', owner: 'app' },
-    last_login: 'last_sign_in_at',
-    sso_provider: 'provider',
-    sso_user_id: 'user_metadata.provider_id',
-  },
-  soft_delete: { flag: 'is_active', active: true, at: 'deactivated_at' },
-  user_editable: [],
-};
+import { MAPPING_C, SHAPE_C } from '../../tests/helpers/adoption_shapes.mjs';
 
 /** The limit: every row in one statement, the mapping written out by hand (no bookkeeping, no locks). */
 const RAW = `
@@ -49,8 +21,9 @@ const RAW = `
 export async function adopted(ctx) {
   const { sql, users } = ctx;
   const figures = [];
-  await sql.unsafe(TABLE);
-  await sql`select profile_sync.apply_mapping(${sql.json(MAPPING)})`;
+  // the table with its pasted trigger, which applying the mapping replaces
+  await sql.unsafe(SHAPE_C);
+  await sql`select profile_sync.apply_mapping(${sql.json(MAPPING_C)})`;
   const raw = [];
   for (let i = 0; i < 2; i++) {
     await sql`truncate public.user_profiles`;

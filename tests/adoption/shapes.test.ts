@@ -16,7 +16,7 @@ import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
 import { runCli } from '../cli/run.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { DEV_WEBHOOK_SECRET, setWebhookVault } from '../auth-webhook/helpers.ts';
-import { SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { MAPPING_C, SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.mjs';
 
 const MAPPING_A = {
   table: 'public.profiles',
@@ -39,19 +39,6 @@ const MAPPING_B = {
   roles: { default: 'client', self_assignable: ['artist', 'producer'] },
 };
 
-const MAPPING_C = {
-  table: 'public.user_profiles',
-  key: 'user_id',
-  columns: {
-    role: { from: 'role', owner: 'app' },
-    last_login: 'last_sign_in_at',
-    sso_provider: 'provider',
-    sso_user_id: 'user_metadata.provider_id',
-  },
-  soft_delete: { flag: 'is_active', active: true, at: 'deactivated_at' },
-  user_editable: [],
-  roles: { default: 'user', self_assignable: [] },
-};
 
 const applyMapping = (sql: Sql, mapping: unknown) =>
   sql`select profile_sync.apply_mapping(${sql.json(mapping as never)}) as m`;

@@ -71,22 +71,14 @@ export async function freshDatabase(label = 'db', template = templateDb()): Prom
  * applied (no *_profile_sync_mapping.sql): a project about to adopt its own table.
  */
 export async function coreDatabase(label = 'core'): Promise<TestDb> {
-  const name = `t_${label.replace(/[^a-z0-9_]/gi, '_').toLowerCase()}_${crypto.randomUUID().slice(0, 8)}`;
-  const admin = postgres(adminUrl(), { max: 1, onnotice: () => {} });
-  try {
-    await admin.unsafe(`create database "${name}" template template0 owner postgres`);
-  } finally {
-    await admin.end();
-  }
-  const url = databaseUrl(name);
-  const sql = postgres(adminDatabaseUrl(name), { max: 10, prepare: false, onnotice: () => {} });
+  const db = await freshDatabase(label, 'template0');
   const root = new URL('../../', import.meta.url);
   const files = (dir: string) =>
     [...Deno.readDirSync(new URL(dir, root))].map((e) => e.name).filter((f) => f.endsWith('.sql')).sort()
       .map((f) => new URL(`${dir}/${f}`, root));
   // Supabase's pieces as the superuser; profile-sync's migrations as the owner, as on hosted
-  for (const file of files('local/stand-ins')) await sql.unsafe(await Deno.readTextFile(file));
-  const owner = postgres(url, { max: 1, onnotice: () => {} });
+  for (const file of files('local/stand-ins')) await db.sql.unsafe(await Deno.readTextFile(file));
+  const owner = postgres(db.url, { max: 1, onnotice: () => {} });
   try {
     for (const file of files('supabase/migrations')) {
       if (!file.pathname.endsWith('_profile_sync_mapping.sql')) await owner.unsafe(await Deno.readTextFile(file));
@@ -94,18 +86,5 @@ export async function coreDatabase(label = 'core'): Promise<TestDb> {
   } finally {
     await owner.end();
   }
-  return {
-    name,
-    url,
-    sql,
-    async drop() {
-      await sql.end({ timeout: 1 });
-      const a = postgres(adminUrl(), { max: 1, onnotice: () => {} });
-      try {
-        await a.unsafe(`drop database if exists "${name}" with (force)`);
-      } finally {
-        await a.end();
-      }
-    },
-  };
+  return db;
 }

@@ -11,7 +11,7 @@ import { startTestStack } from '../helpers/stack.ts';
 import type { TestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { SHAPE_C } from '../helpers/adoption_shapes.mjs';
 
 type Row = Record<string, unknown>;
 

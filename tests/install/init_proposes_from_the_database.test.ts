@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { normaliseMapping } from '../../shared/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
-import { SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.mjs';
 import { ORM_ACCOUNTS, QUICKSTART_PROPOSAL } from './shapes.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 

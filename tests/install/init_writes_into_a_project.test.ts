@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { DEFAULT_MAPPING_DOCUMENT, mappingMigrationSql } from '../../shared/mapping.ts';
 import { CONFIG_TOML, scratchProject } from './project.ts';
-import { SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { SHAPE_C } from '../helpers/adoption_shapes.mjs';
 
 const APP_MIGRATION = '20990101000000_create_user_profiles.sql';
 

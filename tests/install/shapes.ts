@@ -1,5 +1,5 @@
 /**
- * Beside the adoption shapes (tests/helpers/adoption_shapes.ts): an ORM table with a column
+ * Beside the adoption shapes (tests/helpers/adoption_shapes.mjs): an ORM table with a column
  * nothing in auth can fill, and the mapping proposed for the quickstart's profiles.
  * @module
  */

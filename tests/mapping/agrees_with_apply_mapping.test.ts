@@ -11,7 +11,7 @@ import { describeTable } from '../../cli/install/database.ts';
 import type { Db } from '../../cli/install/database.ts';
 import { checkMappingAgainstTable } from '../../shared/mapping-table.ts';
 import { parseMapping } from '../../shared/mapping.ts';
-import { SHAPE_C } from '../helpers/adoption_shapes.ts';
+import { SHAPE_C } from '../helpers/adoption_shapes.mjs';
 import { coreDatabase } from '../helpers/db.ts';
 
 const good = {

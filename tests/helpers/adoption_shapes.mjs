@@ -2,7 +2,9 @@
  * The profile tables projects already have (../shared/reference/adoption-shapes.sql), each with
  * the trigger that was pasted to fill it and the grants Supabase used to give new public tables:
  * A the quickstart's profiles, B a public.users copying the role from metadata, C a user_profiles
- * keyed by a unique user_id. SQL to run after the auth stand-ins (a test, or an app migration).
+ * keyed by a unique user_id. SQL to run after the auth stand-ins (a test, an app migration, the
+ * benchmark), and the mapping a team writes for C. Plain JavaScript: Deno's tests and Node's
+ * benchmark both import it.
  * @module
  */
 
@@ -74,3 +76,18 @@ begin
   return new;
 end $$ language plpgsql;
 create trigger on_auth_user_created after insert on auth.users for each row execute function create_user_profile();`;
+
+/** The mapping a team writes for shape C: role managed by admins, flag-and-timestamp soft delete. */
+export const MAPPING_C = {
+  table: 'public.user_profiles',
+  key: 'user_id',
+  columns: {
+    role: { from: 'role', owner: 'app' },
+    last_login: 'last_sign_in_at',
+    sso_provider: 'provider',
+    sso_user_id: 'user_metadata.provider_id',
+  },
+  soft_delete: { flag: 'is_active', active: true, at: 'deactivated_at' },
+  user_editable: [],
+  roles: { default: 'user', self_assignable: [] },
+};
