@@ -33,6 +33,20 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"reconcile_pages": {
+                  Row: {
+                    "created": number,"deleted": number,"failed": number,"missing": number,"orphaned": number,"page_from": string | null,"page_last": string,"run_id": number,"scanned": number,"stale": number,"synced": boolean,"unchanged": number,"updated": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "created"?: number,"deleted"?: number,"failed"?: number,"missing": number,"orphaned": number,"page_from"?: string | null,"page_last": string,"run_id": number,"scanned": number,"stale": number,"synced"?: boolean,"unchanged"?: number,"updated"?: number
+                  }
+                  Update: {
+                    "created"?: number,"deleted"?: number,"failed"?: number,"missing"?: number,"orphaned"?: number,"page_from"?: string | null,"page_last"?: string,"run_id"?: number,"scanned"?: number,"stale"?: number,"synced"?: boolean,"unchanged"?: number,"updated"?: number
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"reconcile_queue": {
                   Row: {
                     "drift": string,"user_id": string
@@ -196,7 +210,7 @@ export type Database = {
 { Args: Record<PropertyKey, never>; Returns: undefined
                            },
 "reconcile_advance":
-{ Args: { "drift": (number)[],"outcomes": (number)[],"page_from": string,"page_last": string,"page_size": number,"run_id": number }; Returns: undefined
+{ Args: { "page_last": string,"run_id": number }; Returns: undefined
                            },
 "reconcile_begin":
 { Args: { "batch_size"?: number }; Returns: {

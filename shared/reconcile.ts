@@ -100,10 +100,8 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
     const record = async (settled: Settled) => {
       if (!settled.ok) throw settled.error;
       const { page, synced } = settled;
-      await conn`
-        select profile_sync.reconcile_advance(${run}, ${page.from_id}, ${page.last_id}, ${page.scanned},
-          ${[page.missing, page.stale, page.orphaned]}::integer[],
-          ${[synced.created, synced.updated, synced.deleted, synced.unchanged, synced.failed]}::integer[])`;
+      // the page's counts are recorded in SQL (reconcile_pages); advancing folds them into the run
+      await conn`select profile_sync.reconcile_advance(${run}, ${page.last_id})`;
       report.missing += num(page.missing);
       report.stale += num(page.stale);
       report.orphaned += num(page.orphaned);

@@ -45,6 +45,28 @@ create table if not exists profile_sync.reconcile_queue (
 );
 alter table profile_sync.reconcile_queue enable row level security;
 
+-- The pages of the running run that are handed out and not yet folded into it: bounds and drift
+-- counts written when reconcile_page hands a page out, outcomes when reconcile_sync_page (on any
+-- connection) has synced it; reconcile_advance folds a synced page into the run, in key order,
+-- and removes it. So counts never travel through the caller. A new run starts with none.
+create table if not exists profile_sync.reconcile_pages (
+  run_id bigint not null,
+  page_last uuid not null,
+  page_from uuid,
+  scanned integer not null,
+  missing integer not null,
+  stale integer not null,
+  orphaned integer not null,
+  synced boolean not null default false,
+  created integer not null default 0,
+  updated integer not null default 0,
+  deleted integer not null default 0,
+  unchanged integer not null default 0,
+  failed integer not null default 0,
+  constraint reconcile_pages_pkey primary key (run_id, page_last)
+);
+alter table profile_sync.reconcile_pages enable row level security;
+
 create table if not exists profile_sync.failures (
   user_id uuid primary key,
   source text not null,
@@ -194,6 +216,8 @@ begin
     finished_at = coalesce(r.finished_at, r.heartbeat_at),
     error = 'the process or connection running it ended before it finished'
   where r.status = 'running';
+  -- pages a dead run handed out and never folded in are synced again by this one
+  delete from profile_sync.reconcile_pages;
 
   select * into last_run from profile_sync.runs r where not r.dry_run order by r.id desc limit 1;
   if found and last_run.status <> 'complete' then
@@ -346,24 +370,39 @@ begin
     select a.id, a.drift from ahead a, split sp
     where a.n <= batch_size
       and (sp.next_range is null or sp.one_range or a.key_range <> sp.next_range)
+  ),
+  counted as (
+    select
+      start_after as p_from,
+      (array_agg(pg.id order by pg.id desc))[1] as p_last,
+      count(*)::integer as p_scanned,
+      count(*) filter (where pg.drift = 'missing')::integer as p_missing,
+      count(*) filter (where pg.drift = 'stale')::integer as p_stale,
+      count(*) filter (where pg.drift = 'orphaned')::integer as p_orphaned,
+      not exists (select 1 from ahead a where a.n = batch_size + 1) as p_done
+    from page pg
+  ),
+  recorded as (
+    -- the page, for reconcile_sync_page to complete and reconcile_advance to fold into the run
+    insert into profile_sync.reconcile_pages as rp (run_id, page_last, page_from, scanned, missing, stale, orphaned)
+    select reconcile_page.run_id, c.p_last, c.p_from, c.p_scanned, c.p_missing, c.p_stale, c.p_orphaned
+    from counted c where c.p_scanned > 0
+    on conflict on constraint reconcile_pages_pkey do update set
+      page_from = excluded.page_from, scanned = excluded.scanned, missing = excluded.missing,
+      stale = excluded.stale, orphaned = excluded.orphaned, synced = false
+    returning rp.page_last
   )
-  select
-    start_after,
-    (array_agg(pg.id order by pg.id desc))[1],
-    count(*)::integer,
-    count(*) filter (where pg.drift = 'missing')::integer,
-    count(*) filter (where pg.drift = 'stale')::integer,
-    count(*) filter (where pg.drift = 'orphaned')::integer,
-    not exists (select 1 from ahead a where a.n = batch_size + 1)
-  from page pg;
+  select c.p_from, c.p_last, c.p_scanned, c.p_missing, c.p_stale, c.p_orphaned, c.p_done
+  from counted c;
 end
 $$;
 
 /*
- * profile_sync.reconcile_sync_page(run_id, page_from, page_last): syncs the run's queued ids and walked users in (page_from, page_last],
- * leaving out users that already failed in this run, through reconcile_sync (a failing user is
- * isolated and recorded). Needs no lock: any connection may sync a page the lock holder handed
- * out. Callers: postgres, service_role.
+ * profile_sync.reconcile_sync_page(run_id, page_from, page_last): syncs the run's queued ids and
+ * walked users in (page_from, page_last], leaving out users that already failed in this run,
+ * through reconcile_sync (a failing user is isolated and recorded), and records the outcomes on
+ * the page (reconcile_pages); returns them too, for the caller's report. Needs no lock: any
+ * connection may sync a page the lock holder handed out. Callers: postgres, service_role.
  */
 create or replace function profile_sync.reconcile_sync_page(
   run_id bigint,
@@ -380,6 +419,11 @@ declare
   run_started timestamptz;
   walks boolean;
   ids uuid[];
+  n_created integer;
+  n_updated integer;
+  n_deleted integer;
+  n_unchanged integer;
+  n_failed integer;
 begin
   select r.started_at, r.walks_missing into run_started, walks from profile_sync.runs r where r.id = run_id;
   if not found then
@@ -394,57 +438,61 @@ begin
   ) v
   where not exists (
     select 1 from profile_sync.failures f where f.user_id = v.id and f.last_seen >= run_started);
-  select * into created, updated, deleted, unchanged, failed
-  from profile_sync.reconcile_sync(ids);
+  select r.created, r.updated, r.deleted, r.unchanged, r.failed
+  into n_created, n_updated, n_deleted, n_unchanged, n_failed
+  from profile_sync.reconcile_sync(ids) r;
+  update profile_sync.reconcile_pages rp set
+    synced = true, created = n_created, updated = n_updated, deleted = n_deleted,
+    unchanged = n_unchanged, failed = n_failed
+  where rp.run_id = reconcile_sync_page.run_id and rp.page_last = reconcile_sync_page.page_last;
+  created := n_created; updated := n_updated; deleted := n_deleted; unchanged := n_unchanged; failed := n_failed;
 end
 $$;
 
 /*
- * profile_sync.reconcile_advance(run_id, page_from, page_last, page_size, drift, outcomes): records
- * the synced page (page_from, page_last]: the run's cursor moves to page_last and its counts grow
- * by the page's drift (missing, stale, orphaned) and the outcomes reconcile_sync_page returned
- * (created, updated, deleted, unchanged, failed); bookkeeping left by the page's orphans (users
- * deleted from auth behind the cascade's back) is removed. Pages must be recorded in key order. Callers: postgres,
- * service_role, holding the reconcile lock.
+ * profile_sync.reconcile_advance(run_id, page_last): folds the synced page ending at page_last
+ * into the run: its cursor moves to page_last, its counts grow by the page's drift and outcomes
+ * (recorded in reconcile_pages by reconcile_page and reconcile_sync_page), bookkeeping left by the
+ * page's orphans (users deleted from auth behind the cascade's back) is removed, and the page row
+ * goes. Pages must be advanced in key order, each once it is synced (55000 otherwise).
+ * Callers: postgres, service_role, holding the reconcile lock.
  */
-create or replace function profile_sync.reconcile_advance(
-  run_id bigint,
-  page_from uuid,
-  page_last uuid,
-  page_size integer,
-  drift integer[],
-  outcomes integer[]
-)
+create or replace function profile_sync.reconcile_advance(run_id bigint, page_last uuid)
 returns void
 language plpgsql
 volatile
 security definer
 set search_path = ''
 as $$
+declare
+  pg profile_sync.reconcile_pages%rowtype;
 begin
-  if pg_catalog.cardinality(drift) <> 3 or pg_catalog.cardinality(outcomes) <> 5 then
-    raise exception 'drift is [missing, stale, orphaned]; outcomes is [created, updated, deleted, unchanged, failed]'
-      using errcode = '22023';
-  end if;
   perform profile_sync.reconcile_running_run(run_id);
+  select * into pg from profile_sync.reconcile_pages rp
+  where rp.run_id = reconcile_advance.run_id and rp.page_last = reconcile_advance.page_last;
+  if not found or not pg.synced then
+    raise exception 'page ending at % of run % is not synced', page_last, run_id using errcode = '55000';
+  end if;
   delete from profile_sync.profile_state s
   using profile_sync.reconcile_queue q
   where s.user_id = q.user_id and q.drift = 'orphaned'
-    and (page_from is null or q.user_id > page_from) and q.user_id <= page_last
+    and (pg.page_from is null or q.user_id > pg.page_from) and q.user_id <= pg.page_last
     and not exists (select 1 from auth.users u where u.id = s.user_id);
   update profile_sync.runs r set
-    cursor = coalesce(page_last, r.cursor),
-    scanned = r.scanned + page_size,
-    missing = r.missing + drift[1],
-    stale = r.stale + drift[2],
-    orphaned = r.orphaned + drift[3],
-    created = r.created + outcomes[1],
-    updated = r.updated + outcomes[2],
-    deleted = r.deleted + outcomes[3],
-    unchanged = r.unchanged + outcomes[4],
-    failed = r.failed + outcomes[5],
+    cursor = pg.page_last,
+    scanned = r.scanned + pg.scanned,
+    missing = r.missing + pg.missing,
+    stale = r.stale + pg.stale,
+    orphaned = r.orphaned + pg.orphaned,
+    created = r.created + pg.created,
+    updated = r.updated + pg.updated,
+    deleted = r.deleted + pg.deleted,
+    unchanged = r.unchanged + pg.unchanged,
+    failed = r.failed + pg.failed,
     heartbeat_at = now()
-  where r.id = run_id;
+  where r.id = reconcile_advance.run_id;
+  delete from profile_sync.reconcile_pages rp
+  where rp.run_id = reconcile_advance.run_id and rp.page_last = reconcile_advance.page_last;
 end
 $$;
 

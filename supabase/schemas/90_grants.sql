@@ -21,7 +21,7 @@ grant execute on function profile_sync.reconcile_dry_run(integer) to service_rol
 grant execute on function profile_sync.reconcile_begin(integer) to service_role;
 grant execute on function profile_sync.reconcile_page(bigint, uuid, integer) to service_role;
 grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid) to service_role;
-grant execute on function profile_sync.reconcile_advance(bigint, uuid, uuid, integer, integer[], integer[]) to service_role;
+grant execute on function profile_sync.reconcile_advance(bigint, uuid) to service_role;
 grant execute on function profile_sync.reconcile_retry_failures(bigint, integer) to service_role;
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
 -- The target table's grants are the mapping's (apply_mapping); the functions compiled for it
