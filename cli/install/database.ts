@@ -63,7 +63,9 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
     select column_name as name,
       case when data_type = 'USER-DEFINED' and udt_name = 'citext' then 'citext' else data_type end as type,
       is_nullable = 'YES' as nullable, column_default as default,
-      is_identity = 'YES' or is_generated = 'ALWAYS' as generated
+      is_identity = 'YES' or is_generated = 'ALWAYS' as generated,
+      exists (select 1 from pg_catalog.pg_type t join pg_catalog.pg_namespace tn on tn.oid = t.typnamespace
+              where tn.nspname = udt_schema and t.typname = udt_name and t.typtype = 'e') as enum
     from information_schema.columns where table_schema = ${schema} and table_name = ${name}
     order by ordinal_position`;
   const indexes = await sql<{ primary: boolean; columns: string[] }[]>`
@@ -79,7 +81,7 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
   return {
     schema,
     name,
-    columns: columns.map((c) => ({ ...c, generated: c.generated || undefined })),
+    columns: columns.map((c) => ({ ...c, generated: c.generated || undefined, enum: c.enum || undefined })),
     primaryKey: indexes.find((i) => i.primary)?.columns ?? [],
     unique: indexes.map((i) => i.columns),
     authUserReferences: references.map((r) => r.name),
