@@ -18,6 +18,8 @@ export type TableColumn = {
   default: string | null;
   /** identity or generated column: never written. */
   generated?: boolean;
+  /** an enum type: takes a text source (only its labels; anything else is null) or the role. */
+  enum?: boolean;
 };
 
 export type TableInfo = {
@@ -71,7 +73,8 @@ const NEVER_NULL = new Set(['is_anonymous', 'created_at', 'updated_at', 'role'])
 const unquote = (literal: string): string | undefined => /^'((?:[^']|'')*)'(::.*)?$/.exec(literal)?.[1]?.replaceAll("''", "'");
 
 /** Whether a source can fill a column of this type: the rules apply_mapping compiles by. */
-function typeFits(from: string, type: string): boolean {
+function typeFits(from: string, type: string, isEnum = false): boolean {
+  if (isEnum) return typeFits(from, 'text');
   if (/^(user|app)_metadata\./.test(from)) {
     // metadata values are converted to the column's type when synced; one that does not convert is null
     return TEXT.test(type) || NUMBER.test(type) || ['jsonb', 'boolean', 'uuid'].includes(type);
@@ -126,7 +129,7 @@ export function proposeMapping(t: TableInfo): Proposal {
     const mandatory = !c.nullable && c.default === null;
     let guess = BY_NAME.find(([re]) => re.test(c.name.toLowerCase()))?.[1];
     if (!guess && ['created_at', 'updated_at'].includes(c.name) && c.default === null) guess = { from: c.name };
-    if (guess && !typeFits(guess.from, c.type)) {
+    if (guess && !typeFits(guess.from, c.type, c.enum)) {
       notes.push(`${c.name} (${c.type}) looks like ${guess.from} but its type does not fit: left unmapped`);
       guess = undefined;
     }
@@ -221,7 +224,7 @@ export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
     if (c.generated) errors.push(`${field}: ${name} is an identity or generated column; it cannot be written`);
     else if ('value' in source) {
       if (!valueFits(source.value, c.type)) errors.push(`${field}: ${JSON.stringify(source.value)} does not fit ${name} (${c.type})`);
-    } else if (!typeFits(source.from, c.type)) {
+    } else if (!typeFits(source.from, c.type, c.enum)) {
       errors.push(`${field}: ${source.from} does not fit ${name} (${c.type})`);
     } else if (source.default !== undefined && !valueFits(source.default, c.type)) {
       errors.push(`${field}.default: ${JSON.stringify(source.default)} does not fit ${name} (${c.type})`);

@@ -59,13 +59,19 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
     select c.oid::int as oid from pg_catalog.pg_class c join pg_catalog.pg_namespace n on n.oid = c.relnamespace
     where n.nspname = ${schema} and c.relname = ${name} and c.relkind in ('r', 'p')`;
   if (!rel) return undefined;
+  // pg_catalog, not information_schema: that one hides the columns of tables the user has no grant on
   const columns = await sql<TableInfo['columns']>`
-    select column_name as name,
-      case when data_type = 'USER-DEFINED' and udt_name = 'citext' then 'citext' else data_type end as type,
-      is_nullable = 'YES' as nullable, column_default as default,
-      is_identity = 'YES' or is_generated = 'ALWAYS' as generated
-    from information_schema.columns where table_schema = ${schema} and table_name = ${name}
-    order by ordinal_position`;
+    select a.attname::text as name,
+      case when t.typtype = 'e' then 'USER-DEFINED'
+        else pg_catalog.regexp_replace(pg_catalog.format_type(coalesce(nullif(t.typbasetype, 0), a.atttypid), null), ${String.raw`^.*\.`}::text, '')
+      end as type,
+      not a.attnotnull as nullable, pg_catalog.pg_get_expr(d.adbin, d.adrelid) as default,
+      a.attidentity <> '' or a.attgenerated <> '' as generated, t.typtype = 'e' as enum
+    from pg_catalog.pg_attribute a
+    join pg_catalog.pg_type t on t.oid = a.atttypid
+    left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+    where a.attrelid = ${rel.oid} and a.attnum > 0 and not a.attisdropped
+    order by a.attnum`;
   const indexes = await sql<{ primary: boolean; columns: string[] }[]>`
     select i.indisprimary as primary,
       array(select a.attname::text from unnest(i.indkey) with ordinality k(attnum, n)
@@ -79,7 +85,7 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
   return {
     schema,
     name,
-    columns: columns.map((c) => ({ ...c, generated: c.generated || undefined })),
+    columns: columns.map((c) => ({ ...c, generated: c.generated || undefined, enum: c.enum || undefined })),
     primaryKey: indexes.find((i) => i.primary)?.columns ?? [],
     unique: indexes.map((i) => i.columns),
     authUserReferences: references.map((r) => r.name),

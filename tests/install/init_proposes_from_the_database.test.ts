@@ -131,3 +131,23 @@ Deno.test('init --db-url on public.users whose trigger copies the role from meta
     project.remove();
   }
 });
+
+Deno.test('init --db-url finds a profile table in another schema, and names the other candidates', async () => {
+  const project = scratchProject();
+  const db = await scratchDatabase('install_other_schema');
+  try {
+    await db.sql.unsafe(`
+      create schema app;
+      create table app.members (id uuid primary key references auth.users on delete cascade, email text, display_name text);
+      create table app.zz_notes (author uuid unique references auth.users, body text)`);
+    const run = await project.cli(['init', '--yes', '--db-url', db.url]);
+    assert.equal(run.code, 0, run.err);
+    assert.match(run.out, /proposed a mapping for app\.members \(key id: id references auth\.users\(id\) and is unique\)/);
+    assert.match(run.out, /also found app\.zz_notes: pick another with --table/);
+    const doc = JSON.parse(project.read('supabase/profile-sync.json'));
+    assert.deepEqual([doc.table, doc.columns], ['app.members', { email: 'email', display_name: 'full_name' }]);
+  } finally {
+    await db.drop();
+    project.remove();
+  }
+});

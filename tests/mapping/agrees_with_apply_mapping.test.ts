@@ -49,6 +49,9 @@ const CASES: [string, unknown][] = [
   ['an unknown source', { ...good, columns: { ...good.columns, role: 'raw_user_meta_data.role' } }],
   ['a bad owner', { ...good, columns: { ...good.columns, role: { from: 'role', owner: 'user' } } }],
   ['an unknown field', { ...good, soft_delet: null }],
+  ['the role into an enum', { ...good, columns: { ...good.columns, tier: 'role' } }],
+  ['a text source into an enum', { ...good, columns: { ...good.columns, tier: 'user_metadata.tier' } }],
+  ['a timestamp into an enum', { ...good, columns: { ...good.columns, tier: 'last_sign_in_at' } }],
   ['a bad role name', { ...good, roles: { default: 'has space' } }],
 ];
 
@@ -57,6 +60,7 @@ Deno.test('init/generate and apply_mapping accept and refuse the same mappings',
   const owner = postgres(db.url, { max: 1, prepare: false, onnotice: () => {} });
   try {
     await owner.unsafe(SHAPE_C);
+    await owner.unsafe(`create type public.tier as enum ('free', 'pro'); alter table public.user_profiles add column tier public.tier`);
     const disagreements: string[] = [];
     for (const [what, doc] of CASES) {
       const parsed = parseMapping(doc);

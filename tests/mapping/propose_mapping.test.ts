@@ -125,3 +125,16 @@ Deno.test('without a reference to auth.users, a unique uuid user_id is the key; 
   assert.deepEqual(p.mapping.soft_delete, { at: 'deleted_at' });
   assert.match(p.notes.join('\n'), /email \(boolean\) looks like email but its type does not fit/);
 });
+
+Deno.test("an enum role column is mapped, its default label the default role; a timestamp's name on an enum is not", () => {
+  const p = proposeMapping({
+    schema: 'public', name: 'members',
+    columns: [
+      col('id', 'uuid', false), { ...col('role', 'USER-DEFINED', false, "'member'::member_role"), enum: true },
+      { ...col('last_login', 'USER-DEFINED'), enum: true },
+    ],
+    primaryKey: ['id'], unique: [], authUserReferences: ['id'],
+  });
+  assert.deepEqual(p.mapping.columns, { role: 'role' });
+  assert.deepEqual(p.mapping.roles, { default: 'member', self_assignable: [] });
+});
