@@ -286,6 +286,16 @@ const mapping: Check = async (sql) => {
     `roles: default ${s.default_role}, self-assignable ${s.self_assignable_roles.join(', ') || 'none'}`,
     ...(s.replaced_triggers.length ? [`replaced ${s.replaced_triggers.join(', ')}`] : []),
   ];
+  // a pasted trigger whose function was neutralised (the migration could not drop it) still fires
+  const neutralised = await sql<{ name: string }[]>`
+    select t.tgname as name from pg_trigger t join pg_proc p on p.oid = t.tgfoid
+    where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal
+      and obj_description(p.oid, 'pg_proc') like 'Neutralised by profile-sync%'
+    order by 1`;
+  if (neutralised.length > 0) {
+    return warn(`${parts.join('; ')}; still attached to auth.users, doing nothing: ${neutralised.map((t) => t.name).join(', ')}`,
+      neutralised.map((t) => `drop trigger ${t.name} on auth.users;`).join(' ') + ' (SQL editor)');
+  }
   return ok(parts.join('; '));
 };
 

@@ -110,6 +110,12 @@ Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-mana
       assert.deepEqual([s.target_table, s.target_key], ['public.user_profiles', 'user_id']);
       assert.match(s.replaced_triggers[0], /^on_auth_user_created → public.create_user_profile\(\) \(/);
       await assertReplaced(sql, 'on_auth_user_created');
+      // doctor shows the mapping, and a neutralised trigger left attached as something to drop
+      const doctor = await runCli({ SUPABASE_DB_URL: db.url }, 'doctor', '--json');
+      const line = (doctor.json.checks as { check: string; status: string; message: string; fix?: string }[])
+        .find((c) => c.check === 'mapping')!;
+      assert.match(line.message, /^public\.user_profiles keyed by user_id; auth: last_login, sso_provider, sso_user_id; app: role/);
+      if (line.status === 'warn') assert.equal(line.fix, 'drop trigger on_auth_user_created on auth.users; (SQL editor)');
     });
 
     await t.step('the dry run reports per column what would change and the app edit kept; writes nothing', async () => {
