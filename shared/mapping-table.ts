@@ -213,6 +213,10 @@ export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
   else if (key.type !== 'uuid') errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id)`);
   else if (!uniqueAlone(t, m.key)) {
     errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
+  } else if (!t.authUserReferences.includes(m.key)) {
+    // the table's own id beside a user_id that references auth.users: name the right column
+    const holder = t.authUserReferences.find((c) => c !== m.key && uniqueAlone(t, c));
+    if (holder) errors.push(`key: ${m.key} does not reference auth.users, but ${holder} does (and is unique): set "key": "${holder}"`);
   }
   for (const [name, source] of Object.entries(m.columns)) {
     const c = byName.get(name);

@@ -617,6 +617,23 @@ begin
     raise exception 'mapping.key: column % has no unique constraint (add one: alter table % add unique (%))',
       key_name, target_name, key_name using errcode = '22023';
   end if;
+  -- a key that does not reference auth.users while another column does is a mistake (user_profiles'
+  -- own id beside its user_id): name the column that holds the auth id
+  select a.attname into k
+  from pg_catalog.pg_constraint fk
+  join pg_catalog.pg_attribute a on a.attrelid = fk.conrelid and a.attnum = fk.conkey[1]
+  where fk.conrelid = target and fk.contype = 'f' and fk.confrelid = 'auth.users'::regclass
+    and pg_catalog.cardinality(fk.conkey) = 1 and a.attname <> key_name
+    and exists (select 1 from pg_catalog.pg_index i where i.indrelid = target and i.indisunique and i.indpred is null
+      and i.indnatts = 1 and i.indkey[0] = a.attnum)
+    and not exists (select 1 from pg_catalog.pg_constraint f2
+      join pg_catalog.pg_attribute a2 on a2.attrelid = f2.conrelid and a2.attnum = f2.conkey[1]
+      where f2.conrelid = target and f2.contype = 'f' and f2.confrelid = 'auth.users'::regclass and a2.attname = key_name)
+  order by a.attnum limit 1;
+  if found then
+    raise exception 'mapping.key: % does not reference auth.users, but % does (and is unique): set "key": "%"',
+      key_name, k, k using errcode = '22023';
+  end if;
 
   -- columns
   spec := coalesce(m -> 'columns', d -> 'columns');

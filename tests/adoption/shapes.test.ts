@@ -332,6 +332,7 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
       await refused({ ...base, columns: { ...base.columns, nickname: 'role' }, user_editable: ['nickname'] }, /^mapping\.user_editable: nickname holds the role/);
       await refused({ ...base, columns: { ...base.columns, display_name: 'nope' } }, /^mapping\.columns\.display_name\.from: unknown source "nope"/);
       await refused({ ...base, colums: {} }, /^mapping\.colums: unknown field/);
+      await refused({ ...base, key: 'member_id' }, /^mapping\.key: member_id does not reference auth\.users, but auth_id does \(and is unique\): set "key": "auth_id"/);
     });
 
     await t.step('a good mapping on app.members syncs', async () => {

@@ -30,6 +30,7 @@ const CASES: [string, unknown][] = [
   ['a column the mapping leaves alone user-editable', { ...good, user_editable: ['deactivation_reason'] }],
   ['an unknown user-editable column', { ...good, user_editable: ['bio'] }],
   ['a key without a unique constraint', { ...good, key: 'deactivated_by' }],
+  ['the table\'s own id as the key, beside a user_id referencing auth.users', { ...good, key: 'id' }],
   ['a text source into a timestamp', { ...good, columns: { ...good.columns, last_login: 'email' } }],
   ['a timestamp source into text', { ...good, columns: { ...good.columns, sso_provider: 'last_sign_in_at' } }],
   ['metadata into a timestamp', { ...good, columns: { ...good.columns, last_login: 'user_metadata.seen' } }],
