@@ -210,7 +210,10 @@ export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
   const missing = (field: string, c: string) => errors.push(`${field}: ${table} has no column ${c}`);
   const key = byName.get(m.key);
   if (!key) missing('key', m.key);
-  else if (key.type !== 'uuid') errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id)`);
+  else if (key.type !== 'uuid') {
+    errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id; a text column holding uuids ` +
+      `converts with: alter table ${table} alter column ${m.key} type uuid using ${m.key}::uuid)`);
+  }
   else if (!uniqueAlone(t, m.key)) {
     errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
   } else if (!t.authUserReferences.includes(m.key)) {

@@ -607,7 +607,8 @@ begin
     raise exception 'mapping.key: column % does not exist in %', key_name, target_name using errcode = '22023';
   end if;
   if pg_catalog.format_type((select a.atttypid from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = key_name), null) <> 'uuid' then
-    raise exception 'mapping.key: column % must be uuid (it holds auth.users.id)', key_name using errcode = '22023';
+    raise exception 'mapping.key: column % must be uuid (it holds auth.users.id; a text column holding uuids converts with: alter table % alter column % type uuid using %::uuid)',
+      key_name, target_name, key_name, key_name using errcode = '22023';
   end if;
   if not exists (
     select 1 from pg_catalog.pg_index i

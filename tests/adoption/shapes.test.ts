@@ -332,6 +332,8 @@ Deno.test('a table in another schema; bad mappings are refused naming the field,
       await refused({ ...base, columns: { ...base.columns, nickname: 'role' }, user_editable: ['nickname'] }, /^mapping\.user_editable: nickname holds the role/);
       await refused({ ...base, columns: { ...base.columns, display_name: 'nope' } }, /^mapping\.columns\.display_name\.from: unknown source "nope"/);
       await refused({ ...base, colums: {} }, /^mapping\.colums: unknown field/);
+      await owner.unsafe(`alter table app.members add column legacy_id text unique`);
+      await refused({ ...base, key: 'legacy_id' }, /^mapping\.key: column legacy_id must be uuid .*alter table app\.members alter column legacy_id type uuid using legacy_id::uuid\)/);
       await refused({ ...base, key: 'member_id' }, /^mapping\.key: member_id does not reference auth\.users, but auth_id does \(and is unique\): set "key": "auth_id"/);
     });
 
