@@ -68,8 +68,10 @@ Deno.test({
       assert.equal((await cli(url, 'reconcile', '--json')).code, 0);
       const { code, json } = await cli(url, 'doctor', '--json');
       const notOk = json.checks.filter((c: { status: string }) => c.status !== 'ok');
-      // pg_cron has had no time to run the job yet: the only line that is not ok
-      assert.deepEqual(notOk.map((c: { check: string; status: string }) => [c.check, c.status]), [['cron runs', 'warn']]);
+      // pg_cron has usually had no time to run the job yet ('*/10': unless the test runs across a
+      // ten-minute mark), the only line that may not be ok
+      const lines = notOk.map((c: { check: string; status: string }) => [c.check, c.status]);
+      assert.ok(lines.length === 0 || JSON.stringify(lines) === JSON.stringify([['cron runs', 'warn']]), JSON.stringify(notOk));
       assert.deepEqual([code, json.ok], [0, true]);
     });
 
