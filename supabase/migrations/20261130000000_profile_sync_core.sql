@@ -1551,20 +1551,25 @@ set search_path = ''
 as $body$
 -- compiled by profile_sync.compile_sync_core() for %1$s: what a signed-in user writes to a column
 -- they may edit is cleaned as a synced value is (names trimmed and bounded, avatars http(s) only);
--- a value that cleans to nothing is refused. profile-sync's own writes are not users' edits.
--- Security definer (users may not reach profile_sync's helpers), so the role the request runs as
--- is the session's SET ROLE, not current_user.
+-- a value that cleans to nothing is refused. Security definer (users may not reach profile_sync's
+-- helpers); the trigger's WHEN clause lets only users' edits in.
 begin
-  if pg_catalog.current_setting('role', true) not in ('anon', 'authenticated') then
-    return new;
-  end if;
 %2$s
   return new;
 end
 $body$
 $tpl$, t, coalesce(pg_catalog.array_to_string(guards, E'\n'), ''));
-  execute pg_catalog.format(
-    'create or replace trigger profile_sync_user_edits before update on %s for each row execute function profile_sync.check_user_edit()', t);
+  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
+  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
+  -- and only where a user-editable column has a rule to apply.
+  if pg_catalog.cardinality(guards) > 0 then
+    execute pg_catalog.format(
+      'create or replace trigger profile_sync_user_edits before update on %s for each row '
+      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
+      'execute function profile_sync.check_user_edit()', t);
+  else
+    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', t);
+  end if;
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;

@@ -14,6 +14,7 @@ import { coreDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
 import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
 import { runCli } from '../cli/run.ts';
+import { takeQueued } from '../helpers/sender.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
 import { DEV_WEBHOOK_SECRET, setWebhookVault } from '../auth-webhook/helpers.ts';
 import { MAPPING_C, SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.mjs';
@@ -54,12 +55,8 @@ function paths(db: TestDb) {
   return {
     /** Sends what the trigger queued (pg_net stand-in) to auth-webhook; returns the answers. */
     async deliver() {
-      const queued = await db.sql<{ headers: Record<string, string>; body: Uint8Array }[]>`
-        delete from net.http_request_queue returning headers, body`;
       const answers = [];
-      for (const q of queued) {
-        answers.push(await webhook.call({ body: new TextDecoder().decode(q.body), headers: q.headers }));
-      }
+      for (const q of await takeQueued(db.sql, 1000)) answers.push(await webhook.call({ body: q.body, headers: q.headers }));
       return answers;
     },
     signIn: async (id: string) => {
