@@ -1698,42 +1698,435 @@ end
 $$;
 
 -- ==============================================================================================
+-- supabase/schemas/45_deliveries.sql
+-- ==============================================================================================
+
+-- Durable delivery: the queue of auth users whose change auth-webhook has not synced yet
+-- (profile_sync.deliveries), how a drain claims and settles it, retries with backoff, dead
+-- letters, replay, the hourly history, and the pg_cron drain procedure (docs/reliability.md).
+--
+-- A table, not pgmq: pgmq is not on every database profile-sync targets (stock Debian Postgres,
+-- older Supabase projects), and a pgmq queue cannot say "one row per user": its messages are
+-- append-only, so a user changed five times while the function is down would be five messages.
+-- Here the user id is the key: a later change of a waiting user adds nothing (the core reads the
+-- current auth.users row anyway), and a bulk import is one insert of n keys.
+--
+-- The protocol (why claim and settle are two transactions): a drain first claims due rows in a
+-- short transaction of its own (claimed_at, a lease in due_at), then syncs them and settles them
+-- in a second. A change of a claimed user meanwhile marks the row changed_again (a short row
+-- lock, never a wait on a sync in progress), and settle keeps that row due instead of removing
+-- it: no change made during a sync is lost, and an auth write never waits for a sync to finish.
+
+create table if not exists profile_sync.deliveries (
+  user_id uuid not null,
+  -- when the change was first queued (the age status and doctor report)
+  queued_at timestamptz not null default pg_catalog.now(),
+  -- when a drain may claim it: now for a new change, later for a retry, the lease while claimed
+  due_at timestamptz not null default pg_catalog.now(),
+  -- set while a drain holds it (a lease: claimed rows are due again when due_at passes)
+  claimed_at timestamptz,
+  -- the user changed again while claimed: settle keeps the row due
+  changed_again boolean not null default false,
+  attempts integer not null default 0,
+  error_code text,
+  last_error text,
+  constraint_name text,
+  -- a dead letter: attempts ran out; `profile-sync replay --dead` (or a new change) revives it
+  dead_at timestamptz,
+  constraint deliveries_pkey primary key (user_id)
+);
+comment on table profile_sync.deliveries is
+  'Auth users changed and not yet synced by auth-webhook (one row per user), retries and dead letters. '
+  'Written by the auth.users triggers; drained by auth-webhook and the pg_cron job profile-sync-drain.';
+-- What a drain claims: the live rows in due order (dead letters are not in it).
+create index if not exists deliveries_due_idx on profile_sync.deliveries (due_at) where dead_at is null;
+alter table profile_sync.deliveries enable row level security;
+
+-- Per hour: users delivered (synced), attempts that failed and were rescheduled, rows that died.
+create table if not exists profile_sync.delivery_hours (
+  hour timestamptz not null,
+  delivered bigint not null default 0,
+  retried bigint not null default 0,
+  dead bigint not null default 0,
+  constraint delivery_hours_pkey primary key (hour)
+);
+comment on table profile_sync.delivery_hours is
+  'Hourly delivered / retried / dead counts of the delivery queue; kept delivery_settings.history_days days.';
+alter table profile_sync.delivery_hours enable row level security;
+
+-- The queue's settings (one row): how long the hourly history is kept, how many attempts a row gets.
+create table if not exists profile_sync.delivery_settings (
+  singleton boolean primary key default true constraint delivery_settings_singleton check (singleton),
+  history_days integer not null default 90
+    constraint delivery_settings_history_days_check check (history_days between 1 and 3650),
+  max_attempts integer not null default 8
+    constraint delivery_settings_max_attempts_check check (max_attempts between 1 and 100)
+);
+comment on table profile_sync.delivery_settings is
+  'Delivery queue settings: history_days (hourly history retention), max_attempts (before a dead letter).';
+alter table profile_sync.delivery_settings enable row level security;
+insert into profile_sync.delivery_settings (singleton) values (true) on conflict (singleton) do nothing;
+
+/*
+ * profile_sync.delivery_backoff(attempt): how long a row waits after its attempt-th failure:
+ * 5 s × 7^(attempt-1), at most 10 h, ±20 % jitter (so rows that failed together do not retry
+ * together). With 8 attempts: 5 s, 35 s, 4 min, 29 min, 3.3 h, 10 h, 10 h: about 24 h in all,
+ * Svix's schedule (8 attempts over ~27 h) in shape. Internal.
+ */
+create or replace function profile_sync.delivery_backoff(attempt integer)
+returns interval
+language sql
+volatile
+set search_path = ''
+as $$
+  select pg_catalog.make_interval(secs =>
+    least(36000, 5 * pg_catalog.power(7, greatest(attempt, 1) - 1)) * (0.8 + 0.4 * pg_catalog.random()))
+$$;
+
+/*
+ * profile_sync.enqueue_users(ids): queues the users (the triggers' one insert): a user already
+ * waiting adds nothing; one claimed by a drain is marked changed_again; a dead letter is revived
+ * (the change may be what it needed). Returns how many rows it wrote. Internal: the triggers.
+ */
+create or replace function profile_sync.enqueue_users(ids uuid[])
+returns bigint
+language sql
+volatile
+set search_path = ''
+set jit = off
+as $$
+  with written as (
+    insert into profile_sync.deliveries as d (user_id)
+    select distinct i.id from pg_catalog.unnest(ids) as i (id) where i.id is not null
+    on conflict (user_id) do update set
+      changed_again = d.claimed_at is not null,
+      due_at = case when d.dead_at is not null then pg_catalog.now() else d.due_at end,
+      attempts = case when d.dead_at is not null then 0 else d.attempts end,
+      dead_at = null
+    where d.claimed_at is not null or d.dead_at is not null
+    returning 1
+  )
+  select count(*) from written
+$$;
+
+/*
+ * profile_sync.claim_deliveries(max_rows, user_ids): claims up to max_rows due rows (oldest due
+ * first, `for update skip locked`: concurrent drains take different rows) and leases them for
+ * 2 minutes; returns their user ids. user_ids (a compat payload's user) are queued if absent,
+ * made due now and claimed first, unless another drain holds them. Run it in a transaction of
+ * its own (autocommit), then settle_deliveries. Callers: auth-webhook, the CLI, drain_deliveries.
+ */
+create or replace function profile_sync.claim_deliveries(max_rows integer default 500, user_ids uuid[] default '{}')
+returns table (user_id uuid)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+begin
+  if pg_catalog.cardinality(user_ids) > 0 then
+    insert into profile_sync.deliveries as d (user_id)
+    select distinct i.id from pg_catalog.unnest(user_ids) as i (id) where i.id is not null
+    on conflict (user_id) do update set due_at = pg_catalog.now(), dead_at = null,
+      attempts = case when d.dead_at is not null then 0 else d.attempts end
+    where d.claimed_at is null or d.due_at <= pg_catalog.now();
+    return query
+    update profile_sync.deliveries d
+    set claimed_at = pg_catalog.now(), changed_again = false, due_at = pg_catalog.now() + interval '2 minutes'
+    where d.user_id in (
+      select q.user_id from profile_sync.deliveries q
+      where q.user_id = any (user_ids) and q.dead_at is null and q.due_at <= pg_catalog.now()
+      for update skip locked)
+    returning d.user_id;
+  end if;
+  return query
+  update profile_sync.deliveries d
+  set claimed_at = pg_catalog.now(), changed_again = false, due_at = pg_catalog.now() + interval '2 minutes'
+  where d.user_id in (
+    select q.user_id from profile_sync.deliveries q
+    where q.dead_at is null and q.due_at <= pg_catalog.now()
+    order by q.due_at
+    limit greatest(max_rows, 0)
+    for update skip locked)
+  returning d.user_id;
+end
+$$;
+
+/*
+ * profile_sync.settle_deliveries(ids, source): syncs claimed users in one call of the core
+ * (sync_isolated) and settles their rows: a synced user's row goes (or is due again at once if
+ * the user changed while claimed); a failed one (a constraint, recorded in profile_sync.failures,
+ * or a transient error of the whole batch) is rescheduled with delivery_backoff, and after
+ * max_attempts becomes a dead letter with the last error, its SQLSTATE, the constraint name and
+ * the attempt count. One failing user never holds back the others (sync_isolated). Adds the
+ * counts to the hour's history and prunes what is past retention. Returns (user_id, outcome).
+ * Callers: auth-webhook, the CLI, drain_deliveries.
+ */
+create or replace function profile_sync.settle_deliveries(ids uuid[], source text default 'auth-webhook')
+returns table (user_id uuid, outcome text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  wanted uuid[] := array(select distinct i.id from pg_catalog.unnest(ids) as i (id) where i.id is not null order by 1);
+  synced_ids uuid[];
+  outcomes text[];
+  err_code text;
+  err_message text;
+  n_delivered bigint;
+  n_retried bigint;
+  n_dead bigint;
+  new_hour boolean;
+  cfg record;
+begin
+  if pg_catalog.cardinality(wanted) = 0 then
+    return;
+  end if;
+  select s.history_days, s.max_attempts into cfg from profile_sync.delivery_settings s;
+  begin
+    select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
+      into synced_ids, outcomes
+      from profile_sync.sync_isolated(wanted, source) r;
+  exception when others then
+    -- a transient error of the whole batch (lock, serialization, resources): every row retries
+    get stacked diagnostics err_code = returned_sqlstate, err_message = message_text;
+    synced_ids := wanted;
+    outcomes := pg_catalog.array_fill('failed'::text, array[pg_catalog.cardinality(wanted)]);
+  end;
+
+  with r as (
+    select r.id, r.outcome from rows from (pg_catalog.unnest(synced_ids), pg_catalog.unnest(outcomes)) as r (id, outcome)
+  ),
+  gone as (
+    delete from profile_sync.deliveries d using r
+    where d.user_id = r.id and r.outcome <> 'failed' and not d.changed_again
+    returning 1
+  ),
+  again as (
+    update profile_sync.deliveries d
+    set claimed_at = null, changed_again = false, due_at = pg_catalog.now(), attempts = 0,
+      error_code = null, last_error = null, constraint_name = null
+    from r
+    where d.user_id = r.id and r.outcome <> 'failed' and d.changed_again
+    returning 1
+  ),
+  failed as (
+    update profile_sync.deliveries d
+    set attempts = d.attempts + 1,
+      claimed_at = null,
+      changed_again = false,
+      due_at = case when d.changed_again then pg_catalog.now()
+        else pg_catalog.now() + profile_sync.delivery_backoff(d.attempts + 1) end,
+      dead_at = case when d.attempts + 1 >= cfg.max_attempts and not d.changed_again then pg_catalog.now() end,
+      error_code = coalesce(f.error_code, err_code),
+      last_error = coalesce(f.error_message, pg_catalog.left(err_message, 500)),
+      constraint_name = f.constraint_name
+    from r left join profile_sync.failures f on f.user_id = r.id
+    where d.user_id = r.id and r.outcome = 'failed'
+    returning d.dead_at is not null as dead
+  )
+  select
+    (select count(*) from gone) + (select count(*) from again),
+    (select count(*) from failed where not dead),
+    (select count(*) from failed where dead)
+  into n_delivered, n_retried, n_dead;
+
+  -- The hour's counts, last (the one row concurrent drains share is locked only until commit).
+  insert into profile_sync.delivery_hours as h (hour, delivered, retried, dead)
+  values (pg_catalog.date_trunc('hour', pg_catalog.now()), n_delivered, n_retried, n_dead)
+  on conflict (hour) do update set
+    delivered = h.delivered + excluded.delivered,
+    retried = h.retried + excluded.retried,
+    dead = h.dead + excluded.dead
+  returning h.xmax = 0 into new_hour;
+  if new_hour then
+    delete from profile_sync.delivery_hours h where h.hour < pg_catalog.now() - pg_catalog.make_interval(days => cfg.history_days);
+  end if;
+
+  return query select r.id, r.outcome from rows from (pg_catalog.unnest(synced_ids), pg_catalog.unnest(outcomes)) as r (id, outcome);
+end
+$$;
+
+/*
+ * profile_sync.drain_deliveries(max_rows, max_batches): the pg_cron drain (job profile-sync-drain):
+ * claims and settles batches, committing after each claim and each settle (the protocol above),
+ * until nothing is due or max_batches ran. A procedure: `call profile_sync.drain_deliveries()`
+ * outside a transaction block. Security invoker and no SET clause (either would forbid its
+ * commits), so every name is qualified; claim and settle carry the search_path and jit guards.
+ * Callers: the database owner (pg_cron runs the job as the owner).
+ */
+create or replace procedure profile_sync.drain_deliveries(max_rows integer default 500, max_batches integer default 20)
+language plpgsql
+as $$
+declare
+  ids uuid[];
+  batch integer := 0;
+begin
+  loop
+    select pg_catalog.array_agg(c.user_id) into ids from profile_sync.claim_deliveries(max_rows) c;
+    commit;
+    exit when ids is null;
+    perform from profile_sync.settle_deliveries(ids, 'pg_cron');
+    commit;
+    batch := batch + 1;
+    exit when batch >= max_batches;
+  end loop;
+end
+$$;
+
+/*
+ * profile_sync.delivery_status(): the queue at a glance (status, doctor, the dashboard): queued
+ * (live rows), oldest_due_age_s (seconds the oldest due row has waited, 0 when none is due),
+ * retrying (live rows that failed at least once), dead (dead letters). Read only.
+ * Callers: postgres, service_role.
+ */
+create or replace function profile_sync.delivery_status()
+returns table (queued bigint, oldest_due_age_s bigint, retrying bigint, dead bigint)
+language sql
+stable
+security definer
+set search_path = ''
+set jit = off
+as $$
+  select
+    count(*) filter (where d.dead_at is null),
+    coalesce(pg_catalog.floor(pg_catalog.date_part('epoch',
+      pg_catalog.now() - min(d.due_at) filter (where d.dead_at is null and d.due_at <= pg_catalog.now() and d.claimed_at is null))), 0)::bigint,
+    count(*) filter (where d.dead_at is null and d.attempts > 0),
+    count(*) filter (where d.dead_at is not null)
+  from profile_sync.deliveries d
+$$;
+
+/*
+ * profile_sync.delivery_list(dead, max_rows): the rows `profile-sync deliveries` shows: the live
+ * ones (dead = false) in due order, or the dead letters (dead = true), newest first. User ids and
+ * error details only, never personal data. Callers: postgres, service_role.
+ */
+create or replace function profile_sync.delivery_list(dead boolean default false, max_rows integer default 100)
+returns table (
+  user_id uuid, queued_at timestamptz, due_at timestamptz, claimed boolean, attempts integer,
+  error_code text, last_error text, constraint_name text, dead_at timestamptz
+)
+language sql
+stable
+security definer
+set search_path = ''
+set jit = off
+as $$
+  (select d.user_id, d.queued_at, d.due_at, d.claimed_at is not null, d.attempts, d.error_code, d.last_error,
+      d.constraint_name, d.dead_at
+    from profile_sync.deliveries d
+    where not delivery_list.dead and d.dead_at is null
+    order by d.due_at
+    limit max_rows)
+  union all
+  (select d.user_id, d.queued_at, d.due_at, d.claimed_at is not null, d.attempts, d.error_code, d.last_error,
+      d.constraint_name, d.dead_at
+    from profile_sync.deliveries d
+    where delivery_list.dead and d.dead_at is not null
+    order by d.dead_at desc
+    limit max_rows)
+$$;
+
+/*
+ * profile_sync.replay_deliveries(user_ids, dead, since): queues users again, due now: the given
+ * ids (whether or not they exist: a deleted user's profile is then removed), every dead letter
+ * (dead), and/or every auth user created or updated at or after since. Returns how many rows
+ * were queued or revived. Callers: postgres, service_role (`profile-sync replay`).
+ */
+create or replace function profile_sync.replay_deliveries(
+  user_ids uuid[] default '{}',
+  dead boolean default false,
+  since timestamptz default null
+)
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+#variable_conflict use_column
+declare
+  n bigint;
+begin
+  with wanted as (
+    select i.id from pg_catalog.unnest(user_ids) as i (id) where i.id is not null
+    union
+    select d.user_id from profile_sync.deliveries d where replay_deliveries.dead and d.dead_at is not null
+    union
+    select u.id from auth.users u where since is not null and greatest(u.created_at, u.updated_at) >= since
+  ),
+  written as (
+    insert into profile_sync.deliveries as d (user_id)
+    select w.id from wanted w
+    on conflict (user_id) do update set
+      -- a row a drain holds keeps its lease and is settled as changed again
+      due_at = case when d.claimed_at is not null then d.due_at else pg_catalog.now() end,
+      changed_again = d.claimed_at is not null,
+      dead_at = null,
+      attempts = 0
+    returning 1
+  )
+  select count(*) into n from written;
+  return n;
+end
+$$;
+
+/*
+ * profile_sync.delivery_history(since): the hourly history from since on: (hour, delivered,
+ * retried, dead), oldest first; hours without activity are absent. Callers: postgres,
+ * service_role (the dashboard).
+ */
+create or replace function profile_sync.delivery_history(since timestamptz)
+returns table (hour timestamptz, delivered bigint, retried bigint, dead bigint)
+language sql
+stable
+security definer
+set search_path = ''
+set jit = off
+as $$
+  select h.hour, h.delivered, h.retried, h.dead
+  from profile_sync.delivery_hours h
+  where h.hour >= pg_catalog.date_trunc('hour', since)
+  order by h.hour
+$$;
+
+/*
+ * profile_sync.set_delivery_settings(history_days, max_attempts): how long the hourly history is
+ * kept (days, 1–3650, default 90) and how many attempts a row gets before it is a dead letter
+ * (1–100, default 8); null keeps a value. Callers: the database owner, service_role.
+ */
+create or replace function profile_sync.set_delivery_settings(history_days integer default null, max_attempts integer default null)
+returns void
+language sql
+volatile
+security definer
+set search_path = ''
+as $$
+  update profile_sync.delivery_settings s set
+    history_days = coalesce(set_delivery_settings.history_days, s.history_days),
+    max_attempts = coalesce(set_delivery_settings.max_attempts, s.max_attempts)
+$$;
+
+-- ==============================================================================================
 -- supabase/schemas/50_auth_users_triggers.sql
 -- ==============================================================================================
 
 -- The triggers profile-sync puts on auth.users.
--- The push path: after insert, delete and relevant updates, a Standard-Webhooks-signed Database
--- Webhook goes to the auth-webhook function through pg_net (sent after commit). URL and secret
--- come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure
--- is a warning: the auth write always goes on. Applies cleanly where pg_net and Vault are absent.
+-- The push path: after insert, delete and relevant updates, statement-level triggers queue the
+-- changed users in profile_sync.deliveries (45_deliveries.sql) in the change's own transaction,
+-- and one Standard-Webhooks-signed wake-up per transaction goes to auth-webhook through pg_net
+-- (sent after commit); auth-webhook then drains the queue. URL and secret come from the Vault
+-- secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure is a warning: the
+-- auth write always goes on. Applies cleanly where pg_net and Vault are absent.
 -- And the bookkeeping: a deleted user's profile_state goes with it.
-
-/*
- * profile_sync.auth_user_webhook_record(u): the columns of an auth.users row the webhook carries.
- * An allowlist, so a secret column (encrypted_password, *_token) never leaves the database, even
- * one Auth adds later. Internal; called by the trigger function only.
- * No `set search_path` and every name qualified: a SET clause would stop Postgres inlining this
- * into the trigger's expression, which costs each signup a function call.
- */
-create or replace function profile_sync.auth_user_webhook_record(u auth.users)
-returns jsonb
-language sql
-stable
-as $$
-  select pg_catalog.jsonb_build_object(
-    'id', u.id,
-    'email', u.email,
-    'phone', u.phone,
-    'raw_user_meta_data', u.raw_user_meta_data,
-    'raw_app_meta_data', u.raw_app_meta_data,
-    'is_anonymous', u.is_anonymous,
-    'email_confirmed_at', u.email_confirmed_at,
-    'last_sign_in_at', u.last_sign_in_at,
-    'created_at', u.created_at,
-    'updated_at', u.updated_at,
-    'deleted_at', u.deleted_at
-  )
-$$;
 
 /*
  * profile_sync.base64_secret_key(secret): the HMAC key of a Standard Webhooks secret: the base64
@@ -1807,14 +2200,102 @@ end
 $$;
 
 /*
- * profile_sync.notify_auth_user_change(): trigger function on auth.users (after insert, update of
- * a synced column, delete). Builds the Database Webhook payload {type, table, schema, record,
- * old_record} with non-secret columns only, signs it and queues it with net.http_post (sent by
- * pg_net after commit; 5 s timeout, pg_net does not retry: reconcile repairs what is lost).
- * Never fails the auth write: a missing pg_net or Vault secret, or any error, is a warning.
- * Runs as its owner (security definer) because Auth's role may not read Vault.
- * It runs inside every signup, so it checks nothing up front: a missing Vault or pg_net shows
- * up as the error of the statement that needs it, which the handler names.
+ * profile_sync.wake_up_drain(queued): asks auth-webhook to drain the queue, once per transaction
+ * (a later call in the same transaction does nothing): a Standard-Webhooks-signed POST of
+ * {"type":"WAKE_UP","schema":"profile_sync","table":"deliveries"} queued with net.http_post,
+ * which pg_net sends after commit (nothing for a transaction that rolls back). URL and secret
+ * come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret.
+ * The signed request is made once a minute per session and kept in the session setting
+ * profile_sync.wake_up (URL, body, headers; a signature over that fixed body, valid for the
+ * receiver's 5 minutes; never the secret): so a signup reads no Vault and computes no HMAC.
+ * Replaying it can only make auth-webhook drain. Never raises: a missing Vault secret or pg_net
+ * is one warning for the statement, with the number of users it queued; the queue keeps them for
+ * the pg_cron drain (profile-sync-drain) and reconcile. Internal: the auth.users triggers.
+ */
+create or replace function profile_sync.wake_up_drain(queued bigint)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  wake jsonb;
+  webhook_url text;
+  webhook_secret text;
+  body jsonb;
+  msg_id text;
+  msg_timestamp bigint;
+  stage text := 'vault';
+begin
+  if pg_catalog.current_setting('profile_sync.woken', true) = 'on' then
+    return;
+  end if;
+  begin
+    wake := pg_catalog.nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+    -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
+    if wake is null or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+      select
+          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
+          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
+        into webhook_url, webhook_secret;
+      if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
+        raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
+          '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
+        return;
+      end if;
+      stage := 'sign';
+      body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
+      msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
+      msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
+      -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
+      wake := pg_catalog.jsonb_build_object(
+        'url', webhook_url,
+        'body', body,
+        'until', msg_timestamp + 60,
+        'headers', pg_catalog.jsonb_build_object(
+          'Content-Type', 'application/json',
+          'webhook-id', msg_id,
+          'webhook-timestamp', msg_timestamp::text,
+          'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
+        )
+      );
+      perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+    end if;
+    -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
+    stage := 'net';
+    perform net.http_post(
+      url := wake ->> 'url',
+      body := wake -> 'body',
+      params := '{}'::jsonb,
+      headers := wake -> 'headers',
+      timeout_milliseconds := 5000
+    );
+    perform pg_catalog.set_config('profile_sync.woken', 'on', true);
+  exception when others then
+    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
+    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
+      raise warning 'profile_sync: Vault is not available (%); % changed auth users queued without a wake-up', sqlerrm, queued;
+    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
+      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (%); '
+        '% changed auth users queued without a wake-up', sqlerrm, queued;
+    else
+      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)', queued, sqlerrm, sqlstate;
+    end if;
+  end;
+end
+$$;
+
+/*
+ * profile_sync.notify_auth_user_change(): the statement-level trigger function on auth.users
+ * (after insert, after update, after delete; transition tables changed_new / changed_old):
+ * queues every changed user in one insert (profile_sync.enqueue_users: a bulk import is one
+ * statement's work), then wakes auth-webhook once per transaction (wake_up_drain). For an
+ * UPDATE only users whose synced columns changed are queued (the filter the row trigger's WHEN
+ * clause held). Never fails the auth write: a failure to queue is one warning for the statement,
+ * with the count (reconcile repairs those users). Security definer: Auth's role may not write
+ * profile_sync. TRUNCATE (the retired trigger below): nothing to do.
  */
 create or replace function profile_sync.notify_auth_user_change()
 returns trigger
@@ -1822,86 +2303,83 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
-  webhook_url text;
-  webhook_secret text;
-  payload jsonb;
-  msg_id text;
-  msg_timestamp bigint;
-  stage text := 'vault';
+  queued bigint;
 begin
+  if tg_op = 'TRUNCATE' then
+    return null;
+  end if;
   begin
-    select
-        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
-        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
-      into webhook_url, webhook_secret;
-    if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
-      raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret '
-        'must be set; % on auth.users not sent to auth-webhook', tg_op;
-      return null;
-    end if;
-
-    stage := 'sign';
-    payload := pg_catalog.jsonb_build_object(
-      'type', tg_op,
-      'table', tg_table_name,
-      'schema', tg_table_schema,
-      'record', case when tg_op <> 'DELETE' then profile_sync.auth_user_webhook_record(new) end,
-      'old_record', case when tg_op <> 'INSERT' then profile_sync.auth_user_webhook_record(old) end
-    );
-    msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
-    -- The wall clock, not now(): the receiver allows 5 minutes from this moment.
-    msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
-
-    -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly payload::text. A timeout above
-    -- pg_net's 1 s webhook default, for a cold-started function.
-    stage := 'net';
-    perform net.http_post(
-      url := webhook_url,
-      body := payload,
-      params := '{}'::jsonb,
-      headers := pg_catalog.jsonb_build_object(
-        'Content-Type', 'application/json',
-        'webhook-id', msg_id,
-        'webhook-timestamp', msg_timestamp::text,
-        'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, payload::text, webhook_secret)
-      ),
-      timeout_milliseconds := 5000
-    );
-  exception when others then
-    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
-    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
-      raise warning 'profile_sync: Vault is not available; % on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
-    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
-      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed; '
-        '% on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
+    if tg_op = 'INSERT' then
+      queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+    elsif tg_op = 'DELETE' then
+      queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
-      raise warning 'profile_sync: % on auth.users not sent to auth-webhook: % (SQLSTATE %)', tg_op, sqlerrm, sqlstate;
+      queued := profile_sync.enqueue_users(array(
+        select n.id from changed_new n join changed_old o on o.id = n.id
+        where o.email is distinct from n.email
+          or o.phone is distinct from n.phone
+          or o.raw_user_meta_data is distinct from n.raw_user_meta_data
+          or o.raw_app_meta_data is distinct from n.raw_app_meta_data
+          or o.is_anonymous is distinct from n.is_anonymous
+          or o.email_confirmed_at is distinct from n.email_confirmed_at
+          or o.last_sign_in_at is distinct from n.last_sign_in_at
+          or o.deleted_at is distinct from n.deleted_at));
     end if;
+  exception when others then
+    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
+    if tg_op = 'DELETE' then
+      queued := (select count(*) from changed_old);
+    else
+      queued := (select count(*) from changed_new);
+    end if;
+    raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
+      'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
+    return null;
   end;
+  if queued > 0 then
+    perform profile_sync.wake_up_drain(queued);
+  end if;
   return null;
 end
 $$;
 
-create or replace trigger profile_sync_auth_user_inserted_or_deleted
-  after insert or delete on auth.users
-  for each row execute function profile_sync.notify_auth_user_change();
+create or replace trigger profile_sync_auth_users_inserted
+  after insert on auth.users
+  referencing new table as changed_new
+  for each statement execute function profile_sync.notify_auth_user_change();
 
 create or replace trigger profile_sync_auth_user_updated
   after update on auth.users
-  for each row
-  when (
-    old.email is distinct from new.email
-    or old.phone is distinct from new.phone
-    or old.raw_user_meta_data is distinct from new.raw_user_meta_data
-    or old.raw_app_meta_data is distinct from new.raw_app_meta_data
-    or old.is_anonymous is distinct from new.is_anonymous
-    or old.email_confirmed_at is distinct from new.email_confirmed_at
-    or old.last_sign_in_at is distinct from new.last_sign_in_at
-    or old.deleted_at is distinct from new.deleted_at
-  )
-  execute function profile_sync.notify_auth_user_change();
+  referencing old table as changed_old new table as changed_new
+  for each statement execute function profile_sync.notify_auth_user_change();
+
+create or replace trigger profile_sync_auth_users_deleted
+  after delete on auth.users
+  referencing old table as changed_old
+  for each statement execute function profile_sync.notify_auth_user_change();
+
+-- Earlier versions sent one webhook per row from a row trigger of this name. Dropping a trigger
+-- takes owning auth.users, which the hosted `postgres` role does not: where the drop is refused
+-- the trigger is replaced by one that never fires for a row (after truncate, doing nothing), in
+-- this same transaction as the queue's triggers, so no change is sent twice or missed.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_trigger t where t.tgrelid = 'auth.users'::regclass
+      and t.tgname = 'profile_sync_auth_user_inserted_or_deleted') then
+    begin
+      drop trigger profile_sync_auth_user_inserted_or_deleted on auth.users;
+    exception when insufficient_privilege then
+      create or replace trigger profile_sync_auth_user_inserted_or_deleted
+        after truncate on auth.users
+        for each statement execute function profile_sync.notify_auth_user_change();
+    end;
+  end if;
+end
+$$;
+drop function if exists profile_sync.auth_user_webhook_record(auth.users);
 
 /*
  * profile_sync.forget_deleted_user(): trigger function on auth.users (after delete, per row):
@@ -2939,6 +3417,10 @@ $$;
 -- profile_sync_admin_key at each run. Where pg_cron is not offered this schedules nothing and
 -- applies cleanly. Change it with profile_sync.schedule_reconcile('<cron>'); stop it with
 -- profile_sync.unschedule_reconcile() (README "Scheduling").
+-- And the delivery drain: pg_cron runs `call profile_sync.drain_deliveries()` every 5 seconds
+-- (every minute where pg_cron is older than 1.5, which has no seconds), so a lost wake-up costs
+-- seconds. It runs in the database: no HTTP call, no Vault read, and it delivers while the
+-- functions are down.
 
 /*
  * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
@@ -3010,6 +3492,68 @@ begin
 end
 $$;
 
+/*
+ * profile_sync.schedule_drain(schedule): (re)schedules the pg_cron job 'profile-sync-drain',
+ * which drains the delivery queue in SQL (call profile_sync.drain_deliveries()); default every
+ * 5 seconds, falling back to every minute on a pg_cron before 1.5 (no seconds). Returns the job
+ * id. Raises 55000 without pg_cron. Callers: the database owner only.
+ */
+create or replace function profile_sync.schedule_drain(schedule text default '5 seconds')
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
+      using errcode = '55000';
+  end if;
+  begin
+    return cron.schedule('profile-sync-drain', schedule, 'call profile_sync.drain_deliveries()');
+  exception when others then
+    if schedule !~ 'second' then
+      raise;
+    end if;
+    raise notice 'profile_sync: this pg_cron takes no seconds (1.5+ does); draining every minute';
+    return cron.schedule('profile-sync-drain', '* * * * *', 'call profile_sync.drain_deliveries()');
+  end;
+end
+$$;
+
+/*
+ * profile_sync.unschedule_drain(): removes the 'profile-sync-drain' job; false when there was
+ * none (or no pg_cron). Callers: the database owner only.
+ */
+create or replace function profile_sync.unschedule_drain()
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    return false;
+  end if;
+  if not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
+    return false;
+  end if;
+  return cron.unschedule('profile-sync-drain');
+end
+$$;
+
+do $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise notice 'profile_sync: pg_cron is not installed; the delivery queue is drained by wake-ups only';
+  elsif not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
+    perform profile_sync.schedule_drain();
+  end if;
+end
+$$;
+
 -- ==============================================================================================
 -- supabase/schemas/90_grants.sql
 -- ==============================================================================================
@@ -3028,6 +3572,9 @@ grant select on table profile_sync.settings to service_role;
 revoke execute on all functions in schema profile_sync from public, anon, authenticated;
 revoke execute on function profile_sync.schedule_reconcile(text) from service_role;
 revoke execute on function profile_sync.unschedule_reconcile() from service_role;
+revoke execute on function profile_sync.schedule_drain(text) from service_role;
+revoke execute on function profile_sync.unschedule_drain() from service_role;
+revoke execute on procedure profile_sync.drain_deliveries(integer, integer) from public, anon, authenticated, service_role;
 grant execute on function profile_sync.sync_isolated(uuid[], text) to service_role;
 grant execute on function profile_sync.sync_profile(uuid, boolean) to service_role;
 grant execute on function profile_sync.set_role_policy(text, text[]) to service_role;
@@ -3040,6 +3587,13 @@ grant execute on function profile_sync.reconcile_sync_page(bigint, uuid, uuid) t
 grant execute on function profile_sync.reconcile_advance(bigint, uuid) to service_role;
 grant execute on function profile_sync.reconcile_retry_failures(bigint, integer) to service_role;
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
+grant execute on function profile_sync.claim_deliveries(integer, uuid[]) to service_role;
+grant execute on function profile_sync.settle_deliveries(uuid[], text) to service_role;
+grant execute on function profile_sync.delivery_status() to service_role;
+grant execute on function profile_sync.delivery_list(boolean, integer) to service_role;
+grant execute on function profile_sync.replay_deliveries(uuid[], boolean, timestamptz) to service_role;
+grant execute on function profile_sync.delivery_history(timestamptz) to service_role;
+grant execute on function profile_sync.set_delivery_settings(integer, integer) to service_role;
 -- The target table's grants are the mapping's (apply_mapping); the functions compiled for it
 -- get theirs where they are compiled (compile_sync_core).
 

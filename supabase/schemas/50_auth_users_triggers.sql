@@ -1,36 +1,11 @@
 -- The triggers profile-sync puts on auth.users.
--- The push path: after insert, delete and relevant updates, a Standard-Webhooks-signed Database
--- Webhook goes to the auth-webhook function through pg_net (sent after commit). URL and secret
--- come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure
--- is a warning: the auth write always goes on. Applies cleanly where pg_net and Vault are absent.
+-- The push path: after insert, delete and relevant updates, statement-level triggers queue the
+-- changed users in profile_sync.deliveries (45_deliveries.sql) in the change's own transaction,
+-- and one Standard-Webhooks-signed wake-up per transaction goes to auth-webhook through pg_net
+-- (sent after commit); auth-webhook then drains the queue. URL and secret come from the Vault
+-- secrets profile_sync_webhook_url / profile_sync_webhook_secret. Any failure is a warning: the
+-- auth write always goes on. Applies cleanly where pg_net and Vault are absent.
 -- And the bookkeeping: a deleted user's profile_state goes with it.
-
-/*
- * profile_sync.auth_user_webhook_record(u): the columns of an auth.users row the webhook carries.
- * An allowlist, so a secret column (encrypted_password, *_token) never leaves the database, even
- * one Auth adds later. Internal; called by the trigger function only.
- * No `set search_path` and every name qualified: a SET clause would stop Postgres inlining this
- * into the trigger's expression, which costs each signup a function call.
- */
-create or replace function profile_sync.auth_user_webhook_record(u auth.users)
-returns jsonb
-language sql
-stable
-as $$
-  select pg_catalog.jsonb_build_object(
-    'id', u.id,
-    'email', u.email,
-    'phone', u.phone,
-    'raw_user_meta_data', u.raw_user_meta_data,
-    'raw_app_meta_data', u.raw_app_meta_data,
-    'is_anonymous', u.is_anonymous,
-    'email_confirmed_at', u.email_confirmed_at,
-    'last_sign_in_at', u.last_sign_in_at,
-    'created_at', u.created_at,
-    'updated_at', u.updated_at,
-    'deleted_at', u.deleted_at
-  )
-$$;
 
 /*
  * profile_sync.base64_secret_key(secret): the HMAC key of a Standard Webhooks secret: the base64
@@ -104,14 +79,102 @@ end
 $$;
 
 /*
- * profile_sync.notify_auth_user_change(): trigger function on auth.users (after insert, update of
- * a synced column, delete). Builds the Database Webhook payload {type, table, schema, record,
- * old_record} with non-secret columns only, signs it and queues it with net.http_post (sent by
- * pg_net after commit; 5 s timeout, pg_net does not retry: reconcile repairs what is lost).
- * Never fails the auth write: a missing pg_net or Vault secret, or any error, is a warning.
- * Runs as its owner (security definer) because Auth's role may not read Vault.
- * It runs inside every signup, so it checks nothing up front: a missing Vault or pg_net shows
- * up as the error of the statement that needs it, which the handler names.
+ * profile_sync.wake_up_drain(queued): asks auth-webhook to drain the queue, once per transaction
+ * (a later call in the same transaction does nothing): a Standard-Webhooks-signed POST of
+ * {"type":"WAKE_UP","schema":"profile_sync","table":"deliveries"} queued with net.http_post,
+ * which pg_net sends after commit (nothing for a transaction that rolls back). URL and secret
+ * come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret.
+ * The signed request is made once a minute per session and kept in the session setting
+ * profile_sync.wake_up (URL, body, headers; a signature over that fixed body, valid for the
+ * receiver's 5 minutes; never the secret): so a signup reads no Vault and computes no HMAC.
+ * Replaying it can only make auth-webhook drain. Never raises: a missing Vault secret or pg_net
+ * is one warning for the statement, with the number of users it queued; the queue keeps them for
+ * the pg_cron drain (profile-sync-drain) and reconcile. Internal: the auth.users triggers.
+ */
+create or replace function profile_sync.wake_up_drain(queued bigint)
+returns void
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  wake jsonb;
+  webhook_url text;
+  webhook_secret text;
+  body jsonb;
+  msg_id text;
+  msg_timestamp bigint;
+  stage text := 'vault';
+begin
+  if pg_catalog.current_setting('profile_sync.woken', true) = 'on' then
+    return;
+  end if;
+  begin
+    wake := pg_catalog.nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+    -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
+    if wake is null or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+      select
+          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
+          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
+        into webhook_url, webhook_secret;
+      if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
+        raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
+          '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
+        return;
+      end if;
+      stage := 'sign';
+      body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
+      msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
+      msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
+      -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
+      wake := pg_catalog.jsonb_build_object(
+        'url', webhook_url,
+        'body', body,
+        'until', msg_timestamp + 60,
+        'headers', pg_catalog.jsonb_build_object(
+          'Content-Type', 'application/json',
+          'webhook-id', msg_id,
+          'webhook-timestamp', msg_timestamp::text,
+          'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
+        )
+      );
+      perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+    end if;
+    -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
+    stage := 'net';
+    perform net.http_post(
+      url := wake ->> 'url',
+      body := wake -> 'body',
+      params := '{}'::jsonb,
+      headers := wake -> 'headers',
+      timeout_milliseconds := 5000
+    );
+    perform pg_catalog.set_config('profile_sync.woken', 'on', true);
+  exception when others then
+    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
+    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
+      raise warning 'profile_sync: Vault is not available (%); % changed auth users queued without a wake-up', sqlerrm, queued;
+    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
+      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (%); '
+        '% changed auth users queued without a wake-up', sqlerrm, queued;
+    else
+      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)', queued, sqlerrm, sqlstate;
+    end if;
+  end;
+end
+$$;
+
+/*
+ * profile_sync.notify_auth_user_change(): the statement-level trigger function on auth.users
+ * (after insert, after update, after delete; transition tables changed_new / changed_old):
+ * queues every changed user in one insert (profile_sync.enqueue_users: a bulk import is one
+ * statement's work), then wakes auth-webhook once per transaction (wake_up_drain). For an
+ * UPDATE only users whose synced columns changed are queued (the filter the row trigger's WHEN
+ * clause held). Never fails the auth write: a failure to queue is one warning for the statement,
+ * with the count (reconcile repairs those users). Security definer: Auth's role may not write
+ * profile_sync. TRUNCATE (the retired trigger below): nothing to do.
  */
 create or replace function profile_sync.notify_auth_user_change()
 returns trigger
@@ -119,86 +182,83 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
-  webhook_url text;
-  webhook_secret text;
-  payload jsonb;
-  msg_id text;
-  msg_timestamp bigint;
-  stage text := 'vault';
+  queued bigint;
 begin
+  if tg_op = 'TRUNCATE' then
+    return null;
+  end if;
   begin
-    select
-        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
-        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
-      into webhook_url, webhook_secret;
-    if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
-      raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret '
-        'must be set; % on auth.users not sent to auth-webhook', tg_op;
-      return null;
-    end if;
-
-    stage := 'sign';
-    payload := pg_catalog.jsonb_build_object(
-      'type', tg_op,
-      'table', tg_table_name,
-      'schema', tg_table_schema,
-      'record', case when tg_op <> 'DELETE' then profile_sync.auth_user_webhook_record(new) end,
-      'old_record', case when tg_op <> 'INSERT' then profile_sync.auth_user_webhook_record(old) end
-    );
-    msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
-    -- The wall clock, not now(): the receiver allows 5 minutes from this moment.
-    msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
-
-    -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly payload::text. A timeout above
-    -- pg_net's 1 s webhook default, for a cold-started function.
-    stage := 'net';
-    perform net.http_post(
-      url := webhook_url,
-      body := payload,
-      params := '{}'::jsonb,
-      headers := pg_catalog.jsonb_build_object(
-        'Content-Type', 'application/json',
-        'webhook-id', msg_id,
-        'webhook-timestamp', msg_timestamp::text,
-        'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, payload::text, webhook_secret)
-      ),
-      timeout_milliseconds := 5000
-    );
-  exception when others then
-    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
-    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
-      raise warning 'profile_sync: Vault is not available; % on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
-    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
-      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed; '
-        '% on auth.users not sent to auth-webhook (%)', tg_op, sqlerrm;
+    if tg_op = 'INSERT' then
+      queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+    elsif tg_op = 'DELETE' then
+      queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
-      raise warning 'profile_sync: % on auth.users not sent to auth-webhook: % (SQLSTATE %)', tg_op, sqlerrm, sqlstate;
+      queued := profile_sync.enqueue_users(array(
+        select n.id from changed_new n join changed_old o on o.id = n.id
+        where o.email is distinct from n.email
+          or o.phone is distinct from n.phone
+          or o.raw_user_meta_data is distinct from n.raw_user_meta_data
+          or o.raw_app_meta_data is distinct from n.raw_app_meta_data
+          or o.is_anonymous is distinct from n.is_anonymous
+          or o.email_confirmed_at is distinct from n.email_confirmed_at
+          or o.last_sign_in_at is distinct from n.last_sign_in_at
+          or o.deleted_at is distinct from n.deleted_at));
     end if;
+  exception when others then
+    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
+    if tg_op = 'DELETE' then
+      queued := (select count(*) from changed_old);
+    else
+      queued := (select count(*) from changed_new);
+    end if;
+    raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
+      'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
+    return null;
   end;
+  if queued > 0 then
+    perform profile_sync.wake_up_drain(queued);
+  end if;
   return null;
 end
 $$;
 
-create or replace trigger profile_sync_auth_user_inserted_or_deleted
-  after insert or delete on auth.users
-  for each row execute function profile_sync.notify_auth_user_change();
+create or replace trigger profile_sync_auth_users_inserted
+  after insert on auth.users
+  referencing new table as changed_new
+  for each statement execute function profile_sync.notify_auth_user_change();
 
 create or replace trigger profile_sync_auth_user_updated
   after update on auth.users
-  for each row
-  when (
-    old.email is distinct from new.email
-    or old.phone is distinct from new.phone
-    or old.raw_user_meta_data is distinct from new.raw_user_meta_data
-    or old.raw_app_meta_data is distinct from new.raw_app_meta_data
-    or old.is_anonymous is distinct from new.is_anonymous
-    or old.email_confirmed_at is distinct from new.email_confirmed_at
-    or old.last_sign_in_at is distinct from new.last_sign_in_at
-    or old.deleted_at is distinct from new.deleted_at
-  )
-  execute function profile_sync.notify_auth_user_change();
+  referencing old table as changed_old new table as changed_new
+  for each statement execute function profile_sync.notify_auth_user_change();
+
+create or replace trigger profile_sync_auth_users_deleted
+  after delete on auth.users
+  referencing old table as changed_old
+  for each statement execute function profile_sync.notify_auth_user_change();
+
+-- Earlier versions sent one webhook per row from a row trigger of this name. Dropping a trigger
+-- takes owning auth.users, which the hosted `postgres` role does not: where the drop is refused
+-- the trigger is replaced by one that never fires for a row (after truncate, doing nothing), in
+-- this same transaction as the queue's triggers, so no change is sent twice or missed.
+do $$
+begin
+  if exists (select 1 from pg_catalog.pg_trigger t where t.tgrelid = 'auth.users'::regclass
+      and t.tgname = 'profile_sync_auth_user_inserted_or_deleted') then
+    begin
+      drop trigger profile_sync_auth_user_inserted_or_deleted on auth.users;
+    exception when insufficient_privilege then
+      create or replace trigger profile_sync_auth_user_inserted_or_deleted
+        after truncate on auth.users
+        for each statement execute function profile_sync.notify_auth_user_change();
+    end;
+  end if;
+end
+$$;
+drop function if exists profile_sync.auth_user_webhook_record(auth.users);
 
 /*
  * profile_sync.forget_deleted_user(): trigger function on auth.users (after delete, per row):

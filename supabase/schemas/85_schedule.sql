@@ -3,6 +3,10 @@
 -- profile_sync_admin_key at each run. Where pg_cron is not offered this schedules nothing and
 -- applies cleanly. Change it with profile_sync.schedule_reconcile('<cron>'); stop it with
 -- profile_sync.unschedule_reconcile() (README "Scheduling").
+-- And the delivery drain: pg_cron runs `call profile_sync.drain_deliveries()` every 5 seconds
+-- (every minute where pg_cron is older than 1.5, which has no seconds), so a lost wake-up costs
+-- seconds. It runs in the database: no HTTP call, no Vault read, and it delivers while the
+-- functions are down.
 
 /*
  * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
@@ -70,6 +74,68 @@ begin
     raise notice 'profile_sync: pg_cron is not installed; reconcile is not scheduled';
   elsif not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
     perform profile_sync.schedule_reconcile();
+  end if;
+end
+$$;
+
+/*
+ * profile_sync.schedule_drain(schedule): (re)schedules the pg_cron job 'profile-sync-drain',
+ * which drains the delivery queue in SQL (call profile_sync.drain_deliveries()); default every
+ * 5 seconds, falling back to every minute on a pg_cron before 1.5 (no seconds). Returns the job
+ * id. Raises 55000 without pg_cron. Callers: the database owner only.
+ */
+create or replace function profile_sync.schedule_drain(schedule text default '5 seconds')
+returns bigint
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
+      using errcode = '55000';
+  end if;
+  begin
+    return cron.schedule('profile-sync-drain', schedule, 'call profile_sync.drain_deliveries()');
+  exception when others then
+    if schedule !~ 'second' then
+      raise;
+    end if;
+    raise notice 'profile_sync: this pg_cron takes no seconds (1.5+ does); draining every minute';
+    return cron.schedule('profile-sync-drain', '* * * * *', 'call profile_sync.drain_deliveries()');
+  end;
+end
+$$;
+
+/*
+ * profile_sync.unschedule_drain(): removes the 'profile-sync-drain' job; false when there was
+ * none (or no pg_cron). Callers: the database owner only.
+ */
+create or replace function profile_sync.unschedule_drain()
+returns boolean
+language plpgsql
+volatile
+security definer
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    return false;
+  end if;
+  if not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
+    return false;
+  end if;
+  return cron.unschedule('profile-sync-drain');
+end
+$$;
+
+do $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise notice 'profile_sync: pg_cron is not installed; the delivery queue is drained by wake-ups only';
+  elsif not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
+    perform profile_sync.schedule_drain();
   end if;
 end
 $$;
