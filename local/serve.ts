@@ -9,6 +9,8 @@ import { startLocalStack } from './stack.ts';
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
 const RECONCILE_EVERY_MS = 10 * 60_000;
+/** How often the stack drains the delivery queue itself, as the pg_cron job profile-sync-drain does. */
+const DRAIN_EVERY_MS = 5_000;
 
 const env = Deno.env.toObject();
 try {
@@ -20,6 +22,7 @@ try {
     relay: local,
     devTokens: env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1',
     reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
+    drainEveryMs: local ? DRAIN_EVERY_MS : undefined,
   });
   let stopping = false;
   const stop = async () => {

@@ -1,7 +1,8 @@
 /**
  * The local stack in one Deno process: every function at /functions/v1/<name> (the function
  * sees /<name>/…, as behind Supabase's gateway), the dev JWKS at /auth/v1/.well-known/jwks.json,
- * and, on the embedded database, the pg_net relay. Used by `npm run dev` and by the tests.
+ * and, on the embedded database, the pg_net relay and the delivery drain timer (what pg_cron does
+ * on Supabase). Used by `npm run dev` and by the tests.
  * @module
  */
 import { RUN_SESSIONS } from '../shared/reconcile-connections.ts';
@@ -13,6 +14,7 @@ import { DEV_JWKS } from './dev-keys.ts';
 import { DEV_TOKEN_PATH, devTokenResponse } from './dev-token.ts';
 import { FUNCTIONS } from './functions.ts';
 import { startRelay } from './relay.ts';
+import { createDrainer } from '../shared/deliveries.ts';
 import { setRolePolicy } from '../shared/sync.ts';
 import type { Relay } from './relay.ts';
 
@@ -37,6 +39,8 @@ export type StackOptions = {
   devTokens?: boolean;
   /** Call reconcile every this many ms, as the pg_cron job does on Supabase (no pg_cron locally). */
   reconcileEveryMs?: number;
+  /** Drain the delivery queue every this many ms, as the pg_cron job profile-sync-drain does. */
+  drainEveryMs?: number;
   /** The functions to serve, by name: this repository's by default (e.g. the copies init installed). */
   functions?: Record<string, AppFactory>;
 };
@@ -87,6 +91,10 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   const schedule = options.reconcileEveryMs
     ? setInterval(() => void scheduledReconcile(apps.reconcile, deps, log), options.reconcileEveryMs)
     : undefined;
+  const drainer = options.drainEveryMs ? createDrainer(deps.sql, log, { source: 'pg_cron' }) : undefined;
+  const drainTimer = drainer
+    ? setInterval(() => void drainer.drain().catch((err) => log.warn('scheduled drain failed', { err })), options.drainEveryMs)
+    : undefined;
   return {
     url: `http://127.0.0.1:${port}`,
     port,
@@ -94,6 +102,8 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
     relay,
     async close() {
       clearInterval(schedule);
+      clearInterval(drainTimer);
+      await drainer?.drain().catch(() => {});
       await relay?.close();
       await server.shutdown();
       await deps.sql.end({ timeout: 1 });

@@ -1,6 +1,8 @@
 /**
- * auth-webhook: receives the signed Database Webhook the auth.users trigger sends through pg_net,
- * verifies it (Standard Webhooks) before anything else, and syncs the named user via the core.
+ * auth-webhook: drains the delivery queue (profile_sync.deliveries) when the auth.users triggers'
+ * signed wake-up arrives through pg_net; a signed single-record Database Webhook
+ * ({type, table, schema, record, old_record}) is a wake-up for its user, answered with that
+ * user's outcome. Every request is verified (Standard Webhooks) before anything else.
  * Unauthenticated requests cost as little as possible: the headers are checked before a byte of
  * the body is read, the body is capped at what an auth.users event can be, and the HMAC is
  * WebCrypto's.
@@ -18,7 +20,10 @@ import {
   readBodyInto,
 } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
+import { claimDeliveries, createDrainer, isQueueMissing, settleDeliveries } from '../../shared/deliveries.ts';
+import type { Sql } from '../../shared/db.ts';
 import { syncUser } from '../../shared/sync.ts';
+import type { SyncResult } from '../../shared/sync.ts';
 import { createWebhookVerifier, MAX_PREFIX_BYTES } from '../../shared/webhook.ts';
 import type { WebhookVerifier } from '../../shared/webhook.ts';
 import { parseAuthUserEvent } from '../../shared/webhook-payload.ts';
@@ -43,6 +48,29 @@ const UNVERIFIED_BODIES = 32;
  */
 const UNVERIFIED_BYTES_PER_SECOND = 16 * 1024 * 1024;
 
+/** The body of the triggers' wake-up (profile_sync.wake_up_drain): no user data. */
+const isWakeUp = (body: unknown) =>
+  typeof body === 'object' && body !== null && (body as Record<string, unknown>).type === 'WAKE_UP' &&
+  (body as Record<string, unknown>).schema === 'profile_sync' && (body as Record<string, unknown>).table === 'deliveries';
+
+/**
+ * A single-record payload's user, through the queue: queued if absent, claimed (unless a drain
+ * holds it: then synced directly for the answer) and settled, so a failure is retried like any
+ * delivery. On a database not migrated to the queue yet (functions deployed before `db push`),
+ * the user is synced directly, as before the queue.
+ */
+async function deliverOne(sql: Sql, userId: string): Promise<SyncResult> {
+  let claimed: string[];
+  try {
+    claimed = await claimDeliveries(sql, 0, [userId]);
+  } catch (err) {
+    if (!isQueueMissing(err)) throw err;
+    return await syncUser(sql, userId, 'auth-webhook');
+  }
+  const results = await settleDeliveries(sql, claimed, 'auth-webhook');
+  return results.find((r) => r.user_id === userId) ?? await syncUser(sql, userId, 'auth-webhook');
+}
+
 export function createApp(deps: Deps) {
   const { config, sql } = deps;
   const verify = verifierOrNone(deps);
@@ -55,6 +83,7 @@ export function createApp(deps: Deps) {
     return app;
   }
 
+  const drainer = createDrainer(sql, deps.log);
   const maxBytes = Math.min(config.maxBodyBytes, config.webhookMaxBodyBytes);
   // Unverified bodies are read into reusable buffers (10 MiB at the default cap), at a bounded rate.
   const buffers = createBodyBuffers({
@@ -79,8 +108,14 @@ export function createApp(deps: Deps) {
     } finally {
       lease.release();
     }
-    const { type, userId } = parseAuthUserEvent(parseJson(text));
-    const { outcome } = await syncUser(sql, userId, 'auth-webhook');
+    const body = parseJson(text);
+    if (isWakeUp(body)) {
+      const report = await drainer.drain();
+      logOutcome(c, 'queue drained', { ...report, webhook_id: c.req.header('webhook-id') });
+      return c.json(report);
+    }
+    const { type, userId } = parseAuthUserEvent(body);
+    const { outcome } = await deliverOne(sql, userId);
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.
     if (outcome === 'not_found' && type !== 'DELETE') throw new AppError('user_not_found');
     const result = { user_id: userId, outcome: outcome === 'not_found' ? 'deleted' : outcome };

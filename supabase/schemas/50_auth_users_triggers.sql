@@ -84,12 +84,13 @@ $$;
  * {"type":"WAKE_UP","schema":"profile_sync","table":"deliveries"} queued with net.http_post,
  * which pg_net sends after commit (nothing for a transaction that rolls back). URL and secret
  * come from the Vault secrets profile_sync_webhook_url / profile_sync_webhook_secret.
- * The signed request is made once a minute per session and kept in the session setting
- * profile_sync.wake_up (URL, body, headers; a signature over that fixed body, valid for the
- * receiver's 5 minutes; never the secret): so a signup reads no Vault and computes no HMAC.
+ * The signed request is made once a minute per session (or when a Vault secret changes) and kept
+ * in the session setting profile_sync.wake_up (URL, body, headers: a signature over that fixed
+ * body, valid for the receiver's 5 minutes; never the secret): so a signup decrypts no Vault
+ * secret and computes no HMAC.
  * Replaying it can only make auth-webhook drain. Never raises: a missing Vault secret or pg_net
- * is one warning for the statement, with the number of users it queued; the queue keeps them for
- * the pg_cron drain (profile-sync-drain) and reconcile. Internal: the auth.users triggers.
+ * is one warning for the transaction, with the number of users its statement queued; the queue
+ * keeps them for the pg_cron drain (profile-sync-drain) and reconcile. Internal: the triggers.
  */
 create or replace function profile_sync.wake_up_drain(queued bigint)
 returns void
@@ -101,6 +102,7 @@ set jit = off
 as $$
 declare
   wake jsonb;
+  version text;
   webhook_url text;
   webhook_secret text;
   body jsonb;
@@ -111,10 +113,17 @@ begin
   if pg_catalog.current_setting('profile_sync.woken', true) = 'on' then
     return;
   end if;
+  -- One attempt per transaction, sent or not (so a missing secret is one warning per transaction).
+  perform pg_catalog.set_config('profile_sync.woken', 'on', true);
   begin
-    wake := pg_catalog.nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+    wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+    -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
+    -- a changed or rotated secret is used at once.
+    version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
+      from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
     -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
-    if wake is null or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+    if wake is null or wake ->> 'version' is distinct from version
+        or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
       select
           (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
           (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
@@ -133,6 +142,7 @@ begin
         'url', webhook_url,
         'body', body,
         'until', msg_timestamp + 60,
+        'version', version,
         'headers', pg_catalog.jsonb_build_object(
           'Content-Type', 'application/json',
           'webhook-id', msg_id,
@@ -151,7 +161,6 @@ begin
       headers := wake -> 'headers',
       timeout_milliseconds := 5000
     );
-    perform pg_catalog.set_config('profile_sync.woken', 'on', true);
   exception when others then
     -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
     if stage = 'vault' and sqlstate in ('3F000', '42P01') then

@@ -1,7 +1,8 @@
 /**
- * The auth.users trigger can never fail the auth write: with Vault secrets missing or malformed,
- * Vault or pg_net absent, net.http_post raising, or the function down, inserts, updates and
- * deletes all commit; the trigger only raises a warning (which never quotes the secret).
+ * The auth.users triggers can never fail the auth write: with Vault secrets missing or malformed,
+ * Vault or pg_net absent, net.http_post raising, the queue refusing, or the function down,
+ * inserts, updates and deletes all commit; the triggers only raise a warning (one per
+ * transaction, never quoting the secret), and the changed users wait in the queue.
  */
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
@@ -45,13 +46,18 @@ async function writeAsAuth(sql: postgres.Sql): Promise<void> {
 }
 
 const queued = async (sql: postgres.Sql) => (await sql`select count(*)::int as n from net.http_request_queue`)[0].n;
+/**
+ * writeAsAuth's changes queue one user once (the update and the delete of a waiting user add
+ * nothing), so one wake-up is tried: one warning.
+ */
+const WARNINGS = 1;
 
 Deno.test('trigger: Vault secrets not set → the write commits, a warning says what to set', () =>
   withWarnings('trg_no_secrets', async (_db, sql, warnings) => {
     await writeAsAuth(sql);
     assert.equal(await queued(sql), 0);
-    assert.equal(warnings.length, 3, warnings.join('\n'));
-    assert.match(warnings[0], /profile_sync_webhook_url and profile_sync_webhook_secret must be set; INSERT/);
+    assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
+    assert.match(warnings[0], /profile_sync_webhook_url and profile_sync_webhook_secret must be set; 1 changed auth users queued without a wake-up/);
   }));
 
 Deno.test('trigger: a malformed secret in Vault → the write commits, the warning hides the secret', () =>
@@ -60,7 +66,7 @@ Deno.test('trigger: a malformed secret in Vault → the write commits, the warni
     await setWebhookVault(sql, 'http://127.0.0.1:9/x', bad);
     await writeAsAuth(sql);
     assert.equal(await queued(sql), 0);
-    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
     assert.match(warnings[0], /must be v1,whsec_<base64>/);
     assert.ok(warnings.every((w) => !w.includes('TOPSECRETVALUE')), warnings.join('\n'));
   }));
@@ -80,8 +86,8 @@ Deno.test('trigger: net.http_post raising → the write commits with a warning',
       end $$`;
     await writeAsAuth(sql);
     assert.equal(await queued(sql), 0, 'the failed call left nothing behind');
-    assert.equal(warnings.length, 3, warnings.join('\n'));
-    assert.match(warnings[0], /INSERT on auth.users not sent to auth-webhook: pg_net: out of queue space \(SQLSTATE 53100\)/);
+    assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
+    assert.match(warnings[0], /1 changed auth users queued without a wake-up: pg_net: out of queue space \(SQLSTATE 53100\)/);
   }));
 
 Deno.test('trigger: pg_net not installed → the write commits with a warning', () =>
@@ -89,8 +95,8 @@ Deno.test('trigger: pg_net not installed → the write commits with a warning', 
     await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
     await sql`drop schema net cascade`;
     await writeAsAuth(sql);
-    assert.equal(warnings.length, 3, warnings.join('\n'));
-    assert.match(warnings[0], /pg_net .* is not installed; INSERT/);
+    assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
+    assert.match(warnings[0], /pg_net .* is not installed .*1 changed auth users queued without a wake-up/);
   }));
 
 Deno.test('trigger: Vault not installed → the write commits with a warning', () =>
@@ -98,8 +104,8 @@ Deno.test('trigger: Vault not installed → the write commits with a warning', (
     await sql`drop schema vault cascade`;
     await writeAsAuth(sql);
     assert.equal(await queued(sql), 0);
-    assert.equal(warnings.length, 3, warnings.join('\n'));
-    assert.match(warnings[0], /Vault is not available; INSERT/);
+    assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
+    assert.match(warnings[0], /Vault is not available .*1 changed auth users queued without a wake-up/);
   }));
 
 Deno.test('trigger: the function down → the write commits, the response row records the error', () =>
@@ -121,4 +127,34 @@ Deno.test('trigger: the function down → the write commits, the response row re
     } finally {
       await stack.close();
     }
+  }));
+
+Deno.test('trigger: the queue refusing → the write commits, one warning for the statement with the count', () =>
+  withWarnings('trg_queue_refuses', async (_db, sql, warnings) => {
+    await sql`alter table profile_sync.deliveries add constraint refuse_all check (false) not valid`;
+    const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    await sql.begin(async (tx) => {
+      await tx`set local role supabase_auth_admin`;
+      for (const id of ids) await insertAuthUser(tx as never, { id });
+    });
+    const [{ n }] = await sql`select count(*)::int as n from auth.users where id = any(${ids}::uuid[])`;
+    assert.equal(n, 3);
+    assert.equal(warnings.length, 3, warnings.join('\n'));
+    assert.match(warnings[0], /1 auth users changed by this INSERT, not queued for auth-webhook: .*refuse_all.*reconcile repairs them/);
+  }));
+
+Deno.test('trigger: Vault secrets not set → a bulk insert of 500 users is one warning, with the count', () =>
+  withWarnings('trg_bulk_warning', async (_db, sql, warnings) => {
+    await sql.begin(async (tx) => {
+      await tx`set local role supabase_auth_admin`;
+      await tx`insert into auth.users (instance_id, id, aud, role, email, raw_app_meta_data, raw_user_meta_data,
+          created_at, updated_at, confirmation_token, recovery_token, email_change_token_new, email_change)
+        select '00000000-0000-0000-0000-000000000000', gen_random_uuid(), 'authenticated', 'authenticated',
+          'bulk' || i || '@example.com', '{"provider":"email"}', '{}', now(), now(), '', '', '', ''
+        from generate_series(1, 500) i`;
+    });
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /500 changed auth users queued without a wake-up/);
+    const [{ n }] = await sql`select count(*)::int as n from profile_sync.deliveries`;
+    assert.equal(n, 500);
   }));

@@ -23,13 +23,21 @@ export type TestStack = LocalStack & { logs: string[]; supabaseUrl: string };
  */
 export async function startTestStack(
   dbUrl: string,
-  options: { env?: Record<string, string | undefined>; relay?: boolean; port?: number; functions?: StackOptions['functions'] } = {},
+  options: {
+    env?: Record<string, string | undefined>;
+    relay?: boolean;
+    port?: number;
+    functions?: StackOptions['functions'];
+    drainEveryMs?: number;
+  } = {},
 ): Promise<TestStack> {
   const port = options.port ?? freePort();
   const supabaseUrl = `http://127.0.0.1:${port}`;
   const env: Record<string, string | undefined> = { ...devEnv(dbUrl, supabaseUrl), ...options.env };
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', sink: (line) => logs.push(line) });
-  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log, functions: options.functions });
+  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log, functions: options.functions,
+    drainEveryMs: options.drainEveryMs,
+  });
   return Object.assign(stack, { logs, supabaseUrl });
 }
