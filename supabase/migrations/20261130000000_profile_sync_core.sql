@@ -1484,6 +1484,12 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+-- jit = off: see docs/reliability.md, "JIT". The plan is made once per session and reused:
+-- planning this statement (~3 ms) costs more than a one-user sync (~1 ms), and left to choose,
+-- Postgres would plan it afresh on every call (the reused plan, estimated for unnest's 10 ids,
+-- never looks cheaper than one made for the actual 1). The reused plan probes each table by key,
+-- the best plan for 1 id and for 10,000; a plan made while a table was nearly empty (a seq scan of
+-- a page) lasts only until autovacuum analyzes the table, which invalidates it.
 set jit = off
 set plan_cache_mode = force_generic_plan
 $tpl$, $tpl$
@@ -1826,6 +1832,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_column
 declare
@@ -1886,6 +1893,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_variable
 declare
@@ -2149,6 +2157,7 @@ returns bigint
 language sql
 stable
 set search_path = ''
+set jit = off
 as $$
   select greatest(pg_catalog.pg_stat_get_live_tuples(rel), c.reltuples::bigint, 0)
   from pg_catalog.pg_class c
@@ -2171,6 +2180,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'  -- up to 65536 groups per chunk, hashed in memory
 as $$
 declare
@@ -2245,6 +2255,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 begin
   -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
@@ -2350,6 +2361,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -2394,6 +2406,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   -- about what classifying ranges row by row costs as much as one pass over a million users; the
@@ -2451,6 +2464,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select d.auth_users, d.profiles, e.missing, e.stale, e.orphaned, e.samples
   from profile_sync.drift_scope() d
@@ -2572,6 +2586,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select l.pid from pg_catalog.pg_locks l
   where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
@@ -2591,6 +2606,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -2620,6 +2636,7 @@ language sql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     (count(*) filter (where r.outcome = 'created'))::integer,
@@ -2651,6 +2668,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -2780,6 +2798,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -2877,6 +2896,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run_started timestamptz;
@@ -2926,6 +2946,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   pg profile_sync.reconcile_pages%rowtype;
@@ -2973,6 +2994,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -3013,6 +3035,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   changed bigint;
@@ -3059,6 +3082,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -3123,6 +3147,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     d.auth_users, d.profiles, d.missing, d.stale, d.orphaned,

@@ -439,6 +439,12 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+-- jit = off: see docs/reliability.md, "JIT". The plan is made once per session and reused:
+-- planning this statement (~3 ms) costs more than a one-user sync (~1 ms), and left to choose,
+-- Postgres would plan it afresh on every call (the reused plan, estimated for unnest's 10 ids,
+-- never looks cheaper than one made for the actual 1). The reused plan probes each table by key,
+-- the best plan for 1 id and for 10,000; a plan made while a table was nearly empty (a seq scan of
+-- a page) lasts only until autovacuum analyzes the table, which invalidates it.
 set jit = off
 set plan_cache_mode = force_generic_plan
 $tpl$, $tpl$
@@ -781,6 +787,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_column
 declare
@@ -841,6 +848,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_variable
 declare
