@@ -10,6 +10,7 @@ import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
+import { deliveryStatus } from '../shared/deliveries.ts';
 import { count, describeRun, table } from './output.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -26,6 +27,8 @@ export const VAULT_SECRETS = [
   'profile_sync_admin_key',
 ] as const;
 export const CRON_JOB = 'profile-sync-reconcile';
+/** The pg_cron job that drains the delivery queue (85_schedule.sql). */
+export const DRAIN_JOB = 'profile-sync-drain';
 const TRIGGER_FUNCTION = 'notify_auth_user_change';
 /** The trigger function that deletes a deleted auth user's bookkeeping. */
 const FORGET_FUNCTION = 'forget_deleted_user';
@@ -75,7 +78,7 @@ const trigger: Check = async (sql) => {
   const rows = all.filter((r) => r.function === TRIGGER_FUNCTION);
   if (rows.length === 0) {
     return fail(`no trigger on auth.users calls profile_sync.${TRIGGER_FUNCTION}(): signups and changes are not pushed`,
-      'create the triggers profile_sync_auth_user_inserted_or_deleted and profile_sync_auth_user_updated on auth.users (apply the profile-sync migrations: `supabase db push`)');
+      'create the triggers profile_sync_auth_users_inserted, profile_sync_auth_user_updated and profile_sync_auth_users_deleted on auth.users (apply the profile-sync migrations: `supabase db push`)');
   }
   if (!all.some((r) => r.function === FORGET_FUNCTION)) {
     return fail(`no trigger on auth.users calls profile_sync.${FORGET_FUNCTION}(): deleted users keep their bookkeeping`,
@@ -158,9 +161,13 @@ const cronJob: Check = async (sql) => {
   }
   const [job] = await sql`select jobid, schedule, active from cron.job where jobname = ${CRON_JOB}`;
   if (!job) return fail(`no pg_cron job '${CRON_JOB}'`, 'select profile_sync.schedule_reconcile();');
-  return job.active
-    ? ok(`'${CRON_JOB}' every '${job.schedule}' (job ${job.jobid})`)
-    : fail(`job '${CRON_JOB}' is inactive`, `select cron.alter_job(${job.jobid}, active := true);`);
+  if (!job.active) return fail(`job '${CRON_JOB}' is inactive`, `select cron.alter_job(${job.jobid}, active := true);`);
+  const [drain] = await sql`select jobid, schedule, active from cron.job where jobname = ${DRAIN_JOB}`;
+  if (!drain) {
+    return fail(`no pg_cron job '${DRAIN_JOB}': the delivery queue drains on wake-ups only`, 'select profile_sync.schedule_drain();');
+  }
+  if (!drain.active) return fail(`job '${DRAIN_JOB}' is inactive`, `select cron.alter_job(${drain.jobid}, active := true);`);
+  return ok(`'${CRON_JOB}' every '${job.schedule}' (job ${job.jobid}), '${DRAIN_JOB}' every '${drain.schedule}' (job ${drain.jobid})`);
 };
 
 const cronRuns: Check = async (sql) => {
@@ -204,6 +211,24 @@ const deliveries: Check = async (sql) => {
   if (row.failed === 0) return ok(`${count(row.total)} in the last 6 h, none failed`);
   return warn(`${count(row.failed)} of ${count(row.total)} pg_net requests in the last 6 h failed (latest: ${oneLine(row.latest)})`,
     'check the URLs and keys in Vault and the function logs; pg_net does not retry, reconcile repairs what was lost');
+};
+
+/** Oldest due row older than this (seconds): the drain is not keeping up, or nothing drains. */
+export const QUEUE_AGE_WARN_S = 60;
+
+const deliveryQueue: Check = async (sql) => {
+  const d = await deliveryStatus(sql);
+  if (!d) return fail('no delivery queue (profile_sync.deliveries)', 'apply the profile-sync migrations: `supabase db push`');
+  const summary = `${count(d.queued)} queued, ${count(d.retrying)} retrying, ${count(d.dead)} dead`;
+  if (d.dead > 0) {
+    return warn(`${summary}: ${count(d.dead)} deliveries gave up after every attempt`,
+      'see `profile-sync deliveries --dead` for their errors; fix the cause, then `profile-sync replay --dead`');
+  }
+  if (d.oldest_due_age_s > QUEUE_AGE_WARN_S) {
+    return warn(`${summary}; the oldest due delivery has waited ${count(d.oldest_due_age_s)} s`,
+      'check that auth-webhook is deployed and answers (`profile-sync deliveries` lists what waits) and that the pg_cron job profile-sync-drain runs');
+  }
+  return ok(summary);
 };
 
 const syncFailures: Check = async (sql) => {
@@ -354,6 +379,7 @@ const CHECKS: Record<string, Check> = {
   'pg_cron job': cronJob,
   'cron runs': cronRuns,
   'pg_net deliveries': deliveries,
+  'delivery queue': deliveryQueue,
   'sync failures': syncFailures,
   drift,
   'last reconcile': lastRun,

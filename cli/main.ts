@@ -1,5 +1,5 @@
 /**
- * `profile-sync` CLI: status, reconcile, sync and doctor over SUPABASE_DB_URL (the database owner
+ * `profile-sync` CLI: status, reconcile, sync, deliveries, replay and doctor over SUPABASE_DB_URL (the database owner
  * over a direct connection), each with --json; init and generate install into a project folder.
  * Exit 0 in sync, 1 when drift or failures remain, 2 on a usage or configuration error, with a
  * message saying what to fix.
@@ -12,6 +12,7 @@ import { isAppError } from '../shared/errors.ts';
 import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
+import { deliveriesCommand, replayCommand } from './deliveries.ts';
 import { doctor, doctorText } from './doctor.ts';
 import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
@@ -27,6 +28,9 @@ commands:
   status                                  users, profiles, drift, failures, last run
   reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
   sync <user-id>                          sync one user's profile now
+  deliveries [--dead]                     what waits in the delivery queue (--dead: dead letters)
+  replay <user-id…> | --dead | --since T  queue users again (ids, every dead letter, or auth
+                                          users changed since the ISO time T)
   doctor                                  check every moving part and say what to fix
 ${INSTALL_USAGE}
 
@@ -65,7 +69,15 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
   }
 }
 
-type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number };
+type Parsed = {
+  command: string;
+  positionals: string[];
+  json: boolean;
+  dryRun: boolean;
+  batchSize?: number;
+  dead: boolean;
+  since?: string;
+};
 
 function parse(argv: string[]): Parsed {
   let values, positionals;
@@ -77,6 +89,8 @@ function parse(argv: string[]): Parsed {
         json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         'batch-size': { type: 'string' },
+        dead: { type: 'boolean', default: false },
+        since: { type: 'string' },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -88,6 +102,10 @@ function parse(argv: string[]): Parsed {
   if (command !== 'reconcile' && (values['dry-run'] || values['batch-size'] !== undefined)) {
     throw new UsageError('--dry-run and --batch-size belong to `reconcile`');
   }
+  if (values.dead && command !== 'deliveries' && command !== 'replay') {
+    throw new UsageError('--dead belongs to `deliveries` and `replay`');
+  }
+  if (values.since !== undefined && command !== 'replay') throw new UsageError('--since belongs to `replay`');
   let batchSize: number | undefined;
   if (values['batch-size'] !== undefined) {
     const parsed = BatchSize.safeParse(Number(values['batch-size']));
@@ -97,9 +115,17 @@ function parse(argv: string[]): Parsed {
     }
     batchSize = parsed.data;
   }
-  const takesArg = command === 'sync';
-  if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);
-  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize };
+  const takes = command === 'replay' ? Infinity : command === 'sync' ? 1 : 0;
+  if (rest.length > takes) throw new UsageError(`unexpected argument: ${rest.slice(takes).join(' ')}`);
+  return {
+    command,
+    positionals: rest,
+    json: values.json,
+    dryRun: values['dry-run'],
+    batchSize,
+    dead: values.dead,
+    since: values.since,
+  };
 }
 
 /**
@@ -122,6 +148,8 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
   status: (ctx) => statusCommand(ctx),
   reconcile: (ctx, p) => reconcileCommand(ctx, { dryRun: p.dryRun, batchSize: p.batchSize }),
   sync: (ctx, p) => syncCommand(ctx, p.positionals[0]),
+  deliveries: (ctx, p) => deliveriesCommand(ctx, p.dead),
+  replay: (ctx, p) => replayCommand(ctx, { userIds: p.positionals, dead: p.dead, since: p.since }),
   doctor: async (ctx) => {
     const report = await doctor(ctx.sql);
     return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };

@@ -32,5 +32,11 @@ export function statusTable(s: ReconcileStatus): string {
     ['synced', `${s.synced_percent.toFixed(2)} %`],
     ['failures', count(s.failures)],
     ['last run', describeRun(s.last_run)],
+    ['deliveries', describeDeliveries(s.deliveries)],
   ]);
+}
+
+export function describeDeliveries(d: ReconcileStatus['deliveries']): string {
+  if (!d) return 'no queue (migrations not applied)';
+  return `${count(d.queued)} queued (oldest due ${count(d.oldest_due_age_s)} s), ${count(d.retrying)} retrying, ${count(d.dead)} dead`;
 }

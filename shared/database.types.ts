@@ -5,7 +5,49 @@ export type Database = {
   
   "profile_sync": {
           Tables: {
-            "failures": {
+            "deliveries": {
+                  Row: {
+                    "attempts": number,"changed_again": boolean,"claimed_at": string | null,"constraint_name": string | null,"dead_at": string | null,"due_at": string,"error_code": string | null,"last_error": string | null,"queued_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "attempts"?: number,"changed_again"?: boolean,"claimed_at"?: string | null,"constraint_name"?: string | null,"dead_at"?: string | null,"due_at"?: string,"error_code"?: string | null,"last_error"?: string | null,"queued_at"?: string,"user_id": string
+                  }
+                  Update: {
+                    "attempts"?: number,"changed_again"?: boolean,"claimed_at"?: string | null,"constraint_name"?: string | null,"dead_at"?: string | null,"due_at"?: string,"error_code"?: string | null,"last_error"?: string | null,"queued_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"delivery_hours": {
+                  Row: {
+                    "dead": number,"delivered": number,"hour": string,"retried": number
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "dead"?: number,"delivered"?: number,"hour": string,"retried"?: number
+                  }
+                  Update: {
+                    "dead"?: number,"delivered"?: number,"hour"?: string,"retried"?: number
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"delivery_settings": {
+                  Row: {
+                    "history_days": number,"max_attempts": number,"singleton": boolean
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "history_days"?: number,"max_attempts"?: number,"singleton"?: boolean
+                  }
+                  Update: {
+                    "history_days"?: number,"max_attempts"?: number,"singleton"?: boolean
+                  }
+                  Relationships: [
+                    
+                  ]
+                },"failures": {
                   Row: {
                     "attempts": number,"constraint_name": string | null,"error_code": string,"error_message": string | null,"first_seen": string,"last_seen": string,"source": string,"user_id": string
                   }
@@ -150,14 +192,16 @@ export type Database = {
 "apply_mapping":
 { Args: { "mapping": Json }; Returns: Json
                            },
-"auth_user_webhook_record":
-{ Args: { "u": unknown }; Returns: Json
-                           },
 "avatar_url_from":
 { Args: { "user_metadata": Json }; Returns: string
                            },
 "base64_secret_key":
 { Args: { "secret": string }; Returns: string
+                           },
+"claim_deliveries":
+{ Args: { "max_rows"?: number,"user_ids"?: (string)[] }; Returns: {
+              "user_id": string
+            }[]
                            },
 "clean_name":
 { Args: { "raw": string }; Returns: string
@@ -176,6 +220,24 @@ export type Database = {
                            },
 "default_mapping":
 { Args: Record<PropertyKey, never>; Returns: Json
+                           },
+"delivery_backoff":
+{ Args: { "attempt": number }; Returns: string
+                           },
+"delivery_history":
+{ Args: { "since": string }; Returns: {
+              "dead": number,"delivered": number,"hour": string,"retried": number
+            }[]
+                           },
+"delivery_list":
+{ Args: { "dead"?: boolean,"max_rows"?: number }; Returns: {
+              "attempts": number,"claimed": boolean,"constraint_name": string,"dead_at": string,"due_at": string,"error_code": string,"last_error": string,"queued_at": string,"user_id": string
+            }[]
+                           },
+"delivery_status":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "dead": number,"oldest_due_age_s": number,"queued": number,"retrying": number
+            }[]
                            },
 "drift_buckets":
 { Args: Record<PropertyKey, never>; Returns: {
@@ -207,6 +269,9 @@ export type Database = {
 { Args: Record<PropertyKey, never>; Returns: {
               "auth_users": number,"in_sync": boolean,"profiles": number
             }[]
+                           },
+"enqueue_users":
+{ Args: { "ids": (string)[] }; Returns: number
                            },
 "estimated_rows":
 { Args: { "rel": unknown }; Returns: number
@@ -328,14 +393,28 @@ export type Database = {
 "replace_pasted_triggers":
 { Args: { "target": unknown }; Returns: (string)[]
                            },
+"replay_deliveries":
+{ Args: { "dead"?: boolean,"since"?: string,"user_ids"?: (string)[] }; Returns: number
+                           },
 "safe_avatar_url":
 { Args: { "raw": string }; Returns: string
+                           },
+"schedule_drain":
+{ Args: { "schedule"?: string }; Returns: number
                            },
 "schedule_reconcile":
 { Args: { "schedule"?: string }; Returns: number
                            },
+"set_delivery_settings":
+{ Args: { "history_days"?: number,"max_attempts"?: number }; Returns: undefined
+                           },
 "set_role_policy":
 { Args: { "default_role": string,"self_assignable_roles"?: (string)[] }; Returns: undefined
+                           },
+"settle_deliveries":
+{ Args: { "ids": (string)[],"source"?: string }; Returns: {
+              "outcome": string,"user_id": string
+            }[]
                            },
 "standard_webhook_signature":
 { Args: { "body": string,"msg_id": string,"msg_timestamp": number,"secrets": string }; Returns: string
@@ -374,8 +453,14 @@ export type Database = {
 "target_table":
 { Args: Record<PropertyKey, never>; Returns: unknown
                            },
+"unschedule_drain":
+{ Args: Record<PropertyKey, never>; Returns: boolean
+                           },
 "unschedule_reconcile":
 { Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"wake_up_drain":
+{ Args: { "queued": number }; Returns: undefined
                            }
           }
           Enums: {

@@ -1,5 +1,5 @@
 /**
- * Reconcile's status view (counts, drift, failures, the last run), its mapping from SQL rows,
+ * Reconcile's status view (counts, drift, failures, the last run, the delivery queue), its mapping from SQL rows,
  * used by the reconcile function, the CLI and doctor; and a reader that lets concurrent callers
  * share one computation.
  * @module
@@ -7,6 +7,7 @@
 import type { Sql } from './db.ts';
 import { withDb } from './db.ts';
 import type { Database } from './database.types.ts';
+import { deliveryStatus } from './deliveries.ts';
 import { num } from './reconcile-types.ts';
 import type { ReconcileStatus, RunSummary } from './reconcile-types.ts';
 
@@ -14,11 +15,14 @@ type StatusRow = Database['profile_sync']['Functions']['reconcile_status']['Retu
 
 /** Counts, drift, synced share, failures and the last run; exact, and cheap at a million users. */
 export async function reconcileStatus(sql: Sql): Promise<ReconcileStatus> {
-  const [row] = await withDb(() =>
-    sql<StatusRow[]>`
-      select auth_users, profiles, missing, stale, orphaned, synced_percent, failures, last_run
-      from profile_sync.reconcile_status()`
-  );
+  const [[row], deliveries] = await Promise.all([
+    withDb(() =>
+      sql<StatusRow[]>`
+        select auth_users, profiles, missing, stale, orphaned, synced_percent, failures, last_run
+        from profile_sync.reconcile_status()`
+    ),
+    deliveryStatus(sql),
+  ]);
   return {
     auth_users: num(row.auth_users),
     profiles: num(row.profiles),
@@ -28,6 +32,7 @@ export async function reconcileStatus(sql: Sql): Promise<ReconcileStatus> {
     synced_percent: num(row.synced_percent),
     failures: num(row.failures),
     last_run: row.last_run ? toRunSummary(row.last_run as Record<string, unknown>) : null,
+    deliveries,
   };
 }
 

@@ -73,6 +73,8 @@ export type ReconcileStatus = {
   synced_percent: number;
   failures: number;
   last_run: RunSummary | null;
+  /** The delivery queue (shared/deliveries.ts); null on a database not migrated to it yet. */
+  deliveries: { queued: number; oldest_due_age_s: number; retrying: number; dead: number } | null;
 };
 
 /** postgres.js returns int8 and numeric as strings; the generated types say number. */

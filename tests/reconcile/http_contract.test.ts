@@ -11,7 +11,7 @@ import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
 
 const REPORT_KEYS = ['complete', 'created', 'deleted', 'dry_run', 'duration_ms', 'failed', 'missing', 'orphaned', 'run_id', 'stale', 'updated'];
 // computed_at / age_ms: when the (shared) status computation began, and how long ago
-const STATUS_KEYS = ['age_ms', 'auth_users', 'computed_at', 'failures', 'last_run', 'missing', 'orphaned', 'profiles', 'stale', 'synced_percent'];
+const STATUS_KEYS = ['age_ms', 'auth_users', 'computed_at', 'deliveries', 'failures', 'last_run', 'missing', 'orphaned', 'profiles', 'stale', 'synced_percent'];
 
 Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, shapes', async (t) => {
   const db = await freshDatabase('reconcile_http');
@@ -84,6 +84,7 @@ Deno.test('reconcile endpoint: credentials, body validation, methods, no CORS, s
       assert.equal(dry.json.run_id, null, 'a dry run writes no run');
       const status = await call({ method: 'GET', headers: { apikey: DEV_SECRET_KEY } });
       assert.deepEqual(Object.keys(status.json).sort(), STATUS_KEYS);
+      assert.deepEqual(Object.keys(status.json.deliveries as object).sort(), ['dead', 'oldest_due_age_s', 'queued', 'retrying']);
       assert.deepEqual(
         [status.json.auth_users, status.json.profiles, status.json.synced_percent, (status.json.last_run as { id: number }).id],
         [1, 1, 100, empty.json.run_id],

@@ -37,7 +37,7 @@ Deno.test({
     const sql = connect(url);
 
     await t.step('the migration registers the reconcile job, and its command posts with the Vault secrets', async () => {
-      const jobs = await sql`select jobname, schedule, command, active from cron.job`;
+      const jobs = await sql`select jobname, schedule, command, active from cron.job where jobname = 'profile-sync-reconcile'`;
       assert.equal(jobs.length, 1);
       assert.deepEqual([jobs[0].jobname, jobs[0].schedule, jobs[0].active], ['profile-sync-reconcile', '*/10 * * * *', true]);
       await sql`select vault.create_secret('https://ref.supabase.co/functions/v1/reconcile', 'profile_sync_reconcile_url')`;
@@ -51,14 +51,30 @@ Deno.test({
       );
     });
 
+    await t.step('the migration registers the drain job: every minute on this pg_cron (1.4 takes no seconds)', async () => {
+      const [job] = await sql`select schedule, command, active from cron.job where jobname = 'profile-sync-drain'`;
+      const [{ version }] = await sql`select extversion as version from pg_extension where extname = 'pg_cron'`;
+      const seconds = Number(version.split('.')[0]) > 1 || Number(version.split('.')[1]) >= 5;
+      assert.deepEqual([job.schedule, job.command, job.active], [seconds ? '5 seconds' : '* * * * *', 'call profile_sync.drain_deliveries()', true]);
+      // what the job runs delivers what the triggers queued (no function, no HTTP)
+      const id = await insertAuthUser(sql);
+      await sql.unsafe(job.command);
+      assert.equal((await sql`select count(*)::int as n from public.profiles where id = ${id}`)[0].n, 1);
+      assert.equal((await sql`select count(*)::int as n from profile_sync.deliveries`)[0].n, 0);
+    });
+
     await t.step('the schedule can be changed and turned off', async () => {
+      const reconcileJobs = () => sql`select schedule from cron.job where jobname = 'profile-sync-reconcile'`;
       await sql`select profile_sync.schedule_reconcile('*/5 * * * *')`;
-      assert.deepEqual((await sql`select schedule from cron.job`).map((j) => j.schedule), ['*/5 * * * *']);
+      assert.deepEqual((await reconcileJobs()).map((j) => j.schedule), ['*/5 * * * *']);
       assert.equal((await sql`select profile_sync.unschedule_reconcile() as off`)[0].off, true);
-      assert.equal((await sql`select count(*)::int as n from cron.job`)[0].n, 0);
+      assert.equal((await reconcileJobs()).length, 0);
       assert.equal((await sql`select profile_sync.unschedule_reconcile() as off`)[0].off, false);
       await sql`select profile_sync.schedule_reconcile()`;
-      assert.deepEqual((await sql`select schedule from cron.job`).map((j) => j.schedule), ['*/10 * * * *']);
+      assert.deepEqual((await reconcileJobs()).map((j) => j.schedule), ['*/10 * * * *']);
+      assert.equal((await sql`select profile_sync.unschedule_drain() as off`)[0].off, true);
+      assert.equal((await sql`select profile_sync.unschedule_drain() as off`)[0].off, false);
+      await sql`select profile_sync.schedule_drain()`;
     });
 
     await t.step('doctor passes when all is well', async () => {
