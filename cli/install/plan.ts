@@ -66,12 +66,14 @@ function planFunctionFiles(project: Project, lock: Lock, force: boolean, plan: P
 
 function planMigrations(project: Project, lock: Lock, options: PlanOptions, plan: Plan) {
   const core = coreMigrations();
-  const fresh = core.filter((m) => !lock.core[m.name]);
-  for (const m of core) {
+  // A core migration is written so that it applies again over itself (create or replace, if not
+  // exists, guarded blocks): one that changed upstream since it was installed (an upgrade, e.g.
+  // to the delivery queue) is restated in a new migration, whole, in one transaction: the
+  // triggers on auth.users are replaced atomically, so no change made during the push is lost.
+  const fresh = core.filter((m) => lock.core[m.name]?.sha256 !== sha256(m.content));
+  for (const m of fresh) {
     const installed = lock.core[m.name];
-    if (installed && installed.sha256 !== sha256(m.content)) {
-      plan.notes.push(`core migration ${m.name} changed upstream after ${installed.file} installed it; migrations are forward-only, so it is not applied again`);
-    }
+    if (installed) plan.notes.push(`core migration ${m.name} changed upstream since ${installed.file} installed it: the new migration applies its new version`);
   }
   const mappingSha = options.mapping !== undefined ? sha256(JSON.stringify(options.mapping)) : undefined;
   const mappingChanged = mappingSha !== undefined && lock.mapping?.sha256 !== mappingSha;

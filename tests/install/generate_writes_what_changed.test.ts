@@ -131,3 +131,27 @@ Deno.test('a new upstream core migration and a mapping edit together: one upgrad
     project.remove();
   }
 });
+
+Deno.test('an upgrade whose core migration changed upstream: one migration restating it, then nothing', async () => {
+  const project = await installed();
+  try {
+    const lock = JSON.parse(project.read(LOCK));
+    const [baseline] = Object.keys(lock.core);
+    // as if an earlier profile-sync (before the delivery queue) had installed another version
+    editLock(project, (l) => (l.core[baseline] as { sha256: string }).sha256 = sha('-- an earlier core\n'));
+    const before = project.migrations();
+    const run = await project.cli(['generate']);
+    assert.equal(run.code, 0, run.err);
+    const added = project.migrations().filter((m) => !before.includes(m));
+    assert.equal(added.length, 1);
+    assert.match(run.out, new RegExp(`core migration ${baseline} changed upstream`));
+    const sql = project.read(`supabase/migrations/${added[0]}`);
+    assert.equal(sql, Deno.readTextFileSync(new URL(`../../supabase/migrations/${baseline}`, import.meta.url)));
+    assert.match(sql, /create table if not exists profile_sync\.deliveries/);
+    const after = project.tree();
+    assert.equal((await project.cli(['generate'])).code, 0);
+    assert.deepEqual(project.tree(), after, 'a second generate writes nothing');
+  } finally {
+    project.remove();
+  }
+});
