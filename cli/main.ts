@@ -5,6 +5,7 @@
  * message saying what to fix.
  * @module
  */
+import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createDb, isDbUnavailable } from '../shared/db.ts';
@@ -56,7 +57,7 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
     return EXIT.inSync;
   }
   try {
-    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
+    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? process.cwd() });
   } catch (err) {
     const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
     if (!(err instanceof InstallError) && !parseError) throw err;
@@ -213,17 +214,4 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } finally {
     await ctx.sql.end({ timeout: 1 });
   }
-}
-
-if (import.meta.main) {
-  const code = await main(Deno.args, {
-    out: (text) => console.log(text),
-    err: (text) => console.error(text),
-    isTerminal: Deno.stderr.isTerminal(),
-    env: Deno.env.toObject(),
-    confirm: Deno.stdin.isTerminal()
-      ? (question) => Promise.resolve(/^y(es)?$|^$/i.test(prompt(`${question} [Y/n]`)?.trim() ?? 'n'))
-      : undefined,
-  });
-  Deno.exit(code);
 }
