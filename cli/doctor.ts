@@ -5,12 +5,12 @@
  * @module
  */
 import { readdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
 import { count, describeRun, table } from './output.ts';
-import { packageRoot } from './package-root.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
 export type CheckResult = { check: string; status: CheckStatus; message: string; fix?: string };
@@ -29,6 +29,7 @@ export const CRON_JOB = 'profile-sync-reconcile';
 const TRIGGER_FUNCTION = 'notify_auth_user_change';
 /** The trigger function that deletes a deleted auth user's bookkeeping. */
 const FORGET_FUNCTION = 'forget_deleted_user';
+const DEFAULT_MIGRATIONS_DIR = fileURLToPath(new URL('../supabase/migrations/', import.meta.url));
 
 const ok = (message: string) => ({ status: 'ok' as const, message });
 const warn = (message: string, fix?: string) => ({ status: 'warn' as const, message, fix });
@@ -363,7 +364,7 @@ const CHECKS: Record<string, Check> = {
  * database that cannot be reached at all is an error (AppError database_unavailable), not a report.
  */
 export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
-  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? `${packageRoot()}supabase/migrations/` };
+  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR };
   await withDb(() => sql`select 1`);
   const checks: CheckResult[] = [];
   for (const [check, run] of Object.entries(CHECKS)) {

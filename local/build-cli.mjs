@@ -2,7 +2,9 @@
 // `npm run build` (and `prepack`, so `npm pack` / `npm publish` always ship a fresh one): bundles the
 // CLI (cli/entry.ts and what it imports from cli/ and shared/) into dist/cli.mjs, plain JavaScript
 // for Node 20.11+ with no flags. npm packages stay imports, and each must be a runtime dependency
-// in package.json: the build fails otherwise, so the published package never lacks one.
+// in package.json: the build fails otherwise, so the published package never lacks one. dist/ sits one
+// folder below the package root, as cli/ does, so a module that finds profile-sync's own files
+// relative to itself (`new URL('../supabase/migrations/', import.meta.url)`) finds them either way.
 import { rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
