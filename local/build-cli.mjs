@@ -5,7 +5,8 @@
 // in package.json: the build fails otherwise, so the published package never lacks one. dist/ sits one
 // folder below the package root, as cli/ does, so a module that finds profile-sync's own files
 // relative to itself (`new URL('../supabase/migrations/', import.meta.url)`) finds them either way.
-import { rmSync } from 'node:fs';
+// It fails too when the bundle uses the Deno global, which Node does not have.
+import { readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -38,6 +39,9 @@ export async function buildCli() {
   if (missing.length) {
     throw new Error(`the CLI imports ${missing.join(', ')}: add ${missing.length > 1 ? 'them' : 'it'} to package.json "dependencies"`);
   }
+  // Node has no Deno global: the CLI's code uses node: APIs (Deno runs those too)
+  const denoUses = [...new Set(readFileSync(join(DIST, 'cli.mjs'), 'utf8').match(/\bDeno\.\w+/g) ?? [])];
+  if (denoUses.length) throw new Error(`the CLI uses ${denoUses.join(', ')}, which Node does not have: use node: APIs in cli/ and shared/`);
   return { imported: [...imported].sort() };
 }
 
