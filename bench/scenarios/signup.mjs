@@ -1,6 +1,7 @@
 // Scenario 4: what each way of creating profiles adds to a signup. Single-row auth.users inserts,
-// each its own transaction as Auth does them, with no trigger, with our pg_net trigger (Vault
-// secrets set, so it really signs and queues), and with the documented in-transaction
+// each its own transaction as Auth does them, with no trigger, with our triggers (Vault
+// secrets set: each signup queues the user in profile_sync.deliveries and one signed wake-up
+// through pg_net), and with the documented in-transaction
 // handle_new_user trigger (supabase-facts §9) writing to a table of its own.
 import postgres from 'postgres';
 import { settle } from '../lib/cluster.mjs';
@@ -125,6 +126,7 @@ export async function signup(ctx) {
   }
   const [{ queued }] = await sql`select count(*)::int as queued from net.http_request_queue`;
   await sql`truncate net.http_request_queue`;
+  await sql`truncate profile_sync.deliveries`;
 
   // Each variant against the no-trigger run of the same round (paired, so a machine that slows
   // down or speeds up between rounds moves both sides), then the median over rounds.
@@ -155,13 +157,13 @@ export async function signup(ctx) {
     return { ...notAvailable('the pg_net trigger (profile_sync.notify_auth_user_change) is not migrated yet', figures) };
   }
   if (queued < rounds * perRound) throw new Error(`the pg_net trigger queued ${queued} requests for ${rounds * perRound} signups`);
-  figures.splice(1, 0, figure('signup.pg_net_added', 'Added by our pg_net trigger (signed, queued)', added('pg_net') * 100, '%', {
+  figures.splice(1, 0, figure('signup.pg_net_added', 'Added by our triggers (queue row + signed wake-up)', added('pg_net') * 100, '%', {
     target: below(10, '< 10 %, and < handle_new_user'),
     note: perSignup('pg_net'),
   }));
   const f = figures[1];
   f.met = f.met && added('pg_net') < added('handle_new_user');
-  figures.splice(4, 0, figure('signup.auth_pg_net_added', 'Added by our pg_net trigger to that signup', added('pg_net', perVariantAuth) * 100, '%', {
+  figures.splice(4, 0, figure('signup.auth_pg_net_added', 'Added by our triggers to that signup', added('pg_net', perVariantAuth) * 100, '%', {
     note: perSignup('pg_net', perVariantAuth, usAuth),
   }));
   return done(figures, { microsecondsPerSignup: us, microsecondsPerAuthSignup: usAuth, rounds, perRound, queued });
