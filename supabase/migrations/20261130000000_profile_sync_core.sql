@@ -2574,7 +2574,18 @@ begin
   end if;
   begin
     if tg_op = 'INSERT' then
-      queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+      -- New users are new keys: a plain insert (an anti-join, no speculative insertion per row)
+      -- keeps a bulk import cheap. Only an id deleted and created again can still have a row:
+      -- that one is left as it is (its sync reads the current user); a race on it takes the
+      -- general path.
+      begin
+        insert into profile_sync.deliveries (user_id)
+        select n.id from changed_new n
+        where not exists (select 1 from profile_sync.deliveries d where d.user_id = n.id);
+        get diagnostics queued = row_count;
+      exception when unique_violation then
+        queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+      end;
     elsif tg_op = 'DELETE' then
       queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
