@@ -14,9 +14,8 @@ import { coreDatabase } from '../helpers/db.ts';
 import type { TestDb } from '../helpers/db.ts';
 import { inProcess, SUPABASE_URL } from '../helpers/in_process.ts';
 import { runCli } from '../cli/run.ts';
-import { takeQueued } from '../helpers/sender.ts';
 import { insertAuthUser, provider, updateAuthUser } from '../helpers/users.ts';
-import { DEV_WEBHOOK_SECRET, setWebhookVault } from '../auth-webhook/helpers.ts';
+import { DEV_WEBHOOK_SECRET, minimalEvent, setWebhookVault, signHeaders } from '../auth-webhook/helpers.ts';
 import { MAPPING_C, SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.mjs';
 
 const MAPPING_A = {
@@ -53,10 +52,23 @@ function paths(db: TestDb) {
   const syncProfile = inProcess('sync-profile', db);
   const reconcile = inProcess('reconcile', db);
   return {
-    /** Sends what the trigger queued (pg_net stand-in) to auth-webhook; returns the answers. */
+    /**
+     * Delivers what the triggers queued (profile_sync.deliveries, first attempts, oldest first)
+     * to auth-webhook, one signed single-record payload per user (a wake-up for that user,
+     * answered with its outcome); returns the answers. The wake-ups themselves are dropped.
+     */
     async deliver() {
+      const queued = await db.sql<{ user_id: string; present: boolean }[]>`
+        select d.user_id, exists (select 1 from auth.users u where u.id = d.user_id) as present
+        from profile_sync.deliveries d
+        where d.attempts = 0 and d.dead_at is null and d.claimed_at is null
+        order by d.queued_at, d.user_id`;
+      await db.sql`delete from net.http_request_queue`;
       const answers = [];
-      for (const q of await takeQueued(db.sql, 1000)) answers.push(await webhook.call({ body: q.body, headers: q.headers }));
+      for (const q of queued) {
+        const body = JSON.stringify(minimalEvent(q.present ? 'UPDATE' : 'DELETE', q.user_id));
+        answers.push(await webhook.call({ body, headers: signHeaders(body) }));
+      }
       return answers;
     },
     signIn: async (id: string) => {

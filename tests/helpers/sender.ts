@@ -6,9 +6,21 @@
  * @module
  */
 import type { Sql } from '../../shared/db.ts';
+import { minimalEvent, signHeaders } from '../auth-webhook/helpers.ts';
 
 export type Delivery = { url: string; headers: Record<string, string>; body: string };
 export type Answer = { status: number; code?: string; retryAfter: string | null; ms: number; at: number };
+
+/**
+ * Signed single-record Database Webhook payloads, one per user id, to `url` (what a team's own
+ * Database Webhook sends; auth-webhook takes each as a wake-up for its user).
+ */
+export function singleRecordDeliveries(url: string, ids: readonly string[], type: 'INSERT' | 'UPDATE' = 'INSERT'): Delivery[] {
+  return ids.map((id) => {
+    const body = JSON.stringify(minimalEvent(type, id));
+    return { url, headers: signHeaders(body), body };
+  });
+}
 
 /** Removes up to `limit` queued requests, oldest first. */
 export async function takeQueued(sql: Sql, limit: number): Promise<Delivery[]> {

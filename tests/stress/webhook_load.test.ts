@@ -1,15 +1,16 @@
-// Load: 10,000 webhook deliveries at concurrency 64, end to end — the auth.users trigger signs
-// and queues them in the pg_net stand-in (5,000 signups, then 5,000 updates made while the first
-// half is being delivered) and a sender delivers them over HTTP to the local stack. Every delivery
-// is answered 2xx, every profile ends equal to its auth row, and the functions' database
-// connections stay within their pool (pg_stat_activity sampled throughout).
+// Load: 10,000 signed single-record webhook deliveries at concurrency 64 over HTTP to the local
+// stack (an INSERT and an UPDATE per user of 5,000 signups), while Auth renames every user (the
+// triggers queue those changes; the queue's drain delivers them). Every delivery is answered 2xx,
+// every profile ends equal to its auth row, and the functions' database connections stay within
+// their pool (pg_stat_activity sampled throughout).
 import assert from 'node:assert/strict';
 import { DEV_WEBHOOK_SECRET, setWebhookVault, webhookUrl } from '../auth-webhook/helpers.ts';
 import { insertAuthUsers, renameAuthUsers } from '../helpers/bulk.ts';
 import { sampleConnections } from '../helpers/connections.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { profileMismatches } from '../helpers/profiles.ts';
-import { latency, sendAll, takeQueued } from '../helpers/sender.ts';
+import { latency, sendAll, singleRecordDeliveries } from '../helpers/sender.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { startTestStack } from '../helpers/stack.ts';
 
 const USERS = 5_000;
@@ -18,7 +19,7 @@ const CONCURRENCY = 64;
 
 Deno.test(`${DELIVERIES} webhook deliveries at concurrency ${CONCURRENCY}: all 2xx, every profile right, connections bounded`, async () => {
   const db = await freshDatabase('stress_load');
-  const stack = await startTestStack(db.url);
+  const stack = await startTestStack(db.url, { drainEveryMs: 500 });
   const sampler = sampleConnections(db.url, db.name, 'profile-sync/local');
   try {
     await setWebhookVault(db.sql, webhookUrl(stack), DEV_WEBHOOK_SECRET);
@@ -32,8 +33,15 @@ Deno.test(`${DELIVERIES} webhook deliveries at concurrency ${CONCURRENCY}: all 2
         await new Promise((r) => setTimeout(r, 20));
       }
     })();
-    const answers = await sendAll((n) => takeQueued(db.sql, n), DELIVERIES, CONCURRENCY);
+    const all = [
+      ...singleRecordDeliveries(webhookUrl(stack), ids, 'INSERT'),
+      ...singleRecordDeliveries(webhookUrl(stack), shuffled, 'UPDATE'),
+    ];
+    let taken = 0;
+    const answers = await sendAll((n) => Promise.resolve(all.slice(taken, (taken += n))), DELIVERIES, CONCURRENCY);
     await updates;
+    await waitFor('the queue drained', async () =>
+      (await db.sql`select 1 from profile_sync.deliveries limit 1`).length === 0 ? true : undefined, 60_000);
     const seconds = (performance.now() - started) / 1000;
     const peak = await sampler.stop();
 
