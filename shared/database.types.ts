@@ -112,6 +112,22 @@ export type Database = {
             "_add_bookkeeping":
 { Args: { "mapping": Json }; Returns: undefined
                            },
+"_auth_users_in":
+{ Args: { "bucket": number }; Returns: {
+              "id": string,"updated_at": string
+            }[]
+                           },
+"_bucket_bound":
+{ Args: { "bucket": number,"last": boolean }; Returns: string
+                           },
+"_bucket_chunks":
+{ Args: { "buckets": (number)[] }; Returns: (number)[][]
+                           },
+"_checksum":
+{ Args: { "source": string }; Returns: {
+              "ids": number,"n": number,"versions": number
+            }[]
+                           },
 "_column_plan":
 { Args: { "mapping": Json }; Returns: {
               "auth_value": string,"clear_value": string,"col": string,"col_type": string,"ord": number,"rule": string,"soft": string,"source_sql": string
@@ -146,6 +162,16 @@ export type Database = {
                            },
 "_name":
 { Args: { "col": string,"what": string }; Returns: string
+                           },
+"_tables_written":
+{ Args: { "body": string }; Returns: {
+              "schema_name": string,"table_name": string
+            }[]
+                           },
+"_targets_in":
+{ Args: { "bucket": number }; Returns: {
+              "id": string
+            }[]
                            },
 "apply_mapping":
 { Args: { "mapping": Json }; Returns: Json

@@ -587,7 +587,7 @@ begin
       how := 'dropped';
     exception when insufficient_privilege then
       execute pg_catalog.format('create or replace function %s returns trigger language plpgsql as %L', t.function,
-        'begin if tg_op = ''DELETE'' then return old; end if; return new; end');
+        ' begin if tg_op = ''DELETE'' then return old; end if; return new; end ');
       execute pg_catalog.format('comment on function %s is %L', t.function,
         'Neutralised by profile-sync (apply_mapping, ' || pg_catalog.now()::date || '): it wrote ' || target::text
         || ', which profile-sync now keeps. Drop trigger ' || t.tgname || ' on auth.users when you can.');
