@@ -27,6 +27,7 @@ create or replace function profile_sync.default_mapping()
 returns jsonb
 language sql
 immutable
+set search_path = ''
 as $$
   select '{
     "table": "public.profiles",

@@ -18,6 +18,7 @@ returns integer
 language sql
 immutable
 parallel safe
+set search_path = '' -- a constant: folded into its callers' plans all the same
 as $$
   select 1886548852
 $$;
@@ -27,6 +28,8 @@ $$;
  * lock ranges, not users (a batch of any size holds at most 1024 locks), and reconcile pages end
  * on range boundaries so that pages synced in parallel rarely wait for each other. Auth's ids are
  * random (v4), so ranges fill evenly.
+ * No SET clause: inlined per user into reconcile's page statements and lock_key_ranges (a SET
+ * clause would forbid that); every name in it is qualified.
  */
 create or replace function profile_sync.key_range(id uuid)
 returns integer
@@ -47,6 +50,7 @@ create or replace function profile_sync.lock_key_ranges(ids uuid[])
 returns void
 language sql
 volatile
+set search_path = ''
 as $$
   select pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), r.key_range)
   from (
