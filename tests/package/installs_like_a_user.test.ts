@@ -51,6 +51,10 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     const pack = await run('npm', ['pack', '--silent', '--pack-destination', packDir], ROOT);
     assert.equal(pack.code, 0, pack.text);
     const tarball = `${packDir}/${pack.out.trim().split('\n').at(-1)}`;
+    // `npm publish` is one command away: npm would publish package.json as it is (no field "auto-corrected")
+    const publish = await run('npm', ['publish', '--dry-run', '--ignore-scripts'], ROOT);
+    assert.equal(publish.code, 0, publish.text);
+    assert.doesNotMatch(publish.err, /auto-corrected|invalid and removed/, publish.text);
 
     project.write('package.json', JSON.stringify({ name: 'team-app', private: true }, null, 2));
     const install = await run('npm', ['install', '--no-audit', '--no-fund', tarball], project.dir);
