@@ -112,8 +112,10 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   let code = 1;
   try {
     const args = process.argv.slice(2).filter((a) => a !== '--pg15');
-    // By default everything but the stress suite, which `npm run test:stress` runs on its own.
-    const targets = args.length > 0 ? args : ['--ignore=tests/stress/', 'tests/'];
+    // By default everything but the stress suite, which `npm run test:stress` runs on its own; with
+    // --pg15 also not tests/package/ (it packs and installs the package, whatever the server: once is enough).
+    const ignore = ['tests/stress/', ...(pg15 ? ['tests/package/'] : [])];
+    const targets = args.length > 0 ? args : [`--ignore=${ignore.join(',')}`, 'tests/'];
     code = await run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {
       TEST_DATABASE_URL: cluster.adminUrl,
       TEST_TEMPLATE_DB: TEMPLATE_DB,
