@@ -590,6 +590,7 @@ begin
   if pg_catalog.cardinality(wanted) = 0 then
     return;
   end if;
+  perform profile_sync.ensure_compiled();  -- the table changed since the core was compiled?
   begin
     select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
       into synced_ids, outcomes
