@@ -228,7 +228,7 @@ $$;
 -- The mapping helpers: how a value from auth becomes profile text, and what a clean display name
 -- and a safe avatar URL are (the definition is tests/cleaning/clean.ts; the tests beside it check that these
 -- agree with it on generated inputs). The same rules apply to what users write to the columns
--- they may edit (profile_sync.check_user_edit, compiled in 40_sync_core.sql).
+-- they may edit (profile_sync.guard_user_write, 36_user_writes.sql).
 
 /*
  * profile_sync.clean_name(raw): a display name as a profile may hold it, or null.
@@ -239,7 +239,7 @@ $$;
  * ideographic space, …) become one space; trimmed of spaces and of the joiners U+200C/U+200D
  * (which stay inside: emoji sequences and some scripts need them); cut to 200 characters; blank
  * gives null.
- * Callers: the mapping helpers below, and the user-edit check (40_sync_core.sql).
+ * Callers: the mapping helpers below, and the users' write guard (clean_user_value, 36_user_writes.sql).
  */
 create or replace function profile_sync.clean_name(raw text)
 returns text
@@ -288,7 +288,7 @@ $$;
  * canonical dotted quad outside 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16 and ≥ 224 (any other numeric spelling, e.g. 2130706433 or 0x7f.1, is refused, as
  * are IPv6 literals); at most 2048 characters. Returned as given (trimmed), never rewritten.
- * Callers: the mapping helpers below, and the user-edit check (40_sync_core.sql).
+ * Callers: the mapping helpers below, and the users' write guard (clean_user_value, 36_user_writes.sql).
  */
 create or replace function profile_sync.safe_avatar_url(raw text)
 returns text
@@ -1285,6 +1285,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   rules jsonb;
@@ -1368,7 +1369,9 @@ $$;
 
 /*
  * profile_sync.install_user_write_guard(): stores the rules of the mapping in force and puts the
- * trigger profile_sync_user_writes on its table (when missing). Internal: compile_mapping.
+ * trigger profile_sync_user_writes on its table (when missing). It replaces the compiled
+ * user-edit trigger of earlier versions (profile_sync_user_edits, check_user_edit()), which it
+ * removes. Internal: compile_sync_core.
  */
 create or replace function profile_sync.install_user_write_guard()
 returns void
@@ -1381,8 +1384,8 @@ declare
 begin
   update profile_sync.settings s set user_writes = profile_sync.user_write_rules(s.mapping)
   returning pg_catalog.to_regclass(s.target_table) into target;
-  -- the sync core's compiler puts its own user-edit trigger there; this one does its work
   execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target);
+  drop function if exists profile_sync.check_user_edit();
   if not exists (select 1 from pg_catalog.pg_trigger t
       where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D') then
     execute pg_catalog.format(
@@ -1559,6 +1562,7 @@ returns jsonb
 language sql
 stable
 set search_path = ''
+set jit = off
 as $$
   select pg_catalog.jsonb_build_object('table', target::text, 'columns', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
       a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -1587,9 +1591,8 @@ $$;
 
 /*
  * profile_sync.compile_mapping(): compiles everything the mapping in force needs for its table,
- * as it is now: the sync core (compile_sync_core), the users' write guard
- * (install_user_write_guard), and the record of the table definition they were built for.
- * Internal: apply_mapping, recompile, ensure_compiled.
+ * as it is now (compile_sync_core: the sync core and the users' write guard), and records the
+ * table definition it was built for. Internal: apply_mapping, recompile, ensure_compiled.
  */
 create or replace function profile_sync.compile_mapping()
 returns void
@@ -1599,7 +1602,6 @@ set search_path = ''
 as $$
 begin
   perform profile_sync.compile_sync_core();
-  perform profile_sync.install_user_write_guard();
   update profile_sync.settings s set compiled_for = profile_sync.table_definition(pg_catalog.to_regclass(s.target_table));
 end
 $$;
@@ -1617,6 +1619,7 @@ returns void
 language plpgsql
 volatile
 set search_path = ''
+set jit = off
 as $$
 declare
   st record;
@@ -2335,77 +2338,6 @@ as $$
 $$;
 
 /*
- * profile_sync._compile_user_edit_check(mapping): the statements that make the user-edit guard:
- * check_user_edit(), a trigger function cleaning what a signed-in user writes to a column they may
- * edit as a synced value is cleaned (names trimmed and bounded, avatars http(s) only; a value that
- * cleans to nothing is refused), and its trigger profile_sync_user_edits on the target, fired only
- * for anon/authenticated and only where a user-editable column has a rule (else the trigger is
- * dropped). In order; compile_sync_core executes them. Internal.
- */
-create or replace function profile_sync._compile_user_edit_check(mapping jsonb)
-returns setof text
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  target constant text := mapping ->> 'table';
-  guards text;
-begin
-  select pg_catalog.string_agg(pg_catalog.format(
-      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
-      E'    new.%1$I := %2$s;\n' ||
-      E'    if new.%1$I is null then\n' ||
-      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
-      E'    end if;\n' ||
-      E'  end if;\n',
-      e.key,
-      case
-        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
-        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
-        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
-          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
-      end,
-      e.key || case when e.value ->> 'from' = 'avatar_url'
-        then ': an avatar must be a public http(s) URL' else ': a blank or unprintable value is not accepted' end,
-      e.key, target), '' order by e.key)
-  into guards
-  from pg_catalog.jsonb_each(mapping -> 'columns') e
-  where e.key in (select pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable'))
-    and (e.value ->> 'from' in ('full_name', 'avatar_url')
-      or (e.value ->> 'from' like 'user_metadata.%'
-        and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')));
-
-  return next profile_sync._function_sql($tpl$create or replace function profile_sync.check_user_edit()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-set jit = off
-$tpl$, $tpl$
--- compiled by profile_sync.compile_sync_core() for {{table_comment}}: what a signed-in user writes to a
--- column they may edit is cleaned as a synced value is; a value that cleans to nothing is refused.
--- Security definer (users may not reach profile_sync's helpers); the trigger's WHEN clause lets
--- only users' edits in.
-begin
-{{guards}}  return new;
-end
-$tpl$, pg_catalog.jsonb_build_object('table_comment', profile_sync._comment_safe(target), 'guards', coalesce(guards, '')));
-  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
-  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
-  -- and only where a user-editable column has a rule to apply.
-  if guards is not null then
-    return next pg_catalog.format(
-      'create or replace trigger profile_sync_user_edits before update on %s for each row '
-      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
-      'execute function profile_sync.check_user_edit()', target::regclass);
-  else
-    return next pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target::regclass);
-  end if;
-end
-$$;
-
-/*
  * profile_sync._add_bookkeeping(mapping): the columns profile_state needs for the mapping: per
  * app-owned column c, "synced:c" (of c's type; a column whose type changed starts afresh) and
  * "edited:c". Bookkeeping kept under the names used before (synced_c, c_edited) is renamed.
@@ -2454,7 +2386,8 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
- *   check_user_edit()    the user-edit guard and its trigger on the target;
+ *   the users' write guard: its rules and its trigger on the target (install_user_write_guard,
+ *                        36_user_writes.sql);
  * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
  * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
  * and recompile.
@@ -2482,15 +2415,12 @@ begin
   execute profile_sync._compile_preview(m);
   execute profile_sync._compile_target_profile(m);
   execute profile_sync._compile_targets(m);
-  for statement in select * from profile_sync._compile_user_edit_check(m) loop
-    execute statement;
-  end loop;
+  perform profile_sync.install_user_write_guard();
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
   revoke all on function profile_sync.sync_users(uuid[]) from public, anon, authenticated;
   revoke all on function profile_sync.target_profile(uuid) from public, anon, authenticated;
-  revoke all on function profile_sync.check_user_edit() from public, anon, authenticated;
   revoke all on table profile_sync.targets from public, anon, authenticated;
   grant execute on function profile_sync.sync_users(uuid[]) to service_role;
 end
@@ -2499,7 +2429,7 @@ $$;
 /*
  * profile_sync.compiled_sql(): the SQL compile_sync_core made for the mapping in force, for
  * reading (doctor and reviewers): the definitions of sync_decisions, sync_users, sync_preview,
- * target_profile, check_user_edit and the targets view.
+ * target_profile and the targets view.
  */
 create or replace function profile_sync.compiled_sql()
 returns text
@@ -2512,7 +2442,7 @@ as $$
     select pg_catalog.pg_get_functiondef(p.oid) as d
     from pg_catalog.pg_proc p
     where p.pronamespace = 'profile_sync'::regnamespace
-      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile', 'check_user_edit')
+      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile')
     union all
     select 'create view profile_sync.targets as' || pg_catalog.pg_get_viewdef('profile_sync.targets'::regclass)
     where pg_catalog.to_regclass('profile_sync.targets') is not null

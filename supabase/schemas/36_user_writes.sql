@@ -175,6 +175,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   rules jsonb;
@@ -258,7 +259,9 @@ $$;
 
 /*
  * profile_sync.install_user_write_guard(): stores the rules of the mapping in force and puts the
- * trigger profile_sync_user_writes on its table (when missing). Internal: compile_mapping.
+ * trigger profile_sync_user_writes on its table (when missing). It replaces the compiled
+ * user-edit trigger of earlier versions (profile_sync_user_edits, check_user_edit()), which it
+ * removes. Internal: compile_sync_core.
  */
 create or replace function profile_sync.install_user_write_guard()
 returns void
@@ -271,8 +274,8 @@ declare
 begin
   update profile_sync.settings s set user_writes = profile_sync.user_write_rules(s.mapping)
   returning pg_catalog.to_regclass(s.target_table) into target;
-  -- the sync core's compiler puts its own user-edit trigger there; this one does its work
   execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target);
+  drop function if exists profile_sync.check_user_edit();
   if not exists (select 1 from pg_catalog.pg_trigger t
       where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D') then
     execute pg_catalog.format(

@@ -14,6 +14,7 @@ returns jsonb
 language sql
 stable
 set search_path = ''
+set jit = off
 as $$
   select pg_catalog.jsonb_build_object('table', target::text, 'columns', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
       a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
@@ -42,9 +43,8 @@ $$;
 
 /*
  * profile_sync.compile_mapping(): compiles everything the mapping in force needs for its table,
- * as it is now: the sync core (compile_sync_core), the users' write guard
- * (install_user_write_guard), and the record of the table definition they were built for.
- * Internal: apply_mapping, recompile, ensure_compiled.
+ * as it is now (compile_sync_core: the sync core and the users' write guard), and records the
+ * table definition it was built for. Internal: apply_mapping, recompile, ensure_compiled.
  */
 create or replace function profile_sync.compile_mapping()
 returns void
@@ -54,7 +54,6 @@ set search_path = ''
 as $$
 begin
   perform profile_sync.compile_sync_core();
-  perform profile_sync.install_user_write_guard();
   update profile_sync.settings s set compiled_for = profile_sync.table_definition(pg_catalog.to_regclass(s.target_table));
 end
 $$;
@@ -72,6 +71,7 @@ returns void
 language plpgsql
 volatile
 set search_path = ''
+set jit = off
 as $$
 declare
   st record;
