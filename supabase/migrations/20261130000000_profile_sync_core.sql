@@ -228,7 +228,7 @@ $$;
 -- The mapping helpers: how a value from auth becomes profile text, and what a clean display name
 -- and a safe avatar URL are (the definition is tests/cleaning/clean.ts; the tests beside it check that these
 -- agree with it on generated inputs). The same rules apply to what users write to the columns
--- they may edit (profile_sync.guard_user_write, 36_user_writes.sql).
+-- they may edit (profile_sync._guard_user_write, 36_user_writes.sql).
 
 /*
  * profile_sync.clean_name(raw): a display name as a profile may hold it, or null.
@@ -239,7 +239,7 @@ $$;
  * ideographic space, …) become one space; trimmed of spaces and of the joiners U+200C/U+200D
  * (which stay inside: emoji sequences and some scripts need them); cut to 200 characters; blank
  * gives null.
- * Callers: the mapping helpers below, and the users' write guard (clean_user_value, 36_user_writes.sql).
+ * Callers: the mapping helpers below, and the users' write guard (_clean_user_value, 36_user_writes.sql).
  */
 create or replace function profile_sync.clean_name(raw text)
 returns text
@@ -288,7 +288,7 @@ $$;
  * canonical dotted quad outside 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16 and ≥ 224 (any other numeric spelling, e.g. 2130706433 or 0x7f.1, is refused, as
  * are IPv6 literals); at most 2048 characters. Returned as given (trimmed), never rewritten.
- * Callers: the mapping helpers below, and the users' write guard (clean_user_value, 36_user_writes.sql).
+ * Callers: the mapping helpers below, and the users' write guard (_clean_user_value, 36_user_writes.sql).
  */
 create or replace function profile_sync.safe_avatar_url(raw text)
 returns text
@@ -830,7 +830,7 @@ begin
       continue;
     end if;
     rule := case
-      when not clean_in ? k then profile_sync.clean_rule_default(k, out_columns -> k ->> 'from')
+      when not clean_in ? k then profile_sync._clean_rule_default(k, out_columns -> k ->> 'from')
       when pg_catalog.jsonb_typeof(clean_in -> k) = 'string' then clean_in ->> k
       when pg_catalog.jsonb_typeof(clean_in -> k) = 'object' then clean_in -> k ->> 'rule'
     end;
@@ -846,7 +846,7 @@ begin
       raise exception '%.max_length: a whole number from 1 to 9999999', field using errcode = '22023';
     end if;
     clean := clean || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object('rule', rule, 'max_length', least(
-      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync.clean_rule_cap(rule)),
+      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync._clean_rule_cap(rule)),
       coalesce(pg_catalog.substring(col_type, '\((\d+)\)')::integer, 2147483647))));
   end loop;
 
@@ -1030,8 +1030,8 @@ $$;
 /*
  * profile_sync.apply_mapping(mapping): makes mapping the one in force, in one transaction:
  * validates it (normalise_mapping), creates public.profiles for the default mapping if absent,
- * stores it, compiles the sync core and the users' write guard for the table (compile_mapping),
- * takes from anon/authenticated only what users never need (limit_user_grants: the app's own
+ * stores it, compiles the sync core and the users' write guard for the table (_compile_mapping),
+ * takes from anon/authenticated only what users never need (_limit_user_grants: the app's own
  * grants and RLS policies are kept, so its profile form keeps working), and only then replaces
  * the pasted triggers on auth.users that write the table: a mapping that fails anywhere leaves
  * the pasted trigger syncing every signup (never a half-install). Existing rows are adopted as
@@ -1077,8 +1077,8 @@ begin
     self_assignable_roles = excluded.self_assignable_roles,
     applied_at = now();
 
-  perform profile_sync.limit_user_grants(target, m);
-  perform profile_sync.compile_mapping();
+  perform profile_sync._limit_user_grants(target, m);
+  perform profile_sync._compile_mapping();
 
   -- last: the pasted trigger goes only with a compiled core in the same transaction
   replaced := profile_sync.replace_pasted_triggers(target);
@@ -1099,7 +1099,7 @@ set search_path = ''
 as $$
 begin
   if exists (select 1 from profile_sync.settings) then
-    perform profile_sync.compile_mapping();
+    perform profile_sync._compile_mapping();
   end if;
 end
 $$;
@@ -1115,13 +1115,13 @@ $$;
 -- column passes that column's cleaning rule (the mapping's "clean", shown by doctor).
 
 /*
- * profile_sync.clean_rule_default(column_name, source): the cleaning rule a user-editable text
+ * profile_sync._clean_rule_default(column_name, source): the cleaning rule a user-editable text
  * column gets when the mapping names none: by its source (full_name: name; avatar_url:
  * storage_path), else by its name (avatar/picture/photo/image/logo/icon/banner/cover:
  * storage_path; url/uri/website/homepage/link/site/blog: url; name/username/handle/nickname/
  * login/alias: name), else text. Internal: normalise_mapping.
  */
-create or replace function profile_sync.clean_rule_default(column_name text, source text)
+create or replace function profile_sync._clean_rule_default(column_name text, source text)
 returns text
 language sql
 immutable
@@ -1138,11 +1138,11 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_rule_cap(rule): the longest value a rule accepts when the column's own type
+ * profile_sync._clean_rule_cap(rule): the longest value a rule accepts when the column's own type
  * is not shorter: name 200 (longer is cut), url 2048, storage_path 1024, text 5000 (longer is
  * refused). Internal.
  */
-create or replace function profile_sync.clean_rule_cap(rule text)
+create or replace function profile_sync._clean_rule_cap(rule text)
 returns integer
 language sql
 immutable
@@ -1152,7 +1152,7 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_user_value(rule, value, max_length): what a user's value becomes under the
+ * profile_sync._clean_user_value(rule, value, max_length): what a user's value becomes under the
  * rule, or null when it is refused:
  *   name          cleaned as a synced name is (clean_name: controls, bidi and zero-width
  *                 characters removed, spaces collapsed, trimmed), cut to max_length; refused
@@ -1165,9 +1165,9 @@ $$;
  *   text          kept as written, refused when it holds a control character other than tab,
  *                 line feed and carriage return, a bidi control, a zero-width space, word joiner
  *                 or BOM, or is longer than max_length.
- * Internal: the trigger guard_user_write.
+ * Internal: the trigger _guard_user_write.
  */
-create or replace function profile_sync.clean_user_value(rule text, value text, max_length integer)
+create or replace function profile_sync._clean_user_value(rule text, value text, max_length integer)
 returns text
 language sql
 immutable
@@ -1188,10 +1188,10 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_rule_refusal(rule, max_length): what the error says a value of the rule
+ * profile_sync._clean_rule_refusal(rule, max_length): what the error says a value of the rule
  * must be. Internal.
  */
-create or replace function profile_sync.clean_rule_refusal(rule text, max_length integer)
+create or replace function profile_sync._clean_rule_refusal(rule text, max_length integer)
 returns text
 language sql
 immutable
@@ -1208,14 +1208,14 @@ as $$
 $$;
 
 /*
- * profile_sync.user_write_rules(mapping): the rules guard_user_write applies, from a normalised
+ * profile_sync._user_write_rules(mapping): the rules _guard_user_write applies, from a normalised
  * mapping and the live table, each column by number (a rename keeps its rule):
  *   {key: {attnum, name}, protected: [{attnum, name, reason, type, default, volatile}],
  *    clean: [{attnum, name, rule, max_length}]}
  * Protected: every mapped column that is not user-editable and the soft-delete columns.
- * Internal: compile_mapping.
+ * Internal: _compile_mapping.
  */
-create or replace function profile_sync.user_write_rules(mapping jsonb)
+create or replace function profile_sync._user_write_rules(mapping jsonb)
 returns jsonb
 language sql
 stable
@@ -1268,18 +1268,18 @@ as $$
 $$;
 
 /*
- * profile_sync.guard_user_write(): trigger function (before insert, update or delete, per row,
+ * profile_sync._guard_user_write(): trigger function (before insert, update or delete, per row,
  * fired only when current_user is anon or authenticated: PostgREST's requests, not profile-sync,
  * the service role or the app's own security-definer functions). A user writes only their own
  * row (key = auth.uid()); never a protected column (an insert may leave it to its default); and
- * what they write to a user-editable text column passes its rule (clean_user_value: names are
+ * what they write to a user-editable text column passes its rule (_clean_user_value: names are
  * cleaned, anything else refused). Refusals: SQLSTATE 42501 (not theirs to write) or 23514 (a
  * value its rule refuses), naming the column. Values a user did not change are not checked, and
  * an insert of a row that exists already (an upsert) is checked as the update it becomes.
  * Rules come from settings.user_writes by column number, names from the catalog now, so a
  * renamed column keeps its rule and a dropped one is skipped.
  */
-create or replace function profile_sync.guard_user_write()
+create or replace function profile_sync._guard_user_write()
 returns trigger
 language plpgsql
 volatile
@@ -1350,10 +1350,10 @@ begin
     continue when col is null or pg_catalog.jsonb_typeof(n -> col) is distinct from 'string'
       or (tg_op = 'UPDATE' and n -> col is not distinct from o -> col);
     value := n ->> col;
-    cleaned := profile_sync.clean_user_value(r ->> 'rule', value, (r ->> 'max_length')::integer);
+    cleaned := profile_sync._clean_user_value(r ->> 'rule', value, (r ->> 'max_length')::integer);
     if cleaned is null then
       raise exception 'profile_sync: %.%: % (rule %)', rel, col,
-        profile_sync.clean_rule_refusal(r ->> 'rule', (r ->> 'max_length')::integer), r ->> 'rule'
+        profile_sync._clean_rule_refusal(r ->> 'rule', (r ->> 'max_length')::integer), r ->> 'rule'
         using errcode = '23514', schema = tg_table_schema, table = tg_table_name, column = col;
     end if;
     if cleaned is distinct from value then
@@ -1368,12 +1368,12 @@ end
 $$;
 
 /*
- * profile_sync.install_user_write_guard(): stores the rules of the mapping in force and puts the
+ * profile_sync._install_user_write_guard(): stores the rules of the mapping in force and puts the
  * trigger profile_sync_user_writes on its table (when missing). It replaces the compiled
  * user-edit trigger of earlier versions (profile_sync_user_edits, check_user_edit()), which it
  * removes. Internal: compile_sync_core.
  */
-create or replace function profile_sync.install_user_write_guard()
+create or replace function profile_sync._install_user_write_guard()
 returns void
 language plpgsql
 volatile
@@ -1382,7 +1382,7 @@ as $$
 declare
   target regclass;
 begin
-  update profile_sync.settings s set user_writes = profile_sync.user_write_rules(s.mapping)
+  update profile_sync.settings s set user_writes = profile_sync._user_write_rules(s.mapping)
   returning pg_catalog.to_regclass(s.target_table) into target;
   execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target);
   drop function if exists profile_sync.check_user_edit();
@@ -1390,20 +1390,20 @@ begin
       where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D') then
     execute pg_catalog.format(
       'create or replace trigger profile_sync_user_writes before insert or update or delete on %s for each row '
-      'when (current_user in (''anon'', ''authenticated'')) execute function profile_sync.guard_user_write()', target);
+      'when (current_user in (''anon'', ''authenticated'')) execute function profile_sync._guard_user_write()', target);
   end if;
 end
 $$;
 
 /*
- * profile_sync.limit_user_grants(target, mapping): what apply_mapping does to the target's
+ * profile_sync._limit_user_grants(target, mapping): what apply_mapping does to the target's
  * grants. The app's own grants and policies are kept (the guard refuses what users may not
  * write); only what users never need goes: TRUNCATE (it passes by triggers and RLS), TRIGGER and
  * REFERENCES, for anon and authenticated. public.profiles as profile-sync creates it keeps its
  * own contract: users update only the user-editable columns, never insert or delete.
  * Internal: apply_mapping.
  */
-create or replace function profile_sync.limit_user_grants(target regclass, mapping jsonb)
+create or replace function profile_sync._limit_user_grants(target regclass, mapping jsonb)
 returns void
 language plpgsql
 volatile
@@ -1553,11 +1553,11 @@ $$;
 -- mapping no longer fits (a mapped column renamed or dropped). doctor lists the differences.
 
 /*
- * profile_sync.table_definition(target): what the compiled sync core depends on in target, as
+ * profile_sync._table_definition(target): what the compiled sync core depends on in target, as
  * one value to compare: each column's number, name, type, NOT NULL, default and whether
  * authenticated may read it. Internal.
  */
-create or replace function profile_sync.table_definition(target regclass)
+create or replace function profile_sync._table_definition(target regclass)
 returns jsonb
 language sql
 stable
@@ -1575,10 +1575,10 @@ as $$
 $$;
 
 /*
- * profile_sync.mapping_document(mapping): a normalised mapping as a document normalise_mapping
+ * profile_sync._mapping_document(mapping): a normalised mapping as a document normalise_mapping
  * takes again (the computed per-column fields removed). Internal.
  */
-create or replace function profile_sync.mapping_document(mapping jsonb)
+create or replace function profile_sync._mapping_document(mapping jsonb)
 returns jsonb
 language sql
 immutable
@@ -1590,11 +1590,11 @@ as $$
 $$;
 
 /*
- * profile_sync.compile_mapping(): compiles everything the mapping in force needs for its table,
+ * profile_sync._compile_mapping(): compiles everything the mapping in force needs for its table,
  * as it is now (compile_sync_core: the sync core and the users' write guard), and records the
- * table definition it was built for. Internal: apply_mapping, recompile, ensure_compiled.
+ * table definition it was built for. Internal: apply_mapping, recompile, _ensure_compiled.
  */
-create or replace function profile_sync.compile_mapping()
+create or replace function profile_sync._compile_mapping()
 returns void
 language plpgsql
 volatile
@@ -1602,19 +1602,19 @@ set search_path = ''
 as $$
 begin
   perform profile_sync.compile_sync_core();
-  update profile_sync.settings s set compiled_for = profile_sync.table_definition(pg_catalog.to_regclass(s.target_table));
+  update profile_sync.settings s set compiled_for = profile_sync._table_definition(pg_catalog.to_regclass(s.target_table));
 end
 $$;
 
 /*
- * profile_sync.ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
+ * profile_sync._ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
  * When the target's definition is the one the core was compiled for (the usual case: one catalog
  * read), nothing. Else the stored mapping is checked against the table again and, when it still
  * fits, stored normalised anew and compiled (one session does it; the others wait for it). When it
  * no longer fits: SQLSTATE 55000, the message naming the table, the mapping field and what is
  * wrong, the hint the command that fixes it. Nothing when no mapping is applied.
  */
-create or replace function profile_sync.ensure_compiled()
+create or replace function profile_sync._ensure_compiled()
 returns void
 language plpgsql
 volatile
@@ -1626,16 +1626,16 @@ declare
   m jsonb;
 begin
   select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if not found or st.compiled_for is not distinct from profile_sync.table_definition(pg_catalog.to_regclass(st.target_table)) then
+  if not found or st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
     return;
   end if;
   perform pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), -1);
   select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if st.compiled_for is not distinct from profile_sync.table_definition(pg_catalog.to_regclass(st.target_table)) then
+  if st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
     return;  -- another session compiled it meanwhile
   end if;
   begin
-    m := profile_sync.normalise_mapping(profile_sync.mapping_document(st.mapping));
+    m := profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
   exception when sqlstate '22023' then
     raise exception 'profile_sync: % changed since the sync core was compiled for it, and the mapping no longer fits: %; '
       'fix it in supabase/profile-sync.json, then run npx profile-sync generate and supabase db push', st.target_table, sqlerrm
@@ -1643,7 +1643,7 @@ begin
         hint = 'select * from profile_sync.table_changes() lists every difference (npx profile-sync doctor shows them)';
   end;
   update profile_sync.settings s set mapping = m;
-  perform profile_sync.compile_mapping();
+  perform profile_sync._compile_mapping();
 end
 $$;
 
@@ -1683,7 +1683,7 @@ begin
     return next;
     return;
   end if;
-  now_def := profile_sync.table_definition(target);
+  now_def := profile_sync._table_definition(target);
   if now_def = st.compiled_for then
     return;
   end if;
@@ -1724,7 +1724,7 @@ begin
   -- anything else the mapping no longer passes
   if not reported then
     begin
-      perform profile_sync.normalise_mapping(profile_sync.mapping_document(st.mapping));
+      perform profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
     exception when sqlstate '22023' then
       level := 'error'; field := pg_catalog.split_part(sqlerrm, ':', 1); message := sqlerrm;
       fix := pg_catalog.format('fix %s in supabase/profile-sync.json (table %s), %s', field, target, generate);
@@ -2386,7 +2386,7 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
- *   the users' write guard: its rules and its trigger on the target (install_user_write_guard,
+ *   the users' write guard: its rules and its trigger on the target (_install_user_write_guard,
  *                        36_user_writes.sql);
  * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
  * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
@@ -2415,7 +2415,7 @@ begin
   execute profile_sync._compile_preview(m);
   execute profile_sync._compile_target_profile(m);
   execute profile_sync._compile_targets(m);
-  perform profile_sync.install_user_write_guard();
+  perform profile_sync._install_user_write_guard();
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
@@ -2480,7 +2480,7 @@ begin
   if pg_catalog.cardinality(wanted) = 0 then
     return;
   end if;
-  perform profile_sync.ensure_compiled();  -- the table changed since the core was compiled?
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   begin
     select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
       into synced_ids, outcomes
@@ -3728,7 +3728,7 @@ declare
   report jsonb;
   n_kept bigint;
 begin
-  perform profile_sync.ensure_compiled();  -- the table changed since the core was compiled?
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   select * into counts from profile_sync.drift_counts(per_class);
   create temporary table if not exists profile_sync_preview (
     user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean

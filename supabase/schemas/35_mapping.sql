@@ -422,7 +422,7 @@ begin
       continue;
     end if;
     rule := case
-      when not clean_in ? k then profile_sync.clean_rule_default(k, out_columns -> k ->> 'from')
+      when not clean_in ? k then profile_sync._clean_rule_default(k, out_columns -> k ->> 'from')
       when pg_catalog.jsonb_typeof(clean_in -> k) = 'string' then clean_in ->> k
       when pg_catalog.jsonb_typeof(clean_in -> k) = 'object' then clean_in -> k ->> 'rule'
     end;
@@ -438,7 +438,7 @@ begin
       raise exception '%.max_length: a whole number from 1 to 9999999', field using errcode = '22023';
     end if;
     clean := clean || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object('rule', rule, 'max_length', least(
-      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync.clean_rule_cap(rule)),
+      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync._clean_rule_cap(rule)),
       coalesce(pg_catalog.substring(col_type, '\((\d+)\)')::integer, 2147483647))));
   end loop;
 
@@ -622,8 +622,8 @@ $$;
 /*
  * profile_sync.apply_mapping(mapping): makes mapping the one in force, in one transaction:
  * validates it (normalise_mapping), creates public.profiles for the default mapping if absent,
- * stores it, compiles the sync core and the users' write guard for the table (compile_mapping),
- * takes from anon/authenticated only what users never need (limit_user_grants: the app's own
+ * stores it, compiles the sync core and the users' write guard for the table (_compile_mapping),
+ * takes from anon/authenticated only what users never need (_limit_user_grants: the app's own
  * grants and RLS policies are kept, so its profile form keeps working), and only then replaces
  * the pasted triggers on auth.users that write the table: a mapping that fails anywhere leaves
  * the pasted trigger syncing every signup (never a half-install). Existing rows are adopted as
@@ -669,8 +669,8 @@ begin
     self_assignable_roles = excluded.self_assignable_roles,
     applied_at = now();
 
-  perform profile_sync.limit_user_grants(target, m);
-  perform profile_sync.compile_mapping();
+  perform profile_sync._limit_user_grants(target, m);
+  perform profile_sync._compile_mapping();
 
   -- last: the pasted trigger goes only with a compiled core in the same transaction
   replaced := profile_sync.replace_pasted_triggers(target);
@@ -691,7 +691,7 @@ set search_path = ''
 as $$
 begin
   if exists (select 1 from profile_sync.settings) then
-    perform profile_sync.compile_mapping();
+    perform profile_sync._compile_mapping();
   end if;
 end
 $$;

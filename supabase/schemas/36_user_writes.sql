@@ -5,13 +5,13 @@
 -- column passes that column's cleaning rule (the mapping's "clean", shown by doctor).
 
 /*
- * profile_sync.clean_rule_default(column_name, source): the cleaning rule a user-editable text
+ * profile_sync._clean_rule_default(column_name, source): the cleaning rule a user-editable text
  * column gets when the mapping names none: by its source (full_name: name; avatar_url:
  * storage_path), else by its name (avatar/picture/photo/image/logo/icon/banner/cover:
  * storage_path; url/uri/website/homepage/link/site/blog: url; name/username/handle/nickname/
  * login/alias: name), else text. Internal: normalise_mapping.
  */
-create or replace function profile_sync.clean_rule_default(column_name text, source text)
+create or replace function profile_sync._clean_rule_default(column_name text, source text)
 returns text
 language sql
 immutable
@@ -28,11 +28,11 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_rule_cap(rule): the longest value a rule accepts when the column's own type
+ * profile_sync._clean_rule_cap(rule): the longest value a rule accepts when the column's own type
  * is not shorter: name 200 (longer is cut), url 2048, storage_path 1024, text 5000 (longer is
  * refused). Internal.
  */
-create or replace function profile_sync.clean_rule_cap(rule text)
+create or replace function profile_sync._clean_rule_cap(rule text)
 returns integer
 language sql
 immutable
@@ -42,7 +42,7 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_user_value(rule, value, max_length): what a user's value becomes under the
+ * profile_sync._clean_user_value(rule, value, max_length): what a user's value becomes under the
  * rule, or null when it is refused:
  *   name          cleaned as a synced name is (clean_name: controls, bidi and zero-width
  *                 characters removed, spaces collapsed, trimmed), cut to max_length; refused
@@ -55,9 +55,9 @@ $$;
  *   text          kept as written, refused when it holds a control character other than tab,
  *                 line feed and carriage return, a bidi control, a zero-width space, word joiner
  *                 or BOM, or is longer than max_length.
- * Internal: the trigger guard_user_write.
+ * Internal: the trigger _guard_user_write.
  */
-create or replace function profile_sync.clean_user_value(rule text, value text, max_length integer)
+create or replace function profile_sync._clean_user_value(rule text, value text, max_length integer)
 returns text
 language sql
 immutable
@@ -78,10 +78,10 @@ as $$
 $$;
 
 /*
- * profile_sync.clean_rule_refusal(rule, max_length): what the error says a value of the rule
+ * profile_sync._clean_rule_refusal(rule, max_length): what the error says a value of the rule
  * must be. Internal.
  */
-create or replace function profile_sync.clean_rule_refusal(rule text, max_length integer)
+create or replace function profile_sync._clean_rule_refusal(rule text, max_length integer)
 returns text
 language sql
 immutable
@@ -98,14 +98,14 @@ as $$
 $$;
 
 /*
- * profile_sync.user_write_rules(mapping): the rules guard_user_write applies, from a normalised
+ * profile_sync._user_write_rules(mapping): the rules _guard_user_write applies, from a normalised
  * mapping and the live table, each column by number (a rename keeps its rule):
  *   {key: {attnum, name}, protected: [{attnum, name, reason, type, default, volatile}],
  *    clean: [{attnum, name, rule, max_length}]}
  * Protected: every mapped column that is not user-editable and the soft-delete columns.
- * Internal: compile_mapping.
+ * Internal: _compile_mapping.
  */
-create or replace function profile_sync.user_write_rules(mapping jsonb)
+create or replace function profile_sync._user_write_rules(mapping jsonb)
 returns jsonb
 language sql
 stable
@@ -158,18 +158,18 @@ as $$
 $$;
 
 /*
- * profile_sync.guard_user_write(): trigger function (before insert, update or delete, per row,
+ * profile_sync._guard_user_write(): trigger function (before insert, update or delete, per row,
  * fired only when current_user is anon or authenticated: PostgREST's requests, not profile-sync,
  * the service role or the app's own security-definer functions). A user writes only their own
  * row (key = auth.uid()); never a protected column (an insert may leave it to its default); and
- * what they write to a user-editable text column passes its rule (clean_user_value: names are
+ * what they write to a user-editable text column passes its rule (_clean_user_value: names are
  * cleaned, anything else refused). Refusals: SQLSTATE 42501 (not theirs to write) or 23514 (a
  * value its rule refuses), naming the column. Values a user did not change are not checked, and
  * an insert of a row that exists already (an upsert) is checked as the update it becomes.
  * Rules come from settings.user_writes by column number, names from the catalog now, so a
  * renamed column keeps its rule and a dropped one is skipped.
  */
-create or replace function profile_sync.guard_user_write()
+create or replace function profile_sync._guard_user_write()
 returns trigger
 language plpgsql
 volatile
@@ -240,10 +240,10 @@ begin
     continue when col is null or pg_catalog.jsonb_typeof(n -> col) is distinct from 'string'
       or (tg_op = 'UPDATE' and n -> col is not distinct from o -> col);
     value := n ->> col;
-    cleaned := profile_sync.clean_user_value(r ->> 'rule', value, (r ->> 'max_length')::integer);
+    cleaned := profile_sync._clean_user_value(r ->> 'rule', value, (r ->> 'max_length')::integer);
     if cleaned is null then
       raise exception 'profile_sync: %.%: % (rule %)', rel, col,
-        profile_sync.clean_rule_refusal(r ->> 'rule', (r ->> 'max_length')::integer), r ->> 'rule'
+        profile_sync._clean_rule_refusal(r ->> 'rule', (r ->> 'max_length')::integer), r ->> 'rule'
         using errcode = '23514', schema = tg_table_schema, table = tg_table_name, column = col;
     end if;
     if cleaned is distinct from value then
@@ -258,12 +258,12 @@ end
 $$;
 
 /*
- * profile_sync.install_user_write_guard(): stores the rules of the mapping in force and puts the
+ * profile_sync._install_user_write_guard(): stores the rules of the mapping in force and puts the
  * trigger profile_sync_user_writes on its table (when missing). It replaces the compiled
  * user-edit trigger of earlier versions (profile_sync_user_edits, check_user_edit()), which it
  * removes. Internal: compile_sync_core.
  */
-create or replace function profile_sync.install_user_write_guard()
+create or replace function profile_sync._install_user_write_guard()
 returns void
 language plpgsql
 volatile
@@ -272,7 +272,7 @@ as $$
 declare
   target regclass;
 begin
-  update profile_sync.settings s set user_writes = profile_sync.user_write_rules(s.mapping)
+  update profile_sync.settings s set user_writes = profile_sync._user_write_rules(s.mapping)
   returning pg_catalog.to_regclass(s.target_table) into target;
   execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target);
   drop function if exists profile_sync.check_user_edit();
@@ -280,20 +280,20 @@ begin
       where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D') then
     execute pg_catalog.format(
       'create or replace trigger profile_sync_user_writes before insert or update or delete on %s for each row '
-      'when (current_user in (''anon'', ''authenticated'')) execute function profile_sync.guard_user_write()', target);
+      'when (current_user in (''anon'', ''authenticated'')) execute function profile_sync._guard_user_write()', target);
   end if;
 end
 $$;
 
 /*
- * profile_sync.limit_user_grants(target, mapping): what apply_mapping does to the target's
+ * profile_sync._limit_user_grants(target, mapping): what apply_mapping does to the target's
  * grants. The app's own grants and policies are kept (the guard refuses what users may not
  * write); only what users never need goes: TRUNCATE (it passes by triggers and RLS), TRIGGER and
  * REFERENCES, for anon and authenticated. public.profiles as profile-sync creates it keeps its
  * own contract: users update only the user-editable columns, never insert or delete.
  * Internal: apply_mapping.
  */
-create or replace function profile_sync.limit_user_grants(target regclass, mapping jsonb)
+create or replace function profile_sync._limit_user_grants(target regclass, mapping jsonb)
 returns void
 language plpgsql
 volatile

@@ -5,11 +5,11 @@
 -- mapping no longer fits (a mapped column renamed or dropped). doctor lists the differences.
 
 /*
- * profile_sync.table_definition(target): what the compiled sync core depends on in target, as
+ * profile_sync._table_definition(target): what the compiled sync core depends on in target, as
  * one value to compare: each column's number, name, type, NOT NULL, default and whether
  * authenticated may read it. Internal.
  */
-create or replace function profile_sync.table_definition(target regclass)
+create or replace function profile_sync._table_definition(target regclass)
 returns jsonb
 language sql
 stable
@@ -27,10 +27,10 @@ as $$
 $$;
 
 /*
- * profile_sync.mapping_document(mapping): a normalised mapping as a document normalise_mapping
+ * profile_sync._mapping_document(mapping): a normalised mapping as a document normalise_mapping
  * takes again (the computed per-column fields removed). Internal.
  */
-create or replace function profile_sync.mapping_document(mapping jsonb)
+create or replace function profile_sync._mapping_document(mapping jsonb)
 returns jsonb
 language sql
 immutable
@@ -42,11 +42,11 @@ as $$
 $$;
 
 /*
- * profile_sync.compile_mapping(): compiles everything the mapping in force needs for its table,
+ * profile_sync._compile_mapping(): compiles everything the mapping in force needs for its table,
  * as it is now (compile_sync_core: the sync core and the users' write guard), and records the
- * table definition it was built for. Internal: apply_mapping, recompile, ensure_compiled.
+ * table definition it was built for. Internal: apply_mapping, recompile, _ensure_compiled.
  */
-create or replace function profile_sync.compile_mapping()
+create or replace function profile_sync._compile_mapping()
 returns void
 language plpgsql
 volatile
@@ -54,19 +54,19 @@ set search_path = ''
 as $$
 begin
   perform profile_sync.compile_sync_core();
-  update profile_sync.settings s set compiled_for = profile_sync.table_definition(pg_catalog.to_regclass(s.target_table));
+  update profile_sync.settings s set compiled_for = profile_sync._table_definition(pg_catalog.to_regclass(s.target_table));
 end
 $$;
 
 /*
- * profile_sync.ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
+ * profile_sync._ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
  * When the target's definition is the one the core was compiled for (the usual case: one catalog
  * read), nothing. Else the stored mapping is checked against the table again and, when it still
  * fits, stored normalised anew and compiled (one session does it; the others wait for it). When it
  * no longer fits: SQLSTATE 55000, the message naming the table, the mapping field and what is
  * wrong, the hint the command that fixes it. Nothing when no mapping is applied.
  */
-create or replace function profile_sync.ensure_compiled()
+create or replace function profile_sync._ensure_compiled()
 returns void
 language plpgsql
 volatile
@@ -78,16 +78,16 @@ declare
   m jsonb;
 begin
   select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if not found or st.compiled_for is not distinct from profile_sync.table_definition(pg_catalog.to_regclass(st.target_table)) then
+  if not found or st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
     return;
   end if;
   perform pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), -1);
   select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if st.compiled_for is not distinct from profile_sync.table_definition(pg_catalog.to_regclass(st.target_table)) then
+  if st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
     return;  -- another session compiled it meanwhile
   end if;
   begin
-    m := profile_sync.normalise_mapping(profile_sync.mapping_document(st.mapping));
+    m := profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
   exception when sqlstate '22023' then
     raise exception 'profile_sync: % changed since the sync core was compiled for it, and the mapping no longer fits: %; '
       'fix it in supabase/profile-sync.json, then run npx profile-sync generate and supabase db push', st.target_table, sqlerrm
@@ -95,7 +95,7 @@ begin
         hint = 'select * from profile_sync.table_changes() lists every difference (npx profile-sync doctor shows them)';
   end;
   update profile_sync.settings s set mapping = m;
-  perform profile_sync.compile_mapping();
+  perform profile_sync._compile_mapping();
 end
 $$;
 
@@ -135,7 +135,7 @@ begin
     return next;
     return;
   end if;
-  now_def := profile_sync.table_definition(target);
+  now_def := profile_sync._table_definition(target);
   if now_def = st.compiled_for then
     return;
   end if;
@@ -176,7 +176,7 @@ begin
   -- anything else the mapping no longer passes
   if not reported then
     begin
-      perform profile_sync.normalise_mapping(profile_sync.mapping_document(st.mapping));
+      perform profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
     exception when sqlstate '22023' then
       level := 'error'; field := pg_catalog.split_part(sqlerrm, ':', 1); message := sqlerrm;
       fix := pg_catalog.format('fix %s in supabase/profile-sync.json (table %s), %s', field, target, generate);

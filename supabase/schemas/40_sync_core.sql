@@ -635,7 +635,7 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
- *   the users' write guard: its rules and its trigger on the target (install_user_write_guard,
+ *   the users' write guard: its rules and its trigger on the target (_install_user_write_guard,
  *                        36_user_writes.sql);
  * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
  * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
@@ -664,7 +664,7 @@ begin
   execute profile_sync._compile_preview(m);
   execute profile_sync._compile_target_profile(m);
   execute profile_sync._compile_targets(m);
-  perform profile_sync.install_user_write_guard();
+  perform profile_sync._install_user_write_guard();
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
@@ -729,7 +729,7 @@ begin
   if pg_catalog.cardinality(wanted) = 0 then
     return;
   end if;
-  perform profile_sync.ensure_compiled();  -- the table changed since the core was compiled?
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   begin
     select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
       into synced_ids, outcomes
