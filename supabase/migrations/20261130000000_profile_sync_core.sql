@@ -1256,7 +1256,7 @@ as $$
         'attnum', p.attnum, 'name', p.name, 'reason', p.reason, 'type', p.type, 'default', p.default_sql,
         -- a default that differs on every call cannot tell a user's value from the default's
         'volatile', coalesce(p.default_sql operator(pg_catalog.~*)
-          '(nextval|random|uuid|clock_timestamp|statement_timestamp|timeofday)', false))
+          '(nextval|random|gen_random_uuid|uuid_generate_v[0-9a-z_]*|uuidv[47]|clock_timestamp|statement_timestamp|timeofday)\s*\(', false))
         order by p.attnum)
       from protected p), '[]'),
     'clean', coalesce((
@@ -1575,6 +1575,25 @@ as $$
 $$;
 
 /*
+ * profile_sync._table_stamp(target): a cheap stand-in for _table_definition on the hot path: the
+ * versions (xmin) of target's pg_attribute rows, which any change of a column (added, dropped,
+ * renamed, retyped, its default or its grants) rewrites, and the table's grants. It changes whenever the definition may have (and, after
+ * a catalog rewrite such as VACUUM FULL, when it has not: the definition then decides). Internal.
+ */
+create or replace function profile_sync._table_stamp(target regclass)
+returns text
+language sql
+stable
+set search_path = ''
+set jit = off
+as $$
+  select coalesce(c.relacl::text, '')
+    || ':' || coalesce((select pg_catalog.string_agg(a.xmin::text, ',' order by a.attnum)
+                        from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attnum > 0), '')
+  from pg_catalog.pg_class c where c.oid = target
+$$;
+
+/*
  * profile_sync._mapping_document(mapping): a normalised mapping as a document normalise_mapping
  * takes again (the computed per-column fields removed). Internal.
  */
@@ -1602,14 +1621,15 @@ set search_path = ''
 as $$
 begin
   perform profile_sync.compile_sync_core();
-  update profile_sync.settings s set compiled_for = profile_sync._table_definition(pg_catalog.to_regclass(s.target_table));
+  update profile_sync.settings s set compiled_for = profile_sync._table_definition(pg_catalog.to_regclass(s.target_table))
+    || pg_catalog.jsonb_build_object('stamp', profile_sync._table_stamp(pg_catalog.to_regclass(s.target_table)));
 end
 $$;
 
 /*
  * profile_sync._ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
- * When the target's definition is the one the core was compiled for (the usual case: one catalog
- * read), nothing. Else the stored mapping is checked against the table again and, when it still
+ * When the target's catalog rows are the ones the core was compiled for (the usual case: one
+ * cheap read, _table_stamp), nothing. Else the stored mapping is checked against the table again and, when it still
  * fits, stored normalised anew and compiled (one session does it; the others wait for it). When it
  * no longer fits: SQLSTATE 55000, the message naming the table, the mapping field and what is
  * wrong, the hint the command that fixes it. Nothing when no mapping is applied.
@@ -1624,15 +1644,22 @@ as $$
 declare
   st record;
   m jsonb;
+  target regclass;
 begin
-  select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if not found or st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
+  select s.target_table, s.compiled_for ->> 'stamp' as stamp into st from profile_sync.settings s;
+  if not found or st.stamp is not distinct from profile_sync._table_stamp(pg_catalog.to_regclass(st.target_table)) then
     return;
   end if;
   perform pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), -1);
   select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
-  if st.compiled_for is not distinct from profile_sync._table_definition(pg_catalog.to_regclass(st.target_table)) then
+  target := pg_catalog.to_regclass(st.target_table);
+  if st.compiled_for ->> 'stamp' is not distinct from profile_sync._table_stamp(target) then
     return;  -- another session compiled it meanwhile
+  end if;
+  if st.compiled_for - 'stamp' = profile_sync._table_definition(target) then
+    -- the catalog rows were rewritten, the definition is the same: nothing to compile
+    update profile_sync.settings s set compiled_for = s.compiled_for || pg_catalog.jsonb_build_object('stamp', profile_sync._table_stamp(target));
+    return;
   end if;
   begin
     m := profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
@@ -1684,6 +1711,7 @@ begin
     return;
   end if;
   now_def := profile_sync._table_definition(target);
+  st.compiled_for := st.compiled_for - 'stamp';
   if now_def = st.compiled_for then
     return;
   end if;

@@ -146,7 +146,7 @@ as $$
         'attnum', p.attnum, 'name', p.name, 'reason', p.reason, 'type', p.type, 'default', p.default_sql,
         -- a default that differs on every call cannot tell a user's value from the default's
         'volatile', coalesce(p.default_sql operator(pg_catalog.~*)
-          '(nextval|random|uuid|clock_timestamp|statement_timestamp|timeofday)', false))
+          '(nextval|random|gen_random_uuid|uuid_generate_v[0-9a-z_]*|uuidv[47]|clock_timestamp|statement_timestamp|timeofday)\s*\(', false))
         order by p.attnum)
       from protected p), '[]'),
     'clean', coalesce((

@@ -39,6 +39,15 @@ Deno.test('a table change is compiled in, or named with the mapping field to fix
     assert.deepEqual(await changes(), []);
     assert.equal('bio' in await signIn(), false);
 
+    await t.step('a catalog change that leaves the definition as it was compiles nothing', async () => {
+      const decisions = async () => (await sql`select 'profile_sync.sync_decisions(uuid[])'::regprocedure::oid as oid`)[0].oid;
+      const before = await decisions();
+      await owner.unsafe('alter table public.user_profiles alter column plan set statistics 200');
+      assert.deepEqual((await sync()).map((r) => r.outcome), ['unchanged']);
+      assert.equal(await decisions(), before, 'not compiled again');
+      assert.deepEqual(await changes(), []);
+    });
+
     await t.step('a column added: doctor says so; sync-profile returns it without a recompile', async () => {
       await owner.unsafe('alter table public.user_profiles add column bio text');
       assert.deepEqual(await changes(), [{
