@@ -174,6 +174,14 @@ export type Database = {
 "_table_definition":
 { Args: { "target": unknown }; Returns: Json
                            },
+"_table_stamp":
+{ Args: { "target": unknown }; Returns: string
+                           },
+"_tables_written":
+{ Args: { "body": string }; Returns: {
+              "schema_name": string,"table_name": string
+            }[]
+                           },
 "_user_write_rules":
 { Args: { "mapping": Json }; Returns: Json
                            },
