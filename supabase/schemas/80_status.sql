@@ -28,6 +28,7 @@ declare
   report jsonb;
   n_kept bigint;
 begin
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   select * into counts from profile_sync.drift_counts(per_class);
   create temporary table if not exists profile_sync_preview (
     user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean
