@@ -13,8 +13,10 @@ import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
+import { printable } from './output.ts';
 import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
+import { MappingError } from '../shared/mapping.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** The package's version, as `profile-sync --version` prints it. */
@@ -59,8 +61,12 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
     return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
   } catch (err) {
     const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
-    if (!(err instanceof InstallError) && !parseError) throw err;
-    io.err(`profile-sync ${name}: ${parseError ? `${parseErrorText(err as Error)}\n\n${USAGE}` : (err as Error).message}`);
+    if (parseError) {
+      io.err(`profile-sync ${name}: [usage] ${parseErrorText(err as Error)}\n\n${USAGE}`);
+    } else if (err instanceof InstallError || err instanceof MappingError) {
+      const code = err instanceof InstallError ? err.code : 'mapping_invalid';
+      io.err(`profile-sync ${name}: [${code}] ${err.message}`);
+    } else throw err;
     return EXIT.usage;
   }
 }
@@ -123,7 +129,7 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
   reconcile: (ctx, p) => reconcileCommand(ctx, { dryRun: p.dryRun, batchSize: p.batchSize }),
   sync: (ctx, p) => syncCommand(ctx, p.positionals[0]),
   doctor: async (ctx) => {
-    const report = await doctor(ctx.sql);
+    const report = await doctor(ctx.sql, { projectDir: ctx.cwd });
     return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };
   },
 };
@@ -158,7 +164,9 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
 }
 
 /** Runs the CLI; returns the exit code (never exits the process itself). */
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], rawIo: Io): Promise<number> {
+  // names from a database or a folder may hold terminal escape codes: never pass them through
+  const io: Io = { ...rawIo, out: (text) => rawIo.out(printable(text)), err: (text) => rawIo.err(printable(text)) };
   if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
@@ -200,6 +208,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
       dbUrl: config.dbUrl,
       interactive: io.isTerminal && !parsed.json,
+      cwd: io.cwd ?? Deno.cwd(),
     };
   } catch (err) {
     return report(explain(err));

@@ -2,12 +2,12 @@
  * A mapping and the table a project already has, described from its catalog (columns, types,
  * nullability, defaults, unique constraints, foreign keys to auth.users): proposeMapping guesses
  * the key, the obvious columns by name, soft delete and what still needs a source (`profile-sync
- * init --db-url` writes it to supabase/profile-sync.json for review); checkMappingAgainstTable
- * says what in a mapping the table cannot take, before a migration tries.
+ * init --db-url` writes it to supabase/profile-sync.json for review). Whether a mapping fits the
+ * table is apply_mapping's to say (cli/install/live.ts), not this module's.
  * @module
  */
-import { defaultOwner, softDeleteColumns, TODO_SOURCE } from './mapping.ts';
-import type { ColumnSpec, Json, Mapping, MappingDocument, Owner, Scalar } from './mapping.ts';
+import { defaultOwner, TODO_SOURCE } from './mapping.ts';
+import type { ColumnSpec, MappingDocument, Owner, Scalar } from './mapping.ts';
 
 export type TableColumn = {
   name: string;
@@ -182,89 +182,5 @@ export function proposeMapping(t: TableInfo): Proposal {
   return { mapping, key, needsSource, notes };
 }
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TIMESTAMP_WORDS = /^(now|today|tomorrow|yesterday|epoch|-?infinity)$/i;
-const BOOLEAN_WORDS = /^(t|f|true|false|y|n|yes|no|on|off|1|0)$/i;
-
-/** Whether a constant casts to the column's type, as apply_mapping checks by casting it. */
-function valueFits(value: Json | Scalar, type: string): boolean {
-  if (type === 'json' || type === 'jsonb' || value === null) return true;
-  if (typeof value === 'boolean') return type === 'boolean' || TEXT.test(type);
-  if (typeof value === 'number') return NUMBER.test(type) || TEXT.test(type);
-  if (typeof value !== 'string') return false;
-  if (NUMBER.test(type)) return /^\s*-?\d+(\.\d+)?\s*$/.test(value);
-  if (type === 'uuid') return UUID.test(value.trim());
-  if (type === 'boolean') return BOOLEAN_WORDS.test(value.trim());
-  if (TIMESTAMP.test(type) || type === 'date') return TIMESTAMP_WORDS.test(value.trim()) || !Number.isNaN(Date.parse(value));
-  return true;
-}
-
 const uniqueAlone = (t: TableInfo, c: string) =>
   t.unique.some((u) => u.length === 1 && u[0] === c) || (t.primaryKey.length === 1 && t.primaryKey[0] === c);
-
-/** What the table cannot take from this mapping, one `field: problem` line each; empty when it fits. */
-export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
-  const errors: string[] = [];
-  const table = `${t.schema}.${t.name}`;
-  const byName = new Map(t.columns.map((c) => [c.name, c]));
-  const missing = (field: string, c: string) => errors.push(`${field}: ${table} has no column ${c}`);
-  const key = byName.get(m.key);
-  if (!key) missing('key', m.key);
-  else if (key.type !== 'uuid') {
-    errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id; a text column holding uuids ` +
-      `converts with: alter table ${table} alter column ${m.key} type uuid using ${m.key}::uuid)`);
-  }
-  else if (!uniqueAlone(t, m.key)) {
-    errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
-  } else if (!t.authUserReferences.includes(m.key)) {
-    // the table's own id beside a user_id that references auth.users: name the right column
-    const holder = t.authUserReferences.find((c) => c !== m.key && uniqueAlone(t, c));
-    if (holder) errors.push(`key: ${m.key} does not reference auth.users, but ${holder} does (and is unique): set "key": "${holder}"`);
-  }
-  for (const [name, source] of Object.entries(m.columns)) {
-    const c = byName.get(name);
-    const field = `columns.${name}`;
-    if (!c) {
-      missing(field, name);
-      continue;
-    }
-    if (c.generated) errors.push(`${field}: ${name} is an identity or generated column; it cannot be written`);
-    else if ('value' in source) {
-      if (!valueFits(source.value, c.type)) errors.push(`${field}: ${JSON.stringify(source.value)} does not fit ${name} (${c.type})`);
-    } else if (!typeFits(source.from, c.type, c.enum)) {
-      errors.push(`${field}: ${source.from} does not fit ${name} (${c.type})`);
-    } else if (source.default !== undefined && !valueFits(source.default, c.type)) {
-      errors.push(`${field}.default: ${JSON.stringify(source.default)} does not fit ${name} (${c.type})`);
-    } else if (!c.nullable && c.default === null && source.default === undefined && !NEVER_NULL.has(source.from)) {
-      errors.push(`${field}: ${source.from} can be empty but ${name} is NOT NULL without a default: give it a "default"`);
-    }
-  }
-  const soft = softDeleteColumns(m.soft_delete);
-  for (const c of t.columns) {
-    if (c.name === m.key || c.name in m.columns || soft.includes(c.name) || c.generated) continue;
-    if (!c.nullable && c.default === null) {
-      errors.push(`columns.${c.name}: ${c.name} is NOT NULL without a default, so the mapping must fill it: map it to a source or {"value": …}`);
-    }
-  }
-  if (m.soft_delete) {
-    if ('flag' in m.soft_delete) {
-      const flag = byName.get(m.soft_delete.flag);
-      if (!flag) missing('soft_delete.flag', m.soft_delete.flag);
-      else if (flag.type !== 'boolean') errors.push(`soft_delete.flag: ${flag.name} is ${flag.type}, not boolean`);
-    }
-    const at = m.soft_delete.at ? byName.get(m.soft_delete.at) : undefined;
-    if (m.soft_delete.at && !at) missing('soft_delete.at', m.soft_delete.at);
-    else if (at && !TIMESTAMP.test(at.type)) errors.push(`soft_delete.at: ${at.name} is ${at.type}, not a timestamp`);
-  }
-  m.clear_on_soft_delete.forEach((name, i) => {
-    const c = byName.get(name);
-    const source = m.columns[name];
-    if (c && !c.nullable && c.default === null && !(source && 'from' in source && source.default !== undefined)) {
-      errors.push(`clear_on_soft_delete[${i}]: ${name} is NOT NULL without a default to clear it to (give it a "default")`);
-    }
-  });
-  m.user_editable.forEach((name, i) => {
-    if (!byName.has(name)) missing(`user_editable[${i}]`, name);
-  });
-  return errors;
-}

@@ -1,7 +1,7 @@
 /**
  * What init and generate read from a live database (--db-url / SUPABASE_DB_URL): the likeliest
- * profile table, its catalog description for proposeMapping and checkMappingAgainstTable, and
- * the pasted auth.users triggers that write it (which the mapping migration replaces).
+ * profile table and its catalog description for proposeMapping. (Whether a mapping fits, and
+ * which pasted triggers it replaces, apply_mapping says itself: ./live.ts.)
  * @module
  */
 import postgres from 'postgres';
@@ -90,28 +90,4 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
     unique: indexes.map((i) => i.columns),
     authUserReferences: references.map((r) => r.name),
   };
-}
-
-/** A statement writing the table (format: schema, quoted schema, name), as apply_mapping matches it. */
-const WRITES_TABLE = String.raw`(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)`;
-
-/**
- * Triggers on auth.users (not profile-sync's) whose function writes the table: the pasted sync,
- * found as apply_mapping finds the ones it replaces. `roleFromMetadata`: the function reads a
- * role from user metadata (anyone could sign up as admin).
- */
-export async function pastedTriggers(
-  sql: Db,
-  qualified: string,
-): Promise<{ trigger: string; fn: string; roleFromMetadata: boolean }[]> {
-  const [schema, name] = qualified.split('.', 2);
-  return await sql<{ trigger: string; fn: string; roleFromMetadata: boolean }[]>`
-    select t.tgname::text as trigger, p.oid::regprocedure::text as fn,
-      p.prosrc ~* ${"raw_user_meta_data\\s*->>?\\s*'role'"} as "roleFromMetadata"
-    from pg_catalog.pg_trigger t
-    join pg_catalog.pg_proc p on p.oid = t.tgfoid
-    join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-    where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal and n.nspname <> 'profile_sync'
-      and p.prosrc ~* pg_catalog.format(${WRITES_TABLE}::text, ${schema}::text, pg_catalog.quote_ident(${schema}), ${name}::text)
-    order by t.tgname`;
 }

@@ -65,14 +65,14 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
     project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
     const misfit = await project.cli(['generate', '--db-url', db.url]);
     assert.equal(misfit.code, 2);
-    assert.match(misfit.err, /does not fit public\.accounts at --db-url:\n {2}columns\.nickname: public\.accounts has no column nickname/);
+    assert.match(misfit.err, /does not fit public\.accounts at --db-url \(apply_mapping, which `supabase db push` runs, refuses it\):\n {2}mapping\.columns\.nickname: column nickname does not exist in public\.accounts/);
     assert.deepEqual(project.tree(), { ...before, 'supabase/profile-sync.json': project.tree()['supabase/profile-sync.json'] });
 
     delete doc.columns.nickname;
     project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
     const fixed = await project.cli(['generate'], { SUPABASE_DB_URL: db.url });
     assert.equal(fixed.code, 0, fixed.err);
-    assert.match(fixed.out, /fits public\.accounts at SUPABASE_DB_URL/);
+    assert.match(fixed.out, /checked against public\.accounts at SUPABASE_DB_URL by apply_mapping itself/);
     assert.equal(project.migrations().filter((m) => m.endsWith('_profile_sync_mapping.sql')).length, 1);
   } finally {
     await db.drop();
@@ -139,7 +139,11 @@ Deno.test('init --db-url finds a profile table in another schema, and names the 
     await db.sql.unsafe(`
       create schema app;
       create table app.members (id uuid primary key references auth.users on delete cascade, email text, display_name text);
-      create table app.zz_notes (author uuid unique references auth.users, body text)`);
+      create table app.zz_notes (author uuid unique references auth.users, body text);
+      -- as a migration run by the project's owner would leave them
+      alter schema app owner to postgres;
+      alter table app.members owner to postgres;
+      alter table app.zz_notes owner to postgres`);
     const run = await project.cli(['init', '--yes', '--db-url', db.url]);
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /proposed a mapping for app\.members \(key id: id references auth\.users\(id\) and is unique\)/);
