@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
+import { appliedDocument } from '../shared/mapping.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
 import { appliedVersions, applyMappingRolledBack, MappingRefused } from './install/live.ts';
 import { MAPPING_FILE, MIGRATIONS_DIR, readLock } from './install/project.ts';
@@ -25,6 +26,8 @@ type DoctorEnv = {
   migrationsDir: string;
   /** The project folder doctor runs in: with profile-sync's lock file there, its migrations are checked by their names. */
   projectDir?: string;
+  /** Send a signed test delivery (`doctor --send-test`). */
+  sendTest?: boolean;
 };
 
 export const VAULT_SECRETS = [
@@ -62,7 +65,7 @@ async function projectMigrations(sql: Sql, dir: string, lock: Lock): Promise<Omi
   if (mappingFile && missing.includes(mappingFile)) {
     let doc: unknown;
     try {
-      doc = JSON.parse(readFileSync(join(dir, MAPPING_FILE), 'utf8'));
+      doc = appliedDocument(JSON.parse(readFileSync(join(dir, MAPPING_FILE), 'utf8')));
     } catch {
       doc = undefined;
     }
@@ -408,6 +411,65 @@ const access: Check = async (sql) => {
       `alter table ${s.target_table} enable row level security; (and add the policies the app needs)`);
 };
 
+/** How long `doctor --send-test` waits for the test delivery's answer. */
+const SEND_TEST_WAIT_MS = 20_000;
+
+/**
+ * `doctor --send-test`: one signed delivery through pg_net to the auth-webhook URL in Vault,
+ * signed with the Vault secret, exactly as the trigger sends them. Its payload is a DELETE of a
+ * user that never existed, which auth-webhook answers (200, outcome "deleted") without writing a
+ * profile. Healthy only when that answer comes back; without the flag, not proven.
+ */
+const testDelivery: Check = async (sql, env) => {
+  if (!env.sendTest) {
+    return warn('not sent: nothing proves yet that a signed delivery reaches auth-webhook and is accepted',
+      'run `npx profile-sync doctor --send-test` (one signed test delivery through pg_net; it writes no profile)');
+  }
+  const probe = crypto.randomUUID();
+  const [{ request }] = await sql<{ request: string | null }[]>`
+    with v as (
+      select
+        (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_webhook_url' limit 1) as url,
+        (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_webhook_secret' limit 1) as secret,
+        ${`msg_profile_sync_probe_${probe}`}::text as msg_id,
+        extract(epoch from now())::bigint as ts,
+        jsonb_build_object('type', 'DELETE', 'table', 'users', 'schema', 'auth', 'record', null,
+          'old_record', jsonb_build_object('id', ${probe}::text)) as payload
+    )
+    select case when v.url is not null and v.secret is not null then net.http_post(
+      url := v.url,
+      body := v.payload,
+      headers := jsonb_build_object('content-type', 'application/json', 'webhook-id', v.msg_id,
+        'webhook-timestamp', v.ts::text,
+        'webhook-signature', profile_sync.standard_webhook_signature(v.msg_id, v.ts, v.payload::text, v.secret)),
+      timeout_milliseconds := 10000)::text end as request
+    from v`;
+  if (request === null) {
+    return fail('cannot send a test delivery: the Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret are not both set',
+      'see the vault secrets line');
+  }
+  const deadline = Date.now() + SEND_TEST_WAIT_MS;
+  for (;;) {
+    const [res] = await sql<{ status_code: number | null; content: string | null; error_msg: string | null; timed_out: boolean | null }[]>`
+      select status_code, content, error_msg, timed_out from net._http_response where id = ${request}::bigint`;
+    if (res) {
+      if (res.status_code === 200) return ok('a signed test delivery went through pg_net to auth-webhook and was accepted (200)');
+      const why = res.status_code === 401
+        ? 'the function refused its signature: PROFILE_SYNC_WEBHOOK_SECRET (`supabase secrets set`) and the Vault secret profile_sync_webhook_secret differ'
+        : res.status_code === 404
+        ? 'no function at that URL: `supabase functions deploy auth-webhook`, and check profile_sync_webhook_url'
+        : 'check profile_sync_webhook_url, the function\'s logs, and that it is deployed';
+      return fail(`the test delivery was not accepted: ${res.status_code ?? ''} ${oneLine(res.error_msg ?? res.content ?? '')}${res.timed_out ? ' (timed out)' : ''}`.replace(/\s+/g, ' '),
+        why);
+    }
+    if (Date.now() > deadline) {
+      return fail(`no answer to the test delivery within ${SEND_TEST_WAIT_MS / 1000} s: pg_net did not send it, or nothing answered`,
+        'check that pg_net is enabled and its worker runs (`select * from net._http_response order by id desc limit 5`), and the URL in Vault');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+};
+
 const CHECKS: Record<string, Check> = {
   migrations,
   mapping,
@@ -419,6 +481,7 @@ const CHECKS: Record<string, Check> = {
   'pg_cron job': cronJob,
   'cron runs': cronRuns,
   'pg_net deliveries': deliveries,
+  'test delivery': testDelivery,
   'sync failures': syncFailures,
   drift,
   'last reconcile': lastRun,
@@ -429,7 +492,7 @@ const CHECKS: Record<string, Check> = {
  * database that cannot be reached at all is an error (AppError database_unavailable), not a report.
  */
 export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
-  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, projectDir: env.projectDir };
+  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, projectDir: env.projectDir, sendTest: env.sendTest };
   await withDb(() => sql`select 1`);
   const checks: CheckResult[] = [];
   for (const [check, run] of Object.entries(CHECKS)) {

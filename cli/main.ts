@@ -29,7 +29,8 @@ commands:
   status                                  users, profiles, drift, failures, last run
   reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
   sync <user-id>                          sync one user's profile now
-  doctor                                  check every moving part and say what to fix
+  doctor [--send-test]                    check every moving part and say what to fix
+                                          (--send-test: a signed test delivery must round-trip)
 ${INSTALL_USAGE}
 
 environment:
@@ -71,7 +72,7 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
   }
 }
 
-type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number };
+type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number; sendTest: boolean };
 
 function parse(argv: string[]): Parsed {
   let values, positionals;
@@ -83,6 +84,7 @@ function parse(argv: string[]): Parsed {
         json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         'batch-size': { type: 'string' },
+        'send-test': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -94,6 +96,7 @@ function parse(argv: string[]): Parsed {
   if (command !== 'reconcile' && (values['dry-run'] || values['batch-size'] !== undefined)) {
     throw new UsageError('--dry-run and --batch-size belong to `reconcile`');
   }
+  if (command !== 'doctor' && values['send-test']) throw new UsageError('--send-test belongs to `doctor`');
   let batchSize: number | undefined;
   if (values['batch-size'] !== undefined) {
     const parsed = BatchSize.safeParse(Number(values['batch-size']));
@@ -105,7 +108,7 @@ function parse(argv: string[]): Parsed {
   }
   const takesArg = command === 'sync';
   if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);
-  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize };
+  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize, sendTest: values['send-test'] };
 }
 
 /**
@@ -128,8 +131,8 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
   status: (ctx) => statusCommand(ctx),
   reconcile: (ctx, p) => reconcileCommand(ctx, { dryRun: p.dryRun, batchSize: p.batchSize }),
   sync: (ctx, p) => syncCommand(ctx, p.positionals[0]),
-  doctor: async (ctx) => {
-    const report = await doctor(ctx.sql, { projectDir: ctx.cwd });
+  doctor: async (ctx, p) => {
+    const report = await doctor(ctx.sql, { projectDir: ctx.cwd, sendTest: p.sendTest });
     return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };
   },
 };

@@ -31,15 +31,28 @@ export type TableInfo = {
   unique: string[][];
   /** columns with a foreign key to auth.users(id). */
   authUserReferences: string[];
+  /** CHECK constraints: name and the columns each reads. */
+  checks?: { name: string; columns: string[] }[];
+  /** columns the table's own triggers set (`new.updated_at := now()`), each with the trigger's name. */
+  appMaintained?: Record<string, string>;
+  /** the pasted triggers on auth.users that insert into this table: the function and the columns it sets. */
+  pasted?: { fn: string; columns: string[] }[];
 };
 
+/** A column a mapping could fill but whose mapping could make a signup's row fail: proposed commented out. */
+export type Suggestion = { column: ColumnSpec; why: string };
+
 export type Proposal = {
-  mapping: MappingDocument & { columns: Record<string, ColumnSpec> };
+  mapping: MappingDocument & { columns: Record<string, ColumnSpec>; suggestions?: Record<string, Suggestion> };
   key: { column: string; reason: string };
   /** NOT NULL columns without a default that nothing can fill: the file holds TODO_SOURCE for them. */
   needsSource: { column: string; type: string }[];
   /** What the proposal guessed or left alone, for the team to review. */
   notes: string[];
+  /** Per column of the table: why it is mapped, suggested, or left alone. */
+  reasons: Record<string, string>;
+  /** Columns not mapped because their mapping could make a signup's row fail (also in mapping.suggestions). */
+  suggestions: Record<string, Suggestion>;
 };
 
 type Guess = { from: string; owner?: Owner };
@@ -111,9 +124,29 @@ function chooseSoftDelete(byName: Map<string, TableColumn>): MappingDocument['so
   return at ? { at } : null;
 }
 
-/** Proposes a mapping for an existing table; see Proposal. */
+/**
+ * Why mapping column c could make a signup's row fail (a unique or CHECK constraint; NOT NULL
+ * without a default, where the source can be empty), or undefined when it cannot.
+ */
+function risk(t: TableInfo, c: TableColumn, from: string): string | undefined {
+  const why: string[] = [];
+  if (uniqueAlone(t, c.name) || t.unique.some((u) => u.includes(c.name))) why.push('it is unique (a value another user has fails the row)');
+  const checks = (t.checks ?? []).filter((k) => k.columns.includes(c.name)).map((k) => k.name);
+  if (checks.length > 0) why.push(`CHECK ${checks.join(', ')} (a value it refuses fails the row)`);
+  if (!c.nullable && c.default === null && !NEVER_NULL.has(from)) why.push(`it is NOT NULL without a default and ${from} can be empty`);
+  return why.length > 0 ? why.join('; ') : undefined;
+}
+
+/**
+ * Proposes a mapping for an existing table, conservatively: what the pasted trigger it replaces
+ * set, columns that must be filled (NOT NULL without a default), and columns that cannot make a
+ * signup's row fail (nullable, unconstrained). A column whose mapping could fail the row is a
+ * suggestion, with the reason; one the app's own triggers maintain (updated_at) is the app's.
+ */
 export function proposeMapping(t: TableInfo): Proposal {
   const notes: string[] = [];
+  const reasons: Record<string, string> = {};
+  const suggestions: Record<string, Suggestion> = {};
   const key = chooseKey(t);
   const byName = new Map(t.columns.map((c) => [c.name, c]));
   const softDelete = chooseSoftDelete(byName);
@@ -122,26 +155,49 @@ export function proposeMapping(t: TableInfo): Proposal {
   const sources = new Map<string, string>();
   const needsSource: Proposal['needsSource'] = [];
   const userEditable: string[] = [];
+  const pastedBy = (name: string) => (t.pasted ?? []).find((p) => p.columns.includes(name))?.fn;
   let defaultRole = 'user';
 
   for (const c of t.columns) {
-    if (c.name === key.column || softColumns.includes(c.name) || c.generated) continue;
+    if (c.name === key.column) {
+      reasons[c.name] = `the key: ${key.reason}`;
+      continue;
+    }
+    if (softColumns.includes(c.name)) {
+      reasons[c.name] = 'soft delete: set when the auth user is soft-deleted';
+      continue;
+    }
+    if (c.generated) {
+      reasons[c.name] = 'identity or generated: never written';
+      continue;
+    }
     const mandatory = !c.nullable && c.default === null;
+    const maintainer = t.appMaintained?.[c.name];
+    if (!mandatory && (maintainer || c.name === 'updated_at')) {
+      reasons[c.name] = maintainer
+        ? `app-owned: the table's trigger ${maintainer} sets it`
+        : 'app-owned: the app\'s own "last edited" time, never overwritten from auth';
+      continue;
+    }
     let guess = BY_NAME.find(([re]) => re.test(c.name.toLowerCase()))?.[1];
-    if (!guess && ['created_at', 'updated_at'].includes(c.name) && c.default === null) guess = { from: c.name };
+    if (!guess && c.name === 'created_at' && c.default === null) guess = { from: c.name };
     if (guess && !typeFits(guess.from, c.type, c.enum)) {
       notes.push(`${c.name} (${c.type}) looks like ${guess.from} but its type does not fit: left unmapped`);
+      reasons[c.name] = `left alone: looks like ${guess.from}, but its type ${c.type} does not fit`;
       guess = undefined;
     }
     if (!guess) {
       if (mandatory) {
         columns[c.name] = TODO_SOURCE;
         needsSource.push({ column: c.name, type: c.type });
-      } else if (PROFILE_CONTENT.test(c.name)) userEditable.push(c.name);
+        reasons[c.name] = 'NOT NULL without a default, and nothing in auth fills it: needs a source';
+      } else if (PROFILE_CONTENT.test(c.name)) {
+        userEditable.push(c.name);
+        reasons[c.name] = 'left alone, user-editable: what a user writes about themselves';
+      } else reasons[c.name] = 'left alone: nothing in auth fills it';
       continue;
     }
     const owner = guess.owner ?? defaultOwner(guess.from);
-    sources.set(c.name, guess.from);
     const nullableSource = !NEVER_NULL.has(guess.from);
     let fallback: Scalar | undefined;
     if (mandatory && nullableSource) {
@@ -151,19 +207,36 @@ export function proposeMapping(t: TableInfo): Proposal {
       } else {
         columns[c.name] = TODO_SOURCE;
         needsSource.push({ column: c.name, type: c.type });
+        reasons[c.name] = `NOT NULL without a default, and ${guess.from} can be empty: needs a source that is never empty`;
         continue;
       }
     }
     const isDefaultOwner = owner === defaultOwner(guess.from);
-    columns[c.name] = isDefaultOwner && fallback === undefined
+    const spec: ColumnSpec = isDefaultOwner && fallback === undefined
       ? guess.from
       : { from: guess.from, ...(isDefaultOwner ? {} : { owner }), ...(fallback !== undefined ? { default: fallback } : {}) };
+    const pasted = pastedBy(c.name);
+    const danger = risk(t, c, guess.from);
+    if (!pasted && !mandatory && danger) {
+      suggestions[c.name] = { column: spec, why: `not mapped: ${danger}; the trigger it replaces never set it` };
+      reasons[c.name] = `suggested, not mapped: ${danger}`;
+      if (owner === 'app') userEditable.push(c.name);
+      continue;
+    }
+    columns[c.name] = spec;
+    sources.set(c.name, guess.from);
+    reasons[c.name] = `${guess.from}: ` + (pasted
+      ? `the trigger it replaces (${pasted}) set it`
+      : mandatory
+      ? 'NOT NULL without a default: every row needs it'
+      : 'nullable and unconstrained, so it cannot make a signup\'s row fail');
     if (guess.from === 'role') defaultRole = (c.default && unquote(c.default)) || 'user';
     if (owner === 'app' && guess.from !== 'role') userEditable.push(c.name);
   }
 
-  const left = t.columns.filter((c) => !(c.name in columns) && c.name !== key.column && !softColumns.includes(c.name))
-    .map((c) => c.name);
+  const left = t.columns.filter((c) =>
+    !(c.name in columns) && !(c.name in suggestions) && c.name !== key.column && !softColumns.includes(c.name)
+  ).map((c) => c.name);
   if (left.length > 0) notes.push(`left alone (profile-sync never reads or writes them): ${left.join(', ')}`);
   const clear = softDelete
     ? [...sources].filter(([c, from]) =>
@@ -178,8 +251,9 @@ export function proposeMapping(t: TableInfo): Proposal {
     ...(softDelete ? { clear_on_soft_delete: clear } : {}),
     user_editable: userEditable,
     roles: { default: defaultRole, self_assignable: [] },
+    ...(Object.keys(suggestions).length > 0 ? { suggestions } : {}),
   };
-  return { mapping, key, needsSource, notes };
+  return { mapping, key, needsSource, notes, reasons, suggestions };
 }
 
 const uniqueAlone = (t: TableInfo, c: string) =>

@@ -121,7 +121,19 @@ export const MappingDocument = z.strictObject({
     default: roleName.default('user'),
     self_assignable: uniqueList(roleName).default([]),
   }).default({ default: 'user', self_assignable: [] }),
+  /**
+   * Columns `init` did not map because their mapping could make a signup's row fail, each with
+   * the reason: a note for the team, never applied (move one into "columns" to map it).
+   */
+  suggestions: z.record(z.string(), z.strictObject({ column: z.unknown(), why: z.string() })).optional(),
 });
+
+/** The document as apply_mapping takes it: the file less its notes ("suggestions"). */
+export function appliedDocument(doc: unknown): unknown {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !('suggestions' in doc)) return doc;
+  const { suggestions: _notes, ...rest } = doc as Record<string, unknown>;
+  return rest;
+}
 /** A column in the document: shorthand source, {from, owner?, default?} or {value, owner?}. */
 export type ColumnSpec = string | { from: string; owner?: Owner; default?: Scalar } | { value: Json; owner?: Owner };
 export type MappingDocument = Omit<z.input<typeof MappingDocument>, 'columns'> & { columns?: Record<string, ColumnSpec> };

@@ -7,7 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { proposeMapping } from '../../shared/mapping-table.ts';
-import { DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../../shared/mapping.ts';
+import { appliedDocument, DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../../shared/mapping.ts';
 import type { Mapping } from '../../shared/mapping.ts';
 import { candidateTables, connect, describeTable } from './database.ts';
 import type { Db } from './database.ts';
@@ -31,11 +31,13 @@ export const INSTALL_USAGE = `  init [--db-url URL] [--table SCHEMA.TABLE] [--ye
   generate [--db-url URL]                 after editing supabase/profile-sync.json or upgrading:
                                           one new migration with what changed, functions refreshed`;
 
-const NEXT_STEPS = `next steps:
+const NEXT_STEPS = `next steps, in this order (no signup goes unsynced: docs/install.md, "Deploy order"):
   1. review ${MAPPING_FILE} and the new migrations (after editing the mapping: \`npx profile-sync generate\`)
-  2. npx supabase db push
-  3. secrets, Vault secrets and \`npx supabase functions deploy\`: the Deploy checklist in profile-sync's README
-  4. npx profile-sync doctor, then \`npx profile-sync reconcile --dry-run\` and \`npx profile-sync reconcile\``;
+  2. \`npx supabase secrets set PROFILE_SYNC_WEBHOOK_SECRET=…\` and the Vault secrets (profile_sync_webhook_url,
+     profile_sync_webhook_secret, profile_sync_reconcile_url, profile_sync_admin_key)
+  3. npx supabase functions deploy auth-webhook sync-profile reconcile
+  4. npx supabase db push (this replaces your pasted trigger: the functions must already run)
+  5. npx profile-sync doctor --send-test, then \`npx profile-sync reconcile --dry-run\` and \`npx profile-sync reconcile\``;
 
 type InitArgs = { dbUrl?: string; table?: string; yes: boolean; dryRun: boolean; force: boolean };
 
@@ -141,7 +143,16 @@ async function proposeFromDatabase(db: Db, table: string | undefined, lines: str
     );
   }
   const proposal = proposeMapping(info);
-  lines.push(`proposed a mapping for ${target} (key ${proposal.key.column}: ${proposal.key.reason})`, ...proposal.notes);
+  lines.push(
+    `proposed a mapping for ${target} (key ${proposal.key.column}: ${proposal.key.reason}); per column:`,
+    ...Object.entries(proposal.reasons).map(([column, why]) => `  ${column}: ${why}`),
+    ...proposal.notes,
+  );
+  const suggested = Object.keys(proposal.suggestions);
+  if (suggested.length > 0) {
+    lines.push(`suggested, not mapped: ${suggested.join(', ')} (in "suggestions" in ${MAPPING_FILE}, with the reason; ` +
+      'move one into "columns" to map it, then `npx profile-sync generate`)');
+  }
   if (found.length > 1) lines.push(`also found ${found.slice(1).join(', ')}: pick another with --table (and --force once a mapping is written)`);
   return proposal.mapping;
 }
@@ -183,11 +194,11 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
     }
     const { mapping, needsSource } = validate(doc, existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping');
     const origin = existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping';
-    if (mapping && db) lines.push(...await checkLive(db, doc, mapping.table, origin, '--db-url'));
+    if (mapping && db) lines.push(...await checkLive(db, appliedDocument(doc), mapping.table, origin, '--db-url'));
     else if (mapping) lines.push(OFFLINE);
     const plan = planInstall(project, {
       force: args.force,
-      mapping: mapping && doc,
+      mapping: mapping && appliedDocument(doc),
       oneMigration: false,
       mappingFile,
       mappingState: await mappingState(db, project),
@@ -233,10 +244,10 @@ export async function generateCommand(argv: string[], io: InstallIo): Promise<nu
     : [io.env.SUPABASE_DB_URL, 'SUPABASE_DB_URL'];
   const db = dbUrl ? await connect(dbUrl, flag) : undefined;
   try {
-    const lines = db ? await checkLive(db, doc, result.mapping.table, MAPPING_FILE, flag) : [OFFLINE];
+    const lines = db ? await checkLive(db, appliedDocument(doc), result.mapping.table, MAPPING_FILE, flag) : [OFFLINE];
     const plan = planInstall(project, {
       force: false,
-      mapping: doc,
+      mapping: appliedDocument(doc),
       oneMigration: true,
       mappingState: await mappingState(db, project),
       where: flag,
