@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
-import { appliedDocument } from '../shared/mapping.ts';
+import { appliedDocument } from './mapping.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
 import { appliedVersions, applyMappingRolledBack, MappingRefused } from './install/live.ts';
 import { MAPPING_FILE, MIGRATIONS_DIR, readLock } from './install/project.ts';

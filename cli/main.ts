@@ -16,7 +16,7 @@ import { doctor, doctorText } from './doctor.ts';
 import { printable } from './output.ts';
 import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
-import { MappingError } from '../shared/mapping.ts';
+import { MappingError } from './mapping.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** The package's version, as `profile-sync --version` prints it. */

@@ -6,9 +6,9 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { proposeMapping } from '../../shared/mapping-table.ts';
-import { appliedDocument, DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../../shared/mapping.ts';
-import type { Mapping } from '../../shared/mapping.ts';
+import { proposeMapping } from '../mapping-table.ts';
+import { appliedDocument, DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../mapping.ts';
+import type { Mapping } from '../mapping.ts';
 import { candidateTables, connect, describeTable } from './database.ts';
 import type { Db } from './database.ts';
 import { appliedVersions, applyMappingRolledBack, MappingRefused } from './live.ts';

@@ -4,7 +4,7 @@
  * apply_mapping's, checked live (tests/install/one_validator_sql.test.ts).
  */
 import assert from 'node:assert/strict';
-import { MappingError, normaliseMapping, parseMapping, TODO_SOURCE } from '../../shared/mapping.ts';
+import { MappingError, normaliseMapping, parseMapping, TODO_SOURCE } from '../../cli/mapping.ts';
 
 function errorsOf(doc: unknown): string[] {
   const result = parseMapping(doc);
