@@ -7,6 +7,7 @@ import type { ReconcileStatus, RunSummary } from '../shared/reconcile-types.ts';
 export const count = (n: number) => n.toLocaleString('en-US');
 
 /** Characters a terminal would act on (C0/C1 controls but newline and tab, DEL, bidi and zero-width). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
 const UNPRINTABLE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
 
 /**

@@ -66,7 +66,7 @@ function validate(doc: unknown, origin: string): { mapping?: Mapping; needsSourc
   const result = parseMapping(doc);
   if (result.ok) return { mapping: result.mapping, needsSource: [] };
   if (result.errors.every(isTodo)) return { needsSource: result.errors.map((e) => e.slice('columns.'.length, e.indexOf(':'))) };
-  throw new InstallError(`${origin} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run this again`);
+  throw new InstallError(`${origin} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run this again`, 'mapping_invalid');
 }
 
 /**
@@ -237,7 +237,7 @@ export async function generateCommand(argv: string[], io: InstallIo): Promise<nu
   if (doc === undefined) throw new InstallError(`${MAPPING_FILE} is missing: restore it, or run \`npx profile-sync init\` to propose one`);
   const result = parseMapping(doc);
   if (!result.ok) {
-    throw new InstallError(`${MAPPING_FILE} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run \`npx profile-sync generate\` again`);
+    throw new InstallError(`${MAPPING_FILE} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run \`npx profile-sync generate\` again`, 'mapping_invalid');
   }
   const [dbUrl, flag] = flags['db-url'] !== undefined
     ? [flags['db-url'] as string, '--db-url']
