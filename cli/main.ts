@@ -32,6 +32,8 @@ commands:
   doctor [--send-test]                    check every moving part and say what to fix
                                           (--send-test: a signed test delivery must round-trip)
 ${INSTALL_USAGE}
+  dev                                     run the project in this folder locally: embedded Postgres, its
+                                          migrations, its installed functions, the pg_net relay (no Docker)
 
 environment:
   SUPABASE_DB_URL   postgres://… URL of the database, as its owner (a direct connection)
@@ -166,11 +168,45 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
   return { code: 'error', message: (cause as Error)?.message ?? String(cause), exitCode: EXIT.drift };
 }
 
+/**
+ * `profile-sync dev`: the local stack (local/dev.mjs, under Node) on the project in this folder:
+ * embedded Postgres with the stand-ins, the project's migrations, its installed functions and the
+ * pg_net relay. Exit code and output are the stack's.
+ */
+async function dev(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return EXIT.inSync;
+  }
+  if (argv.length > 0) {
+    io.err(`profile-sync dev: [usage] unexpected argument: ${argv.join(' ')} (dev runs the project in this folder)\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  const script = new URL('../local/dev.mjs', import.meta.url).pathname;
+  const child = new Deno.Command('node', {
+    args: [script, '--project', io.cwd ?? Deno.cwd()],
+    env: io.env as Record<string, string>,
+    clearEnv: true,
+    stdin: 'inherit',
+    stdout: 'inherit',
+    stderr: 'inherit',
+  }).spawn();
+  const forward = (signal: Deno.Signal) => () => child.kill(signal);
+  const listeners = (['SIGINT', 'SIGTERM'] as const).map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  try {
+    return (await child.status).code;
+  } finally {
+    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+  }
+}
+
 /** Runs the CLI; returns the exit code (never exits the process itself). */
 export async function main(argv: string[], rawIo: Io): Promise<number> {
   // names from a database or a folder may hold terminal escape codes: never pass them through
   const io: Io = { ...rawIo, out: (text) => rawIo.out(printable(text)), err: (text) => rawIo.err(printable(text)) };
   if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
+  if (argv[0] === 'dev') return await dev(argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {
