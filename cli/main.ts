@@ -5,6 +5,9 @@
  * message saying what to fix.
  * @module
  */
+import { spawn } from 'node:child_process';
+import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createDb, isDbUnavailable } from '../shared/db.ts';
@@ -14,7 +17,7 @@ import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from '
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
 import { printable } from './output.ts';
-import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
+import { generateCommand, initCommand, INSTALL_USAGE, parseGenerateArgs, parseInitArgs } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
 import { MappingError } from './mapping.ts';
 import pkg from '../package.json' with { type: 'json' };
@@ -61,7 +64,7 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
     return EXIT.inSync;
   }
   try {
-    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
+    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? process.cwd() });
   } catch (err) {
     const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
     if (parseError) {
@@ -139,6 +142,35 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
   },
 };
 
+/** How each command that parses its own flags checks them (the same functions the commands call). */
+/** `dev` runs the project in the current folder: it takes no arguments. */
+const parseDevArgs = (argv: string[]) => {
+  if (argv.length > 0) throw new UsageError(`unexpected argument: ${argv.join(' ')} (dev runs the project in this folder)`);
+};
+
+const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs, dev: parseDevArgs };
+
+/**
+ * Checks a command line (the words after `profile-sync`) exactly as `main` parses it, running
+ * nothing: the usage error `main` would report, or undefined when it would run. The docs' commands
+ * are checked with it (tests/cli/docs_commands_parse.test.ts).
+ */
+export function usageError(argv: string[]): string | undefined {
+  try {
+    const own = OWN_PARSERS[argv[0]];
+    if (own) {
+      own(argv.slice(1));
+      return undefined;
+    }
+    const { command } = parse(argv);
+    if (command === 'help' || command === 'version' || COMMANDS[command]) return undefined;
+    return command ? `unknown command: ${command}` : 'no command given';
+  } catch (err) {
+    const code = String((err as { code?: unknown })?.code);
+    return code.startsWith('ERR_PARSE_ARGS_') ? parseErrorText(err as Error & { code?: string }) : (err as Error).message;
+  }
+}
+
 /** What went wrong, for the operator, and the exit code it deserves. */
 function explain(err: unknown): { code: string; message: string; exitCode: ExitCode } {
   if (err instanceof UsageError) return { code: 'usage', message: `${err.message}\n\n${USAGE}`, exitCode: EXIT.usage };
@@ -178,26 +210,31 @@ async function dev(argv: string[], io: Io): Promise<number> {
     io.out(USAGE);
     return EXIT.inSync;
   }
-  if (argv.length > 0) {
-    io.err(`profile-sync dev: [usage] unexpected argument: ${argv.join(' ')} (dev runs the project in this folder)\n\n${USAGE}`);
+  try {
+    parseDevArgs(argv);
+  } catch (err) {
+    io.err(`profile-sync dev: [usage] ${(err as Error).message}\n\n${USAGE}`);
     return EXIT.usage;
   }
-  const script = new URL('../local/dev.mjs', import.meta.url).pathname;
-  const child = new Deno.Command('node', {
-    args: [script, '--project', io.cwd ?? Deno.cwd()],
-    env: io.env as Record<string, string>,
-    clearEnv: true,
-    stdin: 'inherit',
-    stdout: 'inherit',
-    stderr: 'inherit',
-  }).spawn();
-  const forward = (signal: Deno.Signal) => () => child.kill(signal);
+  // beside cli/ in a clone, beside dist/ in the package: the stack is plain Node either way
+  const script = fileURLToPath(new URL('../local/dev.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, '--project', io.cwd ?? process.cwd()], {
+    env: io.env as NodeJS.ProcessEnv,
+    stdio: 'inherit',
+  });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
   const listeners = (['SIGINT', 'SIGTERM'] as const).map((signal) => [signal, forward(signal)] as const);
-  for (const [signal, listener] of listeners) Deno.addSignalListener(signal, listener);
+  for (const [signal, listener] of listeners) process.on(signal, listener);
   try {
-    return (await child.status).code;
+    return await new Promise<number>((resolve) => {
+      child.on('error', (err) => {
+        io.err(`profile-sync dev: could not start Node (${err.message})`);
+        resolve(EXIT.usage);
+      });
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
   } finally {
-    for (const [signal, listener] of listeners) Deno.removeSignalListener(signal, listener);
+    for (const [signal, listener] of listeners) process.off(signal, listener);
   }
 }
 
@@ -247,7 +284,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
       sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
       dbUrl: config.dbUrl,
       interactive: io.isTerminal && !parsed.json,
-      cwd: io.cwd ?? Deno.cwd(),
+      cwd: io.cwd ?? process.cwd(),
     };
   } catch (err) {
     return report(explain(err));
@@ -261,17 +298,4 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
   } finally {
     await ctx.sql.end({ timeout: 1 });
   }
-}
-
-if (import.meta.main) {
-  const code = await main(Deno.args, {
-    out: (text) => console.log(text),
-    err: (text) => console.error(text),
-    isTerminal: Deno.stderr.isTerminal(),
-    env: Deno.env.toObject(),
-    confirm: Deno.stdin.isTerminal()
-      ? (question) => Promise.resolve(/^y(es)?$|^$/i.test(prompt(`${question} [Y/n]`)?.trim() ?? 'n'))
-      : undefined,
-  });
-  Deno.exit(code);
 }
