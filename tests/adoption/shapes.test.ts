@@ -78,7 +78,7 @@ async function assertReplaced(sql: Sql, trigger: string): Promise<void> {
   const [row] = await sql`
     select p.prosrc from pg_trigger t join pg_proc p on p.oid = t.tgfoid
     where t.tgrelid = 'auth.users'::regclass and t.tgname = ${trigger}`;
-  if (row) assert.match(row.prosrc, /^ begin if tg_op = 'DELETE' then return old; end if; return new; end $/);
+  if (row) assert.match(row.prosrc, /^\s*begin if tg_op = 'DELETE' then return old; end if; return new; end\s*$/);
 }
 
 Deno.test('shape C: user_profiles keyed by user_id, flag soft delete, admin-managed role', async (t) => {
