@@ -45,6 +45,8 @@ const localUrl = `http://127.0.0.1:${port}`;
 // The stack is its own Auth (dev JWKS, dev tokens) only when neither the project URL nor its JWKS is given.
 const ownAuth = !given('SUPABASE_URL') && !given('SUPABASE_JWKS');
 const supabaseUrl = given('SUPABASE_URL') ? env.SUPABASE_URL : localUrl;
+// SUPABASE_URL set to this stack's own URL (the banner's export line) names no Auth: no key is trusted.
+const pointsHere = !ownAuth && !given('SUPABASE_JWKS') && supabaseUrl.replace(/\/+$/, '') === localUrl;
 
 // Secrets: the environment's when given (never printed), else the well-known dev ones.
 const webhookSecret = given('PROFILE_SYNC_WEBHOOK_SECRET') ? env.PROFILE_SYNC_WEBHOOK_SECRET : keys.webhookSecret;
@@ -222,6 +224,7 @@ function banner() {
     `  JWT issuer      ${supabaseUrl.replace(/\/+$/, '')}/auth/v1${given('SUPABASE_URL') ? ' (from SUPABASE_URL)' : ''}`,
     ownAuth ? `  jwks            ${localUrl}/auth/v1/.well-known/jwks.json` : `  jwks            ${given('SUPABASE_JWKS') ? '(from SUPABASE_JWKS)' : `${supabaseUrl}/auth/v1/.well-known/jwks.json`}`,
     ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
+    pointsHere ? '  user tokens     none: SUPABASE_URL is this stack\'s own URL, which has no Auth (unset it for dev tokens)' : null,
     `  database        ${dbShown}`,
     `  secret key      ${secretShown}`,
     `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,

@@ -5,6 +5,7 @@
  * @module
  */
 import { ConfigError } from '../shared/config.ts';
+import { DEV_JWKS } from './dev-keys.ts';
 import { startLocalStack } from './stack.ts';
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
@@ -13,12 +14,16 @@ const RECONCILE_EVERY_MS = 10 * 60_000;
 const env = Deno.env.toObject();
 try {
   const local = env.PROFILE_SYNC_LOCAL_RELAY === '1';
+  // The stack is its own Auth (dev JWKS and dev tokens) only when dev.mjs says so: no SUPABASE_URL
+  // or SUPABASE_JWKS was given.
+  const ownAuth = env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1';
   const stack = await startLocalStack({
     env,
     port: Number(env.PROFILE_SYNC_FUNCTIONS_PORT ?? env.PORT ?? 54321),
     hostname: '127.0.0.1',
     relay: local,
-    devTokens: env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1',
+    devTokens: ownAuth,
+    jwks: ownAuth ? DEV_JWKS : undefined,
     reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
   });
   let stopping = false;

@@ -10,6 +10,7 @@ import { freshDatabase } from '../helpers/db.ts';
 import { freePort } from '../helpers/stack.ts';
 import { insertAuthUser } from '../helpers/users.ts';
 import { newKeyPair, sign, userClaims } from '../sync-profile/tokens.ts';
+import { signDevAccessToken } from '../../local/dev-keys.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEV_SECRET_KEY = 'sb_secret_profile_sync_local_dev_only';
@@ -180,6 +181,32 @@ Deno.test('npm run dev with a project\'s environment: every variable honoured, n
     const devToken = await fetch(`${dev.url}/auth/v1/dev/token?user_id=${id}`, { headers: { apikey: 'sb_secret_given_by_the_project_0123456789' } });
     assert.equal(devToken.status, 404, 'no dev tokens for a project that has its own Auth');
     await devToken.body?.cancel();
+  } finally {
+    dev.child.kill('SIGTERM');
+    await settled(dev.done);
+    await db.drop();
+  }
+});
+
+Deno.test('npm run dev with SUPABASE_URL set to its own URL (the banner\'s export line): no dev JWKS served or trusted', async () => {
+  const db = await freshDatabase('dev_own_url');
+  const port = String(freePort());
+  const dev = await startDev({ SUPABASE_DB_URL: db.url, SUPABASE_URL: `http://127.0.0.1:${port}`, PORT: port });
+  try {
+    assert.match(dev.output(), /profile-sync local stack is up/, dev.output());
+    assert.doesNotMatch(dev.output(), /dev\/token/);
+    const jwks = await fetch(`${dev.url}/auth/v1/.well-known/jwks.json`);
+    await jwks.body?.cancel();
+    assert.equal(jwks.status, 404, 'no dev JWKS is served');
+    // a token signed with the private key in local/dev-keys.json, with the right issuer
+    const id = await insertAuthUser(db.sql);
+    const token = await signDevAccessToken(dev.url, id);
+    const res = await fetch(`${dev.url}/functions/v1/sync-profile`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const body = await res.json();
+    assert.notEqual(res.status, 200, JSON.stringify(body));
+    assert.ok([401, 503].includes(res.status), JSON.stringify(body));
+    const [{ n }] = await db.sql`select count(*)::int as n from public.profiles`;
+    assert.equal(n, 0, 'nothing was synced');
   } finally {
     dev.child.kill('SIGTERM');
     await settled(dev.done);
