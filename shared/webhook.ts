@@ -1,7 +1,7 @@
 /**
  * Standard Webhooks signature verification in two steps, cheapest first: the headers alone
- * (present, bounded, a timestamp within 5 minutes, a well-formed `v1,` signature) before any body
- * is read; then HMAC-SHA256 of `id.timestamp.body` with the platform's WebCrypto (keys imported
+ * (present, bounded, a timestamp within 5 minutes, a well-formed `v1,` signature, a JSON content
+ * type) before any body is read; then HMAC-SHA256 of `id.timestamp.body` with the platform's WebCrypto (keys imported
  * once), against every configured secret, so a secret can be rotated without refusals.
  * @module
  */
@@ -21,7 +21,10 @@ const MAX_SIGNATURE_HEADER = 1024;
 export type SignedHeaders = { id: string; timestamp: string; signatures: Uint8Array[] };
 
 export type WebhookVerifier = {
-  /** Checks the headers only; throws AppError 401 (missing_signature / invalid_signature). */
+  /**
+   * Checks the headers only; throws AppError 401 (missing_signature / invalid_signature), then
+   * 415 unsupported_media_type for a body that is not declared JSON.
+   */
   checkHeaders(headers: Headers, nowMs?: number): SignedHeaders;
   /** The bytes signed before the body: `id.timestamp.` (at most MAX_PREFIX_BYTES). */
   prefix(signed: SignedHeaders): Uint8Array;
@@ -36,6 +39,12 @@ export type WebhookVerifier = {
 export const MAX_PREFIX_BYTES = 3 * 256 + 16;
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
+
+/**
+ * pg_net, Database Webhooks and Auth hooks all send `application/json` (a charset parameter at
+ * most); anything else, or none, is no payload of theirs.
+ */
+const isJson = (type: string | null) => type !== null && /^application\/json\s*(;|$)/i.test(type.trim());
 
 function decodeBase64(text: string): Uint8Array | undefined {
   if (!BASE64.test(text)) return undefined;
@@ -97,6 +106,7 @@ export function createWebhookVerifier(secrets: readonly string[]): WebhookVerifi
       }
       const signatures = parseSignatures(signature);
       if (signatures.length === 0) throw new AppError('invalid_signature', { detail: 'no v1 signature' });
+      if (!isJson(headers.get('content-type'))) throw new AppError('unsupported_media_type');
       return { id, timestamp, signatures };
     },
 
