@@ -19,6 +19,7 @@ export const ERRORS = {
   not_found: [404, 'No such route.'],
   method_not_allowed: [405, 'This method is not allowed here.'],
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
+  dry_run_in_progress: [409, 'A dry run is already running; try again when it has finished (Retry-After).'],
   profile_rejected: [409, 'The profile table refused this user row (one of its constraints); it is recorded and retried by reconcile.'],
   payload_too_large: [413, 'The request body is too large.'],
   unsupported_media_type: [415, 'The request body must be JSON (Content-Type: application/json).'],
