@@ -106,6 +106,17 @@ if (!external && await portInUse(dbPort)) {
 mkdirSync(dataRoot, { recursive: true });
 writeFileSync(pidFile, `${process.pid}\n`);
 
+/** Resolves true when p settles within ms, false when it does not. */
+const within = (p, ms) => {
+  let timer;
+  return Promise.race([Promise.resolve(p).then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+    .finally(() => clearTimeout(timer));
+};
+// The functions server's own grace (local/serve.ts) is 2 s; then it is killed. Postgres stops fast
+// (SIGINT: sessions ended, no waiting for clients).
+const STOP_DENO_MS = 4000;
+const STOP_DB_MS = 10_000;
+
 let stopping = false;
 let stopDb = async () => {};
 let front;
@@ -114,12 +125,18 @@ let deno;
 const shutdown = async (code = 0) => {
   if (stopping) return;
   stopping = true;
+  // Every step is bounded: an unbounded wait here once kept Deno and Postgres up for minutes after
+  // SIGTERM (Deno's graceful shutdown waited for a request in flight, and Postgres for Deno).
   if (deno && deno.exitCode === null && deno.signalCode === null) {
+    const exited = new Promise((r) => deno.once('exit', r));
     deno.kill('SIGTERM');
-    await new Promise((r) => (deno.exitCode !== null || deno.signalCode !== null ? r() : deno.once('close', r)));
+    if (!await within(exited, STOP_DENO_MS)) {
+      deno.kill('SIGKILL');
+      await within(exited, 1000);
+    }
   }
-  await front?.close().catch(() => {});
-  await stopDb().catch(() => {});
+  await within(front?.close().catch(() => {}), 1000);
+  await within(stopDb().catch(() => {}), STOP_DB_MS);
   if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
   process.exit(code);
 };

@@ -10,6 +10,8 @@ import { startLocalStack } from './stack.ts';
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
 const RECONCILE_EVERY_MS = 10 * 60_000;
+/** How long requests in flight may go on once the stack is told to stop. */
+export const STOP_GRACE_MS = 2000;
 
 const env = Deno.env.toObject();
 try {
@@ -30,6 +32,11 @@ try {
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    // Requests in flight get a moment to finish, no more: a graceful shutdown waits for every one
+    // of them (a reconcile with a 140 s budget, a request stuck on a lock), and meanwhile dev.mjs
+    // keeps Postgres up for them. Resumable work (reconcile) resumes at the next call.
+    const exit = setTimeout(() => Deno.exit(0), STOP_GRACE_MS);
+    Deno.unrefTimer(exit);
     await stack.close();
     Deno.exit(0);
   };
