@@ -18,6 +18,7 @@ export const ERRORS = {
   user_not_found: [404, 'No auth user has this id.'],
   not_found: [404, 'No such route.'],
   method_not_allowed: [405, 'This method is not allowed here.'],
+  request_timeout: [408, 'The request body did not arrive in time.'],
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
   dry_run_in_progress: [409, 'A dry run is already running; try again when it has finished (Retry-After).'],
   profile_rejected: [409, 'The profile table refused this user row (one of its constraints); it is recorded and retried by reconcile.'],
