@@ -43,9 +43,11 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * pg_net, Database Webhooks and Auth hooks all send `application/json` (a charset parameter at
- * most); anything else, or none, is no payload of theirs.
+ * most); anything else, or none, is no payload of theirs. A header sent twice arrives joined by
+ * a comma: accepted when every value is JSON.
  */
-const isJson = (type: string | null) => type !== null && /^application\/json\s*(;|$)/i.test(type.trim());
+const isJson = (type: string | null) =>
+  type !== null && type.split(',').every((t) => /^application\/json\s*(;|$)/i.test(t.trim()));
 
 function decodeBase64(text: string): Uint8Array | undefined {
   if (!BASE64.test(text)) return undefined;

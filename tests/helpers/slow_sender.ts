@@ -4,6 +4,10 @@
  * answered (or that it closed the connection).
  * @module
  */
+import { bogusHeaders } from './flood.ts';
+
+/** Forged webhook headers: well-formed, fresh, signed with nothing. */
+export const forgedWebhookHeaders = bogusHeaders;
 
 export type SlowSender = {
   /** The status line's code (0 when the connection closed with no answer) and when it came. */
@@ -46,16 +50,5 @@ export async function slowSender(
         conn.close();
       } catch { /* already closed */ }
     },
-  };
-}
-
-/** Headers that pass every check made before a body is read (fresh timestamp, a 32-byte v1 signature), signed with nothing. */
-export function forgedWebhookHeaders(): Record<string, string> {
-  const random = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
-  return {
-    'content-type': 'application/json',
-    'webhook-id': `msg_${crypto.randomUUID()}`,
-    'webhook-timestamp': String(Math.floor(Date.now() / 1000)),
-    'webhook-signature': `v1,${random}`,
   };
 }

@@ -20,7 +20,7 @@ async function postAndHangUp(port: number, path: string, headers: Record<string,
     'content-type: application/json',
     'content-length: 100000',
     `x-request-id: ${requestId}`,
-    ...Object.entries(headers).filter(([k]) => k !== 'content-type').map(([k, v]) => `${k}: ${v}`),
+    ...Object.entries(headers).map(([k, v]) => `${k}: ${v}`),
     '',
     '',
   ].join('\r\n');
