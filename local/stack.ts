@@ -64,14 +64,15 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       return Response.json({ error: { code: 'not_found', message: 'No such function.' } }, { status: 404 });
     }
     url.pathname = `/${m[1]}${m[2] ?? ''}`;
-    // A new request for the function's path; not `new Request(url, req)`, which would tie the
-    // function's request to Deno's signal (aborted on every successful response).
+    // A new request for the function's path, with the client's signal (aborted when the client
+    // goes away, as on the platform; Deno also aborts it once the response is sent).
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     return app.fetch(
       new Request(url, {
         method: req.method,
         headers: req.headers,
         body: hasBody ? req.body : undefined,
+        signal: req.signal,
         ...(hasBody ? { duplex: 'half' } : {}),
       } as RequestInit),
     );

@@ -33,6 +33,20 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"recent_syncs": {
+                  Row: {
+                    "auth_version": unknown,"synced_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "auth_version": unknown,"synced_at": string,"user_id": string
+                  }
+                  Update: {
+                    "auth_version"?: unknown,"synced_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"reconcile_pages": {
                   Row: {
                     "created": number,"deleted": number,"failed": number,"missing": number,"orphaned": number,"page_from": string | null,"page_last": string,"run_id": number,"scanned": number,"stale": number,"synced": boolean,"unchanged": number,"updated": number
