@@ -109,6 +109,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select l.pid from pg_catalog.pg_locks l
   where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
@@ -128,6 +129,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -157,6 +159,7 @@ language sql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     (count(*) filter (where r.outcome = 'created'))::integer,
@@ -188,6 +191,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -317,6 +321,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -414,6 +419,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run_started timestamptz;
@@ -463,6 +469,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   pg profile_sync.reconcile_pages%rowtype;
@@ -510,6 +517,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -550,6 +558,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   changed bigint;
