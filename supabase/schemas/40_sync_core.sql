@@ -770,9 +770,12 @@ $$;
 /*
  * profile_sync.sync_profile(user_id, as_user): sync-profile in one call. For a user's own call
  * (as_user), a banned user (auth banned_until in the future) is refused: banned = true and nothing
- * is synced. Otherwise the user is synced (sync_isolated) and the row returned as the user may
- * read it (target_profile); profile is null when the user is gone, soft-deleted (the tombstone is
- * not theirs to read) or the row was refused (outcome 'failed'). Callers: the edge functions.
+ * is synced; and a call within 10 s of the user's last own sync, with their auth.users row
+ * unchanged since (same xmin) and their row present, is answered from the row without syncing:
+ * outcome 'served_from_row' (profile_sync.recent_syncs). Otherwise the user is synced
+ * (sync_isolated) and the row returned as the user may read it (target_profile); profile is null
+ * when the user is gone, soft-deleted (the tombstone is not theirs to read) or the row was
+ * refused (outcome 'failed'). Callers: the edge functions.
  */
 create or replace function profile_sync.sync_profile(user_id uuid, as_user boolean)
 returns table (outcome text, banned boolean, profile jsonb)
@@ -785,12 +788,38 @@ as $$
 #variable_conflict use_variable
 declare
   result text;
+  -- the auth row as this call found it: its version (xmin), ban and soft delete
+  seen xid;
+  is_banned boolean;
+  is_deleted boolean;
+  answer jsonb;
 begin
-  if as_user and exists (select 1 from auth.users u where u.id = user_id and u.banned_until > pg_catalog.now()) then
+  select u.xmin, coalesce(u.banned_until > pg_catalog.now(), false), u.deleted_at is not null
+    into seen, is_banned, is_deleted
+  from auth.users u where u.id = user_id;
+  if as_user and is_banned then
     return query select null::text, true, null::jsonb;
     return;
   end if;
+  if as_user and not is_deleted and exists (
+    select 1 from profile_sync.recent_syncs r
+    where r.user_id = sync_profile.user_id and r.auth_version = seen
+      and r.synced_at > pg_catalog.now() - interval '10 seconds'
+  ) then
+    answer := profile_sync.target_profile(user_id);
+    if answer is not null then
+      return query select 'served_from_row'::text, false, answer;
+      return;
+    end if;
+  end if;
   select r.outcome into result from profile_sync.sync_isolated(array[user_id], 'sync-profile') r;
+  -- the version read before the sync: a change committed meanwhile makes the next call sync again
+  if as_user and seen is not null and result in ('created', 'updated', 'unchanged') then
+    insert into profile_sync.recent_syncs as r (user_id, auth_version, synced_at)
+    values (user_id, seen, pg_catalog.now())
+    on conflict on constraint recent_syncs_pkey do update
+      set auth_version = excluded.auth_version, synced_at = excluded.synced_at;
+  end if;
   return query select result, false,
     case when result in ('created', 'updated', 'unchanged')
       and not exists (select 1 from auth.users u where u.id = user_id and u.deleted_at is not null)
