@@ -54,14 +54,19 @@ function paths(db: TestDb) {
   return {
     /**
      * Delivers what the triggers queued (profile_sync.deliveries, first attempts, oldest first)
-     * to auth-webhook, one signed single-record payload per user (a wake-up for that user,
-     * answered with its outcome); returns the answers. The wake-ups themselves are dropped.
+     * since the webhook URL was set in Vault (before it, no wake-up could be sent) through
+     * auth-webhook, one signed single-record payload per user (a wake-up for that user, answered
+     * with its outcome); returns the answers. The wake-ups themselves are dropped.
      */
     async deliver() {
+      // a user queued before and changed since is due too (the later change found it waiting)
       const queued = await db.sql<{ user_id: string; present: boolean }[]>`
-        select d.user_id, exists (select 1 from auth.users u where u.id = d.user_id) as present
-        from profile_sync.deliveries d
+        with v as (select max(s.updated_at) as set_at from vault.secrets s where s.name = 'profile_sync_webhook_url')
+        select d.user_id, u.id is not null as present
+        from profile_sync.deliveries d cross join v
+        left join auth.users u on u.id = d.user_id
         where d.attempts = 0 and d.dead_at is null and d.claimed_at is null
+          and (d.queued_at >= v.set_at or u.updated_at >= v.set_at)
         order by d.queued_at, d.user_id`;
       await db.sql`delete from net.http_request_queue`;
       const answers = [];
