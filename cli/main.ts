@@ -12,6 +12,7 @@ import { isAppError } from '../shared/errors.ts';
 import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
+import { dashboardCommand, DASHBOARD_USAGE } from './dashboard/command.ts';
 import { doctor, doctorText } from './doctor.ts';
 import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
@@ -28,6 +29,7 @@ commands:
   reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
   sync <user-id>                          sync one user's profile now
   doctor                                  check every moving part and say what to fix
+${DASHBOARD_USAGE}
 ${INSTALL_USAGE}
 
 environment:
@@ -160,6 +162,7 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
 /** Runs the CLI; returns the exit code (never exits the process itself). */
 export async function main(argv: string[], io: Io): Promise<number> {
   if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
+  if (argv[0] === 'dashboard') return await dashboardCommand(argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {

@@ -10,7 +10,7 @@ import { ROOT } from './postgres.mjs';
 
 export const IMPORT_MAP_FILE = join(ROOT, 'supabase', 'functions', 'import_map.json');
 // Only what the functions import; test and tooling packages stay out of the deployed map.
-const TEST_ONLY = new Set(['fast-check', 'playwright-core', '@sparticuz/chromium', 'cli-progress']);
+const TEST_ONLY = new Set(['fast-check', 'playwright-core', '@sparticuz/chromium', 'cli-progress', '@hono/node-server']);
 
 export function deployImportMap() {
   const { imports } = JSON.parse(readFileSync(join(ROOT, 'deno.json'), 'utf8'));

@@ -17,6 +17,9 @@ create table if not exists profile_sync.settings (
     check (pg_catalog.array_to_string(self_assignable_roles, ',') ~ '^([A-Za-z0-9_.:-]{1,100}(,|$))*$'),
   -- triggers on auth.users that wrote the target table and were dropped when the mapping was applied
   replaced_triggers text[] not null default '{}',
+  -- how long reconcile runs are kept (the dashboard's history); each run prunes older ones
+  history_days integer not null default 90
+    constraint settings_history_days_check check (history_days between 1 and 3660),
   applied_at timestamptz not null default now()
 );
 comment on table profile_sync.settings is
@@ -53,6 +56,20 @@ begin
     raise exception 'no mapping is applied yet: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
   end if;
 end
+$$;
+
+/*
+ * profile_sync.history_days(): how many days of reconcile runs are kept (settings.history_days,
+ * 90 before a mapping is applied). Change it with
+ * `update profile_sync.settings set history_days = 365`. Callers: reconcile_begin, the dashboard.
+ */
+create or replace function profile_sync.history_days()
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((select s.history_days from profile_sync.settings s), 90)
 $$;
 
 /*
