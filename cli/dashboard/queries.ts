@@ -38,10 +38,10 @@ export const PAGE_QUERIES = {
         limit $1::integer
       ) as user_ids
     from (
-      select coalesce(f.constraint_name, '') as constraint_key, max(f.constraint_name) as constraint_name,
+      select coalesce(f.constraint_name, '') as constraint_key, nullif(coalesce(f.constraint_name, ''), '') as constraint_name,
         f.error_code, count(*) as users, min(f.first_seen) as since, max(f.last_seen) as last_seen
       from profile_sync.failures f
-      group by 1, f.error_code
+      group by 1, 2, f.error_code
     ) g
     order by g.users desc, g.constraint_key, g.error_code
     limit 50`,

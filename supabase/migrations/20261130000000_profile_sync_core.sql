@@ -2357,8 +2357,9 @@ comment on table profile_sync.failures is
   'Users whose row the target refused (SQLSTATE in error_code, the constraint named when there is '
   'one). Every reconcile retries them; a successful sync removes the row (sync_isolated).';
 create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
--- the dashboard groups failures by constraint, with the first few users of each
-create index if not exists failures_constraint_idx on profile_sync.failures (constraint_name, error_code, first_seen);
+-- the dashboard groups failures by constraint (none: ''), with the first few users of each
+create index if not exists failures_constraint_idx
+  on profile_sync.failures ((coalesce(constraint_name, '')), error_code, first_seen);
 alter table profile_sync.failures enable row level security;
 
 /*

@@ -43,7 +43,9 @@
   }
   const num = (v) => el('td', { class: 'n' }, ...digits(v));
   const when = (iso) => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '–');
-  const uid = (id) => el('button', { type: 'button', class: 'uid', 'data-user-id': id, title: 'show this user\'s row' }, id);
+  // a user id, shortened on screen (the whole id is its title and its data); click: that user's row
+  const uid = (id) => el('button', { type: 'button', class: 'uid', 'data-user-id': id, title: `${id}: show this user's row` },
+    `${id.slice(0, 8)}…`);
 
   async function panel(id, load) {
     const section = document.getElementById(id);
