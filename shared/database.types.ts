@@ -21,14 +21,14 @@ export type Database = {
                   ]
                 },"profile_state": {
                   Row: {
-                    "auth_updated_at": string | null,"avatar_url_edited": boolean,"full_name_edited": boolean,"initial_role": string | null,"role_edited": boolean,"synced_at": string | null,"synced_avatar_url": string | null,"synced_full_name": string | null,"synced_role": string | null,"user_id": string
+                    "auth_updated_at": string | null,"edited:avatar_url": boolean,"edited:full_name": boolean,"edited:role": boolean,"initial_role": string | null,"synced_at": string | null,"synced:avatar_url": string | null,"synced:full_name": string | null,"synced:role": string | null,"user_id": string
                   }
                   ComputedFields: never
                   Insert: {
-                    "auth_updated_at"?: string | null,"avatar_url_edited"?: boolean,"full_name_edited"?: boolean,"initial_role"?: string | null,"role_edited"?: boolean,"synced_at"?: string | null,"synced_avatar_url"?: string | null,"synced_full_name"?: string | null,"synced_role"?: string | null,"user_id": string
+                    "auth_updated_at"?: string | null,"edited:avatar_url"?: boolean,"edited:full_name"?: boolean,"edited:role"?: boolean,"initial_role"?: string | null,"synced_at"?: string | null,"synced:avatar_url"?: string | null,"synced:full_name"?: string | null,"synced:role"?: string | null,"user_id": string
                   }
                   Update: {
-                    "auth_updated_at"?: string | null,"avatar_url_edited"?: boolean,"full_name_edited"?: boolean,"initial_role"?: string | null,"role_edited"?: boolean,"synced_at"?: string | null,"synced_avatar_url"?: string | null,"synced_full_name"?: string | null,"synced_role"?: string | null,"user_id"?: string
+                    "auth_updated_at"?: string | null,"edited:avatar_url"?: boolean,"edited:full_name"?: boolean,"edited:role"?: boolean,"initial_role"?: string | null,"synced_at"?: string | null,"synced:avatar_url"?: string | null,"synced:full_name"?: string | null,"synced:role"?: string | null,"user_id"?: string
                   }
                   Relationships: [
                     
@@ -109,7 +109,45 @@ export type Database = {
                 }
           }
           Functions: {
-            "apply_mapping":
+            "_add_bookkeeping":
+{ Args: { "mapping": Json }; Returns: undefined
+                           },
+"_column_plan":
+{ Args: { "mapping": Json }; Returns: {
+              "auth_value": string,"clear_value": string,"col": string,"col_type": string,"ord": number,"rule": string,"soft": string,"source_sql": string
+            }[]
+                           },
+"_comment_safe":
+{ Args: { "name": string }; Returns: string
+                           },
+"_compile_decisions":
+{ Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_preview":
+{ Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_sync_users":
+{ Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_target_profile":
+{ Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_targets":
+{ Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_user_edit_check":
+{ Args: { "mapping": Json }; Returns: string[]
+                           },
+"_fill":
+{ Args: { "pieces": Json,"template": string }; Returns: string
+                           },
+"_function_sql":
+{ Args: { "body": string,"header": string,"pieces": Json }; Returns: string
+                           },
+"_name":
+{ Args: { "col": string,"what": string }; Returns: string
+                           },
+"apply_mapping":
 { Args: { "mapping": Json }; Returns: Json
                            },
 "auth_user_webhook_record":
@@ -307,7 +345,7 @@ export type Database = {
                            },
 "sync_decisions":
 { Args: { "ids": (string)[] }; Returns: {
-              "a_avatar_url": string,"a_full_name": string,"a_role": string,"applies": boolean,"auth_updated_at": string,"base_role": string,"e_avatar_url": boolean,"e_full_name": boolean,"e_role": boolean,"has_profile": boolean,"has_state": boolean,"in_auth": boolean,"n_avatar_url": string,"n_deleted_at": string,"n_email": string,"n_email_confirmed_at": string,"n_full_name": string,"n_is_anonymous": boolean,"n_last_sign_in_at": string,"n_phone": string,"n_provider": string,"n_role": string,"outcome": string,"p_avatar_url": string,"p_deleted_at": string,"p_email": string,"p_email_confirmed_at": string,"p_full_name": string,"p_is_anonymous": boolean,"p_last_sign_in_at": string,"p_phone": string,"p_provider": string,"p_role": string,"profile_changes": boolean,"s_avatar_url": string,"s_full_name": string,"s_role": string,"se_avatar_url": boolean,"se_full_name": boolean,"se_role": boolean,"soft_deleted": boolean,"state_changes": boolean,"user_id": string
+              "applies": boolean,"auth_updated_at": string,"auth:avatar_url": string,"auth:full_name": string,"auth:role": string,"base_role": string,"has_profile": boolean,"has_state": boolean,"in_auth": boolean,"keep:avatar_url": boolean,"keep:full_name": boolean,"keep:role": boolean,"new:avatar_url": string,"new:deleted_at": string,"new:email": string,"new:email_confirmed_at": string,"new:full_name": string,"new:is_anonymous": boolean,"new:last_sign_in_at": string,"new:phone": string,"new:provider": string,"new:role": string,"next_edited:avatar_url": boolean,"next_edited:full_name": boolean,"next_edited:role": boolean,"next_synced:avatar_url": string,"next_synced:full_name": string,"next_synced:role": string,"outcome": string,"profile_changes": boolean,"row:avatar_url": string,"row:deleted_at": string,"row:email": string,"row:email_confirmed_at": string,"row:full_name": string,"row:is_anonymous": boolean,"row:last_sign_in_at": string,"row:phone": string,"row:provider": string,"row:role": string,"soft_deleted": boolean,"state_changes": boolean,"user_id": string
             }[]
                            },
 "sync_isolated":

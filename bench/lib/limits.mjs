@@ -39,7 +39,7 @@ export async function rawCreateMissingWithBookkeeping(sql) {
       returning id
     ),
     bookkeeping as (
-      insert into profile_sync.profile_state (user_id, synced_full_name, synced_avatar_url, synced_role, initial_role,
+      insert into profile_sync.profile_state (user_id, "synced:full_name", "synced:avatar_url", "synced:role", initial_role,
         auth_updated_at, synced_at)
       select s.id, s.full_name, s.avatar_url, s.role, 'user', s.updated_at, now() from source s
       on conflict do nothing

@@ -6,9 +6,9 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { checkMappingAgainstTable, proposeMapping } from '../../shared/mapping-table.ts';
-import { DEFAULT_MAPPING_DOCUMENT, MappingError, normaliseMapping, parseMapping } from '../../shared/mapping.ts';
-import type { Mapping } from '../../shared/mapping.ts';
+import { checkMappingAgainstTable, proposeMapping } from '../mapping-table.ts';
+import { DEFAULT_MAPPING_DOCUMENT, MappingError, normaliseMapping, parseMapping } from '../mapping.ts';
+import type { Mapping } from '../mapping.ts';
 import { candidateTables, connect, describeTable, pastedTriggers } from './database.ts';
 import type { Db } from './database.ts';
 import { applyPlan, describeChanges, planInstall } from './plan.ts';

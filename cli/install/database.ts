@@ -6,7 +6,7 @@
  */
 import postgres from 'postgres';
 import { isDbUnavailable } from '../../shared/db.ts';
-import type { TableInfo } from '../../shared/mapping-table.ts';
+import type { TableInfo } from '../mapping-table.ts';
 import { InstallError } from './project.ts';
 
 export type Db = postgres.Sql;

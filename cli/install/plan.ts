@@ -6,7 +6,7 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { mappingMigrationSql } from '../../shared/mapping.ts';
+import { mappingMigrationSql } from '../mapping.ts';
 import { CONFIG_TOML, emptyLock, LOCK_FILE, MIGRATIONS_DIR, nextVersions, withFunctionSections } from './project.ts';
 import type { Lock, Project } from './project.ts';
 import { coreMigrations, FUNCTIONS, functionSources, sha256 } from './sources.ts';

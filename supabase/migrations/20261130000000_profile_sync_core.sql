@@ -42,8 +42,9 @@ $$;
 
 -- What was last taken from auth for each user: the creation-time role decision and the auth
 -- version that guards against applying an older state; and, per app-owned column of the mapping,
--- the base of the three-way merge (synced_<column>) and the sticky app-edit flag
--- (<column>_edited), added by profile_sync.compile_sync_core (40_sync_core.sql).
+-- the base of the three-way merge ("synced:<column>") and the sticky app-edit flag
+-- ("edited:<column>"), added by profile_sync.compile_sync_core (40_sync_core.sql; the names:
+-- profile_sync._name).
 --
 -- No foreign key to auth.users: its insert-time key check (a key-share lock on the auth user per
 -- row, through SPI) cost about as much as writing the row, and the profile written in the same
@@ -235,7 +236,7 @@ $$;
 -- ==============================================================================================
 
 -- The mapping helpers: how a value from auth becomes profile text, and what a clean display name
--- and a safe avatar URL are (the definition is shared/clean.ts; tests/cleaning/ checks that these
+-- and a safe avatar URL are (the definition is tests/cleaning/clean.ts; the tests beside it check that these
 -- agree with it on generated inputs). The same rules apply to what users write to the columns
 -- they may edit (profile_sync.check_user_edit, compiled in 40_sync_core.sql).
 
@@ -1117,18 +1118,150 @@ as $$
 $$;
 
 /*
- * profile_sync.compile_sync_core(): (re)creates, for the mapping in profile_sync.settings:
- *   sync_decisions(ids)  what a sync of the users would do (the merge), without doing it;
- *   sync_users(ids)      does it: one statement, returns (user_id, outcome);
- *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
- *   target_profile(id)   the row as its user may read it (sync-profile's answer);
- *   targets              a view of the target's keys (what drift and reconcile read);
- *   check_user_edit()    a trigger on the target cleaning what users write to user_editable
- *                        columns as synced values are cleaned (profile_sync_user_edits);
- * and the bookkeeping columns the mapping needs in profile_state (synced_<column> and
- * <column>_edited for each app-owned column). Internal: called by apply_mapping and recompile.
- *
- * The rules (DESIGN "Profile rules", for any mapping):
+ * The compiled core's generated names (the legend, written once). Inside the compiled statement,
+ * every value of a mapped column c travels under a quoted name "<what>:c":
+ *   "auth:c"          what auth says c should hold (its source; for the role, the policy's result)
+ *   "row:c"           what the target row holds now (null when there is no row)
+ *   "new:c"           what the sync writes
+ *   "synced:c"        the merge base: the value last synced from auth (profile_state."synced:c")
+ *   "edited:c"        the sticky app-edit flag as stored (profile_state."edited:c")
+ *   "keep:c"          the decision: the app edited c, so its value is kept
+ *   "next_synced:c"   "next_edited:c"   what profile_state holds after the sync
+ * The statement's own names (id, in_auth, has_profile, base_role, …) have no colon, and every
+ * generated name starts with a fixed word and a colon: a user's column, whatever it is called,
+ * meets neither (a column "deleted_at" gives "auth:deleted_at", never the statement's
+ * auth_deleted_at). Columns of the target itself are only ever read qualified (p.c, t.c, new.c).
+ */
+create or replace function profile_sync._name(what text, col text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select pg_catalog.quote_ident(what || ':' || col)
+$$;
+
+/*
+ * profile_sync._comment_safe(name): a name as it may appear inside a `--` comment of generated
+ * SQL: control characters (a newline would end the comment and turn the rest into code) dropped.
+ * Internal.
+ */
+create or replace function profile_sync._comment_safe(name text)
+returns text
+language sql
+immutable
+parallel safe
+set search_path = ''
+as $$
+  select pg_catalog.regexp_replace(name, '[[:cntrl:]]', '', 'g')
+$$;
+
+/*
+ * profile_sync._fill(template, pieces): the template with each {{name}} replaced by
+ * pieces ->> name, in one pass (a piece is never scanned for further names). The compilers below
+ * write their SQL as templates with named pieces; a name with no piece raises. Internal.
+ */
+create or replace function profile_sync._fill(template text, pieces jsonb)
+returns text
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  texts text[] := pg_catalog.regexp_split_to_array(template, '\{\{[a-z_]+\}\}');
+  names text[] := array(
+    select m.m[1] from pg_catalog.regexp_matches(template, '\{\{([a-z_]+)\}\}', 'g') with ordinality as m (m, n)
+    order by m.n);
+  filled text := texts[1];
+begin
+  for i in 1 .. coalesce(pg_catalog.cardinality(names), 0) loop
+    if not pieces ? names[i] then
+      raise exception 'compile_sync_core: no piece named % for the template', names[i];
+    end if;
+    filled := filled || (pieces ->> names[i]) || texts[i + 1];
+  end loop;
+  return filled;
+end
+$$;
+
+/*
+ * profile_sync._function_sql(header, body, pieces): a CREATE FUNCTION statement: the header
+ * template filled, then AS and the filled body as one quoted literal (never dollar quotes, which
+ * a value inside the body could close). Internal.
+ */
+create or replace function profile_sync._function_sql(header text, body text, pieces jsonb)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select profile_sync._fill(header, pieces) || E'\nas ' || pg_catalog.quote_literal(profile_sync._fill(body, pieces))
+$$;
+
+/*
+ * profile_sync._column_plan(mapping): one row per column the compiled sync writes, in order: the
+ * mapped columns (by name), then the soft-delete columns. For each:
+ *   rule        auth (always follows auth), app (three-way merge), insert (written on creation);
+ *               the soft-delete columns are auth-owned;
+ *   soft        'at' / 'flag' for the soft-delete columns, else null;
+ *   source_sql  SQL over auth.users u giving "auth:c" (null: the role and soft-delete columns,
+ *               which the statement derives later);
+ *   auth_value  SQL over the statement's row x for what auth says c should hold;
+ *   clear_value SQL for the value a soft delete leaves in c (null: a soft delete keeps c).
+ * Every name is quoted with %I, every value from the mapping with %L (the sources' SQL was built
+ * so by normalise_mapping). Internal: the compilers read it.
+ */
+create or replace function profile_sync._column_plan(mapping jsonb)
+returns table (ord integer, col text, col_type text, rule text, soft text, source_sql text, auth_value text, clear_value text)
+language sql
+stable
+set search_path = ''
+rows 20
+as $$
+  with soft as (
+    select mapping -> 'soft_delete' as spec,
+      pg_catalog.jsonb_typeof(mapping -> 'soft_delete') = 'object' as marks
+  ),
+  cleared as (
+    select pg_catalog.jsonb_array_elements_text(mapping -> 'clear_on_soft_delete') as col
+  )
+  select (pg_catalog.row_number() over (order by c.key))::integer, c.key, c.value ->> 'type', c.value ->> 'owner', null::text,
+      case when c.value ->> 'from' is distinct from 'role' then c.value ->> 'sql' end,
+      case
+        when c.value ->> 'from' is distinct from 'role' then pg_catalog.format('x.%s', profile_sync._name('auth', c.key))
+        -- an enum column takes only its own labels: another role is null, then the column's default
+        when (c.value ->> 'enum')::boolean then pg_catalog.format(
+          'coalesce(case when x.role_value = any (pg_catalog.enum_range(null::%s)::text[]) then x.role_value::%s end, %s)',
+          c.value ->> 'type', c.value ->> 'type', coalesce(c.value ->> 'column_default', 'null'))
+        else 'x.role_value'
+      end,
+      case when s.marks and c.key in (select cl.col from cleared cl) then coalesce(
+        case when c.value ? 'default' then profile_sync.mapping_literal(c.key, c.value -> 'default', c.value ->> 'type') end,
+        case when (c.value ->> 'not_null')::boolean then c.value ->> 'column_default' end,
+        pg_catalog.format('null::%s', c.value ->> 'type'))
+      end
+  from pg_catalog.jsonb_each(mapping -> 'columns') c, soft s
+  union all
+  select 1000001, s.spec ->> 'at',
+    pg_catalog.format_type(a.atttypid, a.atttypmod), 'auth', 'at', null,
+    pg_catalog.format('x.auth_deleted_at::%s', pg_catalog.format_type(a.atttypid, a.atttypmod)), null
+  from soft s
+  join pg_catalog.pg_attribute a on a.attrelid = (mapping ->> 'table')::regclass and a.attname = s.spec ->> 'at'
+    and a.attnum > 0 and not a.attisdropped
+  where s.spec ? 'at'
+  union all
+  select 1000002, s.spec ->> 'flag', 'boolean', 'auth', 'flag', null,
+    pg_catalog.format('(x.auth_deleted_at is null) = %L::boolean', s.spec ->> 'active'), null
+  from soft s
+  where s.spec ? 'flag'
+  order by 1
+$$;
+
+/*
+ * profile_sync._compile_decisions(mapping): the statement that creates sync_decisions(ids), what
+ * a sync of the users would do (the merge), one row per distinct id, without doing it. The rules
+ * (DESIGN "Profile rules", for any mapping):
  * - auth-owned columns always follow auth; insert-owned ones are written when the row is created;
  * - app-owned columns (full_name, avatar_url, role by default) follow auth until the app edits
  *   them (the current value differs from the value last synced), then never again. A row the
@@ -1139,6 +1272,506 @@ $$;
  * - soft delete (auth deleted_at): marks the row (timestamp and/or flag) and clears the listed
  *   columns; hard delete: the row goes;
  * - an auth state older than the one last synced is never applied; nothing changed, nothing written.
+ * Internal: compile_sync_core executes it.
+ */
+create or replace function profile_sync._compile_decisions(mapping jsonb)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  target constant text := mapping ->> 'table';
+  key constant text := pg_catalog.quote_ident(mapping ->> 'key');
+  pieces jsonb;
+begin
+  with plan as (
+    select p.*, p.clear_value is not null as cleared
+    from profile_sync._column_plan(mapping) p
+  ),
+  -- what the function returns per column: the values the callers read (sync_users writes "new:c",
+  -- the preview compares "row:c", and the bookkeeping of app-owned columns)
+  outputs as (
+    select p.ord, o.n, o.name, o.type
+    from plan p
+    cross join lateral (values
+      (1, profile_sync._name('new', p.col), p.col_type),
+      (2, profile_sync._name('row', p.col), p.col_type),
+      (3, profile_sync._name('auth', p.col), p.col_type),
+      (4, profile_sync._name('keep', p.col), 'boolean'),
+      (5, profile_sync._name('next_synced', p.col), p.col_type),
+      (6, profile_sync._name('next_edited', p.col), 'boolean')
+    ) as o (n, name, type)
+    where o.n <= 2 or p.rule = 'app'
+  )
+  select pg_catalog.jsonb_build_object(
+    'table_comment', profile_sync._comment_safe(target),
+    'key_comment', profile_sync._comment_safe(key),
+    'table', target,
+    'key', key,
+    'columns', (select pg_catalog.string_agg(pg_catalog.format('%s %s', o.name, o.type), E',\n  ' order by o.ord, o.n) from outputs o),
+    'outputs', (select pg_catalog.string_agg('d.' || o.name, E',\n    ' order by o.ord, o.n) from outputs o),
+    'soft_deleted', case when pg_catalog.jsonb_typeof(mapping -> 'soft_delete') = 'object'
+      then 'u.deleted_at is not null' else 'false' end,
+    -- source: what each table holds, read once per user
+    'source_columns', coalesce((select pg_catalog.string_agg(x.line, '' order by x.ord, x.n) from (
+        select p.ord, 1 as n, pg_catalog.format(E',\n      %s as %s', p.source_sql, profile_sync._name('auth', p.col)) as line
+        from plan p where p.source_sql is not null
+        union all
+        select p.ord, 2, pg_catalog.format(E',\n      p.%I as %s', p.col, profile_sync._name('row', p.col)) from plan p
+        union all
+        select p.ord, 3, pg_catalog.format(E',\n      s.%s as %s, s.%s as %s',
+          profile_sync._name('synced', p.col), profile_sync._name('synced', p.col),
+          profile_sync._name('edited', p.col), profile_sync._name('edited', p.col))
+        from plan p where p.rule = 'app'
+      ) x), ''),
+    -- keep: has the app edited an app-owned column (the three-way merge's question)
+    'keep_columns', coalesce((select pg_catalog.string_agg(pg_catalog.format(
+        E',\n      case when x.has_state then x.%2$s or (x.has_profile and x.%1$s is distinct from x.%3$s)' ||
+        E'\n        else x.has_profile and x.%1$s is not null and x.%1$s is distinct from %4$s end as %5$s',
+        profile_sync._name('row', p.col), profile_sync._name('edited', p.col), profile_sync._name('synced', p.col),
+        p.auth_value, profile_sync._name('keep', p.col)), '' order by p.ord)
+      from plan p where p.rule = 'app'), ''),
+    -- new: what the sync writes, by the column's rule
+    'new_columns', (select pg_catalog.string_agg(E',\n      ' || case p.rule
+        when 'insert' then pg_catalog.format('case when x.has_profile then x.%s else %s end',
+          profile_sync._name('row', p.col), p.auth_value)
+        when 'app' then pg_catalog.format('case%s when x.%s then x.%s else %s end',
+          case when p.cleared then pg_catalog.format(' when x.soft_deleted then %s', p.clear_value) else '' end,
+          profile_sync._name('keep', p.col), profile_sync._name('row', p.col), p.auth_value)
+        else case when p.cleared then pg_catalog.format('case when x.soft_deleted then %s else %s end', p.clear_value, p.auth_value)
+          else p.auth_value end
+      end || ' as ' || profile_sync._name('new', p.col), '' order by p.ord)
+      from plan p),
+    -- next: the bookkeeping of app-owned columns (a cleared column starts afresh)
+    'next_columns', coalesce((select pg_catalog.string_agg(pg_catalog.format(
+        E',\n      case%1$s when x.%2$s then x.%3$s else x.%4$s end as %5$s,' ||
+        E'\n      x.%2$s%6$s as %7$s%8$s',
+        case when p.cleared then ' when x.soft_deleted then null' else '' end,
+        profile_sync._name('keep', p.col), profile_sync._name('synced', p.col), profile_sync._name('new', p.col),
+        profile_sync._name('next_synced', p.col), case when p.cleared then ' and not x.soft_deleted' else '' end,
+        profile_sync._name('next_edited', p.col),
+        -- the role's "auth:c" is the policy's result, known only from here on
+        case when p.source_sql is null then pg_catalog.format(E',\n      %s as %s', p.auth_value, profile_sync._name('auth', p.col)) else '' end),
+        '' order by p.ord)
+      from plan p where p.rule = 'app'), ''),
+    'changed', coalesce((select pg_catalog.string_agg(pg_catalog.format(E'\n      or d.%s is distinct from d.%s',
+        profile_sync._name('row', p.col), profile_sync._name('new', p.col)), '' order by p.ord)
+      from plan p where p.rule <> 'insert'), ''),
+    'stored_state', coalesce((select pg_catalog.string_agg(pg_catalog.format(', d.%s, d.%s',
+        profile_sync._name('synced', p.col), profile_sync._name('edited', p.col)), '' order by p.ord)
+      from plan p where p.rule = 'app'), ''),
+    'next_state', coalesce((select pg_catalog.string_agg(pg_catalog.format(', d.%s, d.%s',
+        profile_sync._name('next_synced', p.col), profile_sync._name('next_edited', p.col)), '' order by p.ord)
+      from plan p where p.rule = 'app'), ''),
+    -- a soft-deleted user whose row is not marked yet is 'deleted' (the flag, when there is one, says)
+    'not_marked', coalesce((select pg_catalog.format(
+        case p.soft when 'flag' then 'd.%1$s is distinct from d.%2$s' else 'd.%1$s is null' end,
+        profile_sync._name('row', p.col), profile_sync._name('new', p.col))
+      from plan p where p.soft is not null order by p.soft = 'flag' desc limit 1), 'false')
+  ) into pieces;
+
+  return profile_sync._function_sql($tpl$create function profile_sync.sync_decisions(ids uuid[])
+returns table (
+  user_id uuid, in_auth boolean, has_profile boolean, has_state boolean, applies boolean,
+  profile_changes boolean, state_changes boolean, outcome text, soft_deleted boolean,
+  {{columns}},
+  base_role text, auth_updated_at timestamptz
+)
+language sql
+stable
+-- No SET clause (search_path, jit): its callers inline it into their own statement, which a SET
+-- clause would prevent; every name in it is qualified, and its callers carry both settings.
+$tpl$, $tpl$
+  -- compiled by profile_sync.compile_sync_core() for {{table_comment}} (key {{key_comment}});
+  -- the names "<what>:<column>" are explained above profile_sync._name
+  with wanted as (
+    select distinct w.id from pg_catalog.unnest($1) as w (id) where w.id is not null
+  ),
+  -- each table probed through its key for the wanted ids, the settings joined once; offset 0 keeps
+  -- this level a subquery of its own, so each mapped value is computed once per user
+  source as (
+    select
+      w.id,
+      u.id is not null as in_auth,
+      p.{{key}} is not null as has_profile,
+      s.user_id is not null as has_state,
+      u.updated_at as auth_updated_at,
+      {{soft_deleted}} as soft_deleted,
+      u.deleted_at as auth_deleted_at,
+      profile_sync.clean_text(u.raw_app_meta_data -> 'role', 100) as app_role,
+      profile_sync.clean_text(u.raw_user_meta_data -> 'role', 100) as claimed_role,
+      ps.default_role,
+      ps.self_assignable_roles,
+      s.initial_role as stored_initial_role,
+      s.auth_updated_at as stored_auth_updated_at{{source_columns}}
+    from wanted w
+    cross join profile_sync.settings ps
+    left join auth.users u on u.id = w.id
+    left join {{table}} p on p.{{key}} = w.id
+    left join profile_sync.profile_state s on s.user_id = w.id
+    offset 0
+  ),
+  based as (
+    select
+      x.*,
+      coalesce(
+        x.stored_initial_role,
+        case
+          when not x.has_profile and x.claimed_role = any (x.self_assignable_roles) then x.claimed_role
+          else x.default_role
+        end
+      ) as base_role,
+      -- version guard: an auth state older than the one last synced is never applied
+      x.stored_auth_updated_at is not null and x.auth_updated_at is not null
+        and x.auth_updated_at < x.stored_auth_updated_at as is_older
+    from source x
+  ),
+  valued as (
+    select x.*, coalesce(x.app_role, x.base_role) as role_value
+    from based x
+  ),
+  merged as (
+    select x.*{{keep_columns}}
+    from valued x
+  ),
+  target as (
+    select x.*, x.in_auth and not x.is_older as applies{{new_columns}}
+    from merged x
+  ),
+  decided as (
+    select x.*{{next_columns}}
+    from target x
+  )
+  select
+    d.id, d.in_auth, d.has_profile, d.has_state, d.applies,
+    not d.has_profile{{changed}} as profile_changes,
+    row(d.stored_initial_role, d.stored_auth_updated_at{{stored_state}})
+      is distinct from row(d.base_role, d.auth_updated_at{{next_state}}) as state_changes,
+    case
+      when not d.in_auth then case when d.has_profile then 'deleted' else 'not_found' end
+      when d.is_older then 'unchanged'
+      when d.soft_deleted and (not d.has_profile or {{not_marked}}) then 'deleted'
+      when not d.has_profile then 'created'
+      when not d.has_profile{{changed}} then 'updated'
+      else 'unchanged'
+    end as outcome,
+    d.soft_deleted,
+    {{outputs}},
+    d.base_role, d.auth_updated_at
+  from decided d
+$tpl$, pieces);
+end
+$$;
+
+/*
+ * profile_sync._compile_sync_users(mapping): the statement that creates sync_users(ids), which
+ * does what sync_decisions decides: one statement writes the rows, the bookkeeping, and removes
+ * the rows of users gone from auth; returns (user_id, outcome). Internal.
+ */
+create or replace function profile_sync._compile_sync_users(mapping jsonb)
+returns text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  pieces jsonb;
+begin
+  with plan as (select * from profile_sync._column_plan(mapping))
+  select pg_catalog.jsonb_build_object(
+    'table_comment', profile_sync._comment_safe(mapping ->> 'table'),
+    'table', mapping ->> 'table',
+    'key', pg_catalog.quote_ident(mapping ->> 'key'),
+    'insert_columns', (select pg_catalog.string_agg(pg_catalog.format('%I', p.col), ', ' order by p.ord) from plan p),
+    'insert_values', (select pg_catalog.string_agg('d.' || profile_sync._name('new', p.col), ', ' order by p.ord) from plan p),
+    'on_conflict', coalesce(E'update set\n      ' || (select pg_catalog.string_agg(pg_catalog.format('%1$I = excluded.%1$I', p.col), E',\n      ' order by p.ord)
+      from plan p where p.rule <> 'insert'), 'nothing'),
+    'state_columns', coalesce((select pg_catalog.string_agg(pg_catalog.format(', %s, %s',
+      profile_sync._name('synced', p.col), profile_sync._name('edited', p.col)), '' order by p.ord) from plan p where p.rule = 'app'), ''),
+    'state_values', coalesce((select pg_catalog.string_agg(pg_catalog.format(', d.%s, d.%s',
+      profile_sync._name('next_synced', p.col), profile_sync._name('next_edited', p.col)), '' order by p.ord) from plan p where p.rule = 'app'), ''),
+    'state_updates', coalesce((select pg_catalog.string_agg(pg_catalog.format(E',\n      %1$s = excluded.%1$s, %2$s = excluded.%2$s',
+      profile_sync._name('synced', p.col), profile_sync._name('edited', p.col)), '' order by p.ord) from plan p where p.rule = 'app'), '')
+  ) into pieces;
+
+  return profile_sync._function_sql($tpl$create or replace function profile_sync.sync_users(ids uuid[])
+returns table (user_id uuid, outcome text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+-- jit = off: see docs/reliability.md, "JIT". The plan is made once per session and reused:
+-- planning this statement (~3 ms) costs more than a one-user sync (~1 ms), and left to choose,
+-- Postgres would plan it afresh on every call (the reused plan, estimated for unnest's 10 ids,
+-- never looks cheaper than one made for the actual 1). The reused plan probes each table by key,
+-- the best plan for 1 id and for 10,000; a plan made while a table was nearly empty (a seq scan of
+-- a page) lasts only until autovacuum analyzes the table, which invalidates it.
+set jit = off
+set plan_cache_mode = force_generic_plan
+$tpl$, $tpl$
+#variable_conflict use_column
+begin
+  -- compiled by profile_sync.compile_sync_core() for {{table_comment}}
+  -- Syncs of the same user run one after another (lock_key_ranges); then the existing rows are
+  -- locked in key order, the order in which Auth deleting users cascades (taken the other way
+  -- round, a sync and Auth's delete of the same user can deadlock, and the one aborted may be
+  -- Auth's). A new statement follows: a fresh snapshot taken after the locks, so auth is read as
+  -- of now and every earlier sync of these users is seen.
+  perform profile_sync.lock_key_ranges($1);
+  perform 1 from {{table}} p where p.{{key}} = any ($1) order by p.{{key}} for no key update;
+
+  return query
+  with decided as materialized (
+    select d.* from profile_sync.sync_decisions($1) d
+  ),
+  upserted as (
+    insert into {{table}} as p ({{key}}, {{insert_columns}})
+    select d.user_id, {{insert_values}}
+    from decided d
+    where d.applies and d.profile_changes
+    order by d.user_id
+    on conflict ({{key}}) do {{on_conflict}}
+    returning p.{{key}}
+  ),
+  state_written as (
+    -- first syncs insert their bookkeeping; later ones update it, only when something moved
+    insert into profile_sync.profile_state as s (user_id, initial_role, auth_updated_at, synced_at{{state_columns}})
+    select d.user_id, d.base_role, d.auth_updated_at, pg_catalog.now(){{state_values}}
+    from decided d
+    where d.applies and (not d.has_state or d.profile_changes or d.state_changes)
+    order by d.user_id
+    on conflict on constraint profile_state_pkey do update set
+      initial_role = excluded.initial_role,
+      auth_updated_at = excluded.auth_updated_at,
+      synced_at = excluded.synced_at{{state_updates}}
+    returning s.user_id
+  ),
+  removed as (
+    delete from {{table}} p
+    where p.{{key}} = any (array(select d.user_id from decided d where not d.in_auth))
+    returning p.{{key}}
+  )
+  -- upserted, state_written and removed run to completion whether or not they are read
+  select d.user_id, d.outcome from decided d order by d.user_id;
+end
+$tpl$, pieces);
+end
+$$;
+
+/*
+ * profile_sync._compile_preview(mapping): the statement that creates sync_preview(ids), the per-
+ * column changes a sync would make in rows that exist, and the app-edited values it keeps although
+ * auth differs (the dry run's report). Internal.
+ */
+create or replace function profile_sync._compile_preview(mapping jsonb)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select profile_sync._function_sql($tpl$create function profile_sync.sync_preview(ids uuid[])
+returns table (user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean)
+language sql
+stable
+set search_path = ''
+set jit = off
+rows 1000
+$tpl$, $tpl$
+  -- compiled by profile_sync.compile_sync_core() for {{table_comment}}
+  select d.user_id, v.column_name, v.from_value, v.to_value, v.kept
+  from profile_sync.sync_decisions($1) d
+  cross join lateral (values
+    {{columns}}
+  ) as v (column_name, from_value, to_value, kept)
+  where d.applies and d.has_profile and (v.from_value is distinct from v.to_value or v.kept)
+$tpl$, pg_catalog.jsonb_build_object(
+    'table_comment', profile_sync._comment_safe(mapping ->> 'table'),
+    'columns', coalesce((
+      select pg_catalog.string_agg(pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%s), pg_catalog.to_jsonb(d.%s), %s)',
+        p.col, profile_sync._name('row', p.col), profile_sync._name('new', p.col),
+        case when p.rule = 'app' then pg_catalog.format('d.%s and d.%s is distinct from d.%s',
+          profile_sync._name('keep', p.col), profile_sync._name('row', p.col), profile_sync._name('auth', p.col))
+          else 'false' end), E',\n    ' order by p.ord)
+      from profile_sync._column_plan(mapping) p where p.rule <> 'insert'),
+      '(null::text, null::jsonb, null::jsonb, false)')))
+$$;
+
+/*
+ * profile_sync._compile_target_profile(mapping): the statement that creates target_profile(id),
+ * the row as its user may read it (sync-profile's answer): the columns authenticated may select
+ * (all, by default; the key alone when none), timestamps as JavaScript writes them (milliseconds
+ * and Z). Internal.
+ */
+create or replace function profile_sync._compile_target_profile(mapping jsonb)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select profile_sync._function_sql($tpl$create or replace function profile_sync.target_profile(id uuid)
+returns jsonb
+language sql
+stable
+set search_path = ''
+set jit = off
+$tpl$, $tpl$
+  -- compiled by profile_sync.compile_sync_core() for {{table_comment}}
+  select pg_catalog.jsonb_build_object({{readable}}) from {{table}} t where t.{{key}} = $1
+$tpl$, pg_catalog.jsonb_build_object(
+    'table_comment', profile_sync._comment_safe(mapping ->> 'table'),
+    'table', mapping ->> 'table',
+    'key', pg_catalog.quote_ident(mapping ->> 'key'),
+    'readable', coalesce((
+      select pg_catalog.string_agg(case pg_catalog.format_type(a.atttypid, null)
+          when 'timestamp with time zone' then pg_catalog.format(
+            '%L, pg_catalog.to_char(t.%I at time zone ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'')', a.attname, a.attname)
+          else pg_catalog.format('%L, t.%I', a.attname, a.attname)
+        end, ', ' order by a.attnum)
+      from pg_catalog.pg_attribute a
+      where a.attrelid = (mapping ->> 'table')::regclass and a.attnum > 0 and not a.attisdropped
+        and pg_catalog.has_column_privilege('authenticated', (mapping ->> 'table')::regclass, a.attnum, 'select')),
+      pg_catalog.format('%L, t.%I', mapping ->> 'key', mapping ->> 'key'))))
+$$;
+
+/*
+ * profile_sync._compile_targets(mapping): the statement that points the view profile_sync.targets
+ * (what drift and reconcile read: the target's keys) at the target. Internal.
+ */
+create or replace function profile_sync._compile_targets(mapping jsonb)
+returns text
+language sql
+stable
+set search_path = ''
+as $$
+  select pg_catalog.format('create or replace view profile_sync.targets as select t.%I as id from %s t',
+    mapping ->> 'key', (mapping ->> 'table')::regclass)
+$$;
+
+/*
+ * profile_sync._compile_user_edit_check(mapping): the statements that make the user-edit guard:
+ * check_user_edit(), a trigger function cleaning what a signed-in user writes to a column they may
+ * edit as a synced value is cleaned (names trimmed and bounded, avatars http(s) only; a value that
+ * cleans to nothing is refused), and its trigger profile_sync_user_edits on the target, fired only
+ * for anon/authenticated and only where a user-editable column has a rule (else the trigger is
+ * dropped). In order; compile_sync_core executes them. Internal.
+ */
+create or replace function profile_sync._compile_user_edit_check(mapping jsonb)
+returns setof text
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  target constant text := mapping ->> 'table';
+  guards text;
+begin
+  select pg_catalog.string_agg(pg_catalog.format(
+      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
+      E'    new.%1$I := %2$s;\n' ||
+      E'    if new.%1$I is null then\n' ||
+      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
+      E'    end if;\n' ||
+      E'  end if;\n',
+      e.key,
+      case
+        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
+        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
+        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
+          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
+      end,
+      e.key || case when e.value ->> 'from' = 'avatar_url'
+        then ': an avatar must be a public http(s) URL' else ': a blank or unprintable value is not accepted' end,
+      e.key, target), '' order by e.key)
+  into guards
+  from pg_catalog.jsonb_each(mapping -> 'columns') e
+  where e.key in (select pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable'))
+    and (e.value ->> 'from' in ('full_name', 'avatar_url')
+      or (e.value ->> 'from' like 'user_metadata.%'
+        and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')));
+
+  return next profile_sync._function_sql($tpl$create or replace function profile_sync.check_user_edit()
+returns trigger
+language plpgsql
+security definer
+set search_path = ''
+set jit = off
+$tpl$, $tpl$
+-- compiled by profile_sync.compile_sync_core() for {{table_comment}}: what a signed-in user writes to a
+-- column they may edit is cleaned as a synced value is; a value that cleans to nothing is refused.
+-- Security definer (users may not reach profile_sync's helpers); the trigger's WHEN clause lets
+-- only users' edits in.
+begin
+{{guards}}  return new;
+end
+$tpl$, pg_catalog.jsonb_build_object('table_comment', profile_sync._comment_safe(target), 'guards', coalesce(guards, '')));
+  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
+  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
+  -- and only where a user-editable column has a rule to apply.
+  if guards is not null then
+    return next pg_catalog.format(
+      'create or replace trigger profile_sync_user_edits before update on %s for each row '
+      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
+      'execute function profile_sync.check_user_edit()', target::regclass);
+  else
+    return next pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target::regclass);
+  end if;
+end
+$$;
+
+/*
+ * profile_sync._add_bookkeeping(mapping): the columns profile_state needs for the mapping: per
+ * app-owned column c, "synced:c" (of c's type; a column whose type changed starts afresh) and
+ * "edited:c". Bookkeeping kept under the names used before (synced_c, c_edited) is renamed.
+ * Internal.
+ */
+create or replace function profile_sync._add_bookkeeping(mapping jsonb)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  p record;
+  existing text;
+begin
+  for p in select * from profile_sync._column_plan(mapping) x where x.rule = 'app' order by x.ord loop
+    foreach existing in array array['synced', 'edited'] loop
+      if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = 'profile_sync.profile_state'::regclass
+          and a.attname = existing || ':' || p.col and not a.attisdropped)
+        and exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = 'profile_sync.profile_state'::regclass
+          and a.attname = case existing when 'synced' then 'synced_' || p.col else p.col || '_edited' end
+          and a.attname not in ('user_id', 'initial_role', 'auth_updated_at', 'synced_at') and not a.attisdropped) then
+        execute pg_catalog.format('alter table profile_sync.profile_state rename column %I to %s',
+          case existing when 'synced' then 'synced_' || p.col else p.col || '_edited' end, profile_sync._name(existing, p.col));
+      end if;
+    end loop;
+    if exists (
+      select 1 from pg_catalog.pg_attribute a
+      where a.attrelid = 'profile_sync.profile_state'::regclass and a.attname = 'synced:' || p.col
+        and not a.attisdropped and pg_catalog.format_type(a.atttypid, a.atttypmod) <> p.col_type
+    ) then
+      execute pg_catalog.format('alter table profile_sync.profile_state drop column %s', profile_sync._name('synced', p.col));
+    end if;
+    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %s %s',
+      profile_sync._name('synced', p.col), p.col_type);
+    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %s boolean not null default false',
+      profile_sync._name('edited', p.col));
+  end loop;
+end
+$$;
+
+/*
+ * profile_sync.compile_sync_core(): (re)creates, for the mapping in profile_sync.settings:
+ *   sync_decisions(ids)  what a sync of the users would do (the merge), without doing it;
+ *   sync_users(ids)      does it: one statement, returns (user_id, outcome);
+ *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
+ *   target_profile(id)   the row as its user may read it (sync-profile's answer);
+ *   targets              a view of the target's keys (what drift and reconcile read);
+ *   check_user_edit()    the user-edit guard and its trigger on the target;
+ * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
+ * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
+ * and recompile.
  */
 create or replace function profile_sync.compile_sync_core()
 returns void
@@ -1147,446 +1780,25 @@ volatile
 set search_path = ''
 as $$
 declare
-  st profile_sync.settings%rowtype;
   m jsonb;
-  t text;          -- the target table, quoted
-  k text;          -- its key column, quoted
-  c record;
-  soft_at text;
-  soft_flag text;
-  soft_active text;
-  soft_type text;
-  -- pieces of the generated statements
-  out_cols text[] := '{}';
-  out_names text[] := '{}';
-  src_cols text[] := '{}';
-  app_edit text[] := '{}';
-  new_vals text[] := '{}';
-  state_vals text[] := '{}';
-  changed text[] := '{}';
-  st_old text[] := '{}';
-  st_new text[] := '{}';
-  ins_cols text[] := '{}';
-  ins_vals text[] := '{}';
-  upd_set text[] := '{}';
-  st_cols text[] := '{}';
-  st_ins text[] := '{}';
-  st_upd text[] := '{}';
-  preview text[] := '{}';
-  readable text[] := '{}';
-  guards text[] := '{}';
-  not_marked text;
-  a_ref text;
-  clear_val text;
-  cleared boolean;
+  statement text;
 begin
-  select * into st from profile_sync.settings;
+  select s.mapping into m from profile_sync.settings s;
   if not found then
     raise exception 'no mapping is applied: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
   end if;
-  m := st.mapping;
-  t := st.target_table;
-  k := pg_catalog.quote_ident(st.target_key);
 
-  soft_at := m #>> '{soft_delete,at}';
-  soft_flag := m #>> '{soft_delete,flag}';
-  soft_active := coalesce(m #>> '{soft_delete,active}', 'true');
-
-  for c in
-    select e.key as name, e.value as spec,
-      e.value ->> 'owner' as owner, e.value ->> 'type' as type, e.value ->> 'from' as src,
-      e.key = any (array(select pg_catalog.jsonb_array_elements_text(m -> 'clear_on_soft_delete'))) as clear
-    from pg_catalog.jsonb_each(m -> 'columns') e
-    order by e.key
-  loop
-    -- what auth says the column should hold; for the role, the policy's result, as the column's
-    -- type (an enum column takes only its own labels: another value is null, then its default)
-    a_ref := case
-      when c.src is distinct from 'role' then pg_catalog.format('x.%I', 'a_' || c.name)
-      when (c.spec ->> 'enum')::boolean then pg_catalog.format(
-        'coalesce(case when x.role_value = any (pg_catalog.enum_range(null::%1$s)::text[]) then x.role_value::%1$s end, %2$s)',
-        c.type, coalesce(c.spec ->> 'column_default', 'null'))
-      else 'x.role_value'
-    end;
-    cleared := c.clear and m -> 'soft_delete' <> 'null'::jsonb;
-    clear_val := coalesce(
-      case when c.spec ? 'default' then profile_sync.mapping_literal(c.name, c.spec -> 'default', c.type) end,
-      case when (c.spec ->> 'not_null')::boolean then c.spec ->> 'column_default' end,
-      pg_catalog.format('null::%s', c.type));
-
-    out_cols := out_cols || pg_catalog.format('%I %s, %I %s', 'n_' || c.name, c.type, 'p_' || c.name, c.type);
-    out_names := out_names || ('n_' || c.name) || ('p_' || c.name);
-    if c.src is distinct from 'role' then
-      src_cols := src_cols || pg_catalog.format('%s as %I', c.spec ->> 'sql', 'a_' || c.name);
-    end if;
-    src_cols := src_cols || pg_catalog.format('p.%I as %I', c.name, 'p_' || c.name);
-    ins_cols := ins_cols || pg_catalog.format('%I', c.name);
-    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || c.name);
-
-    if c.owner = 'insert' then
-      new_vals := new_vals || pg_catalog.format('case when x.has_profile then x.%I else %s end as %I',
-        'p_' || c.name, a_ref, 'n_' || c.name);
-      continue;
-    end if;
-
-    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', c.name);
-    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || c.name, 'n_' || c.name);
-
-    if c.owner = 'auth' then
-      new_vals := new_vals || pg_catalog.format('case when %s then %s else %s end as %I',
-        case when cleared then 'x.soft_deleted' else 'false' end, clear_val, a_ref, 'n_' || c.name);
-      preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
-        c.name, 'p_' || c.name, 'n_' || c.name);
-      continue;
-    end if;
-
-    -- app-owned: the three-way merge
-    out_cols := out_cols || pg_catalog.format('%I %s, %I boolean, %I %s, %I boolean',
-      'a_' || c.name, c.type, 'e_' || c.name, 's_' || c.name, c.type, 'se_' || c.name);
-    out_names := out_names || ('a_' || c.name) || ('e_' || c.name) || ('s_' || c.name) || ('se_' || c.name);
-    src_cols := src_cols || pg_catalog.format('s.%I as %I, s.%I as %I',
-      'synced_' || c.name, 'st_' || c.name, c.name || '_edited', 'ste_' || c.name);
-    app_edit := app_edit || pg_catalog.format(
-      'case when x.has_state then x.%1$I or (x.has_profile and x.%2$I is distinct from x.%3$I) '
-      'else x.has_profile and x.%2$I is not null and x.%2$I is distinct from %4$s end as %5$I',
-      'ste_' || c.name, 'p_' || c.name, 'st_' || c.name, a_ref, 'e_' || c.name);
-    new_vals := new_vals || pg_catalog.format('case when %s then %s when x.%I then x.%I else %s end as %I',
-      case when cleared then 'x.soft_deleted' else 'false' end, clear_val,
-      'e_' || c.name, 'p_' || c.name, a_ref, 'n_' || c.name);
-    state_vals := state_vals || pg_catalog.format(
-      'case when %1$s then null when x.%2$I then x.%3$I else x.%4$I end as %5$I, x.%2$I and not %1$s as %6$I%7$s',
-      case when cleared then 'x.soft_deleted' else 'false' end,
-      'e_' || c.name, 'st_' || c.name, 'n_' || c.name, 's_' || c.name, 'se_' || c.name,
-      case when c.src = 'role' then pg_catalog.format(', %s as %I', a_ref, 'a_' || c.name) else '' end);
-    st_old := st_old || pg_catalog.format('d.%I, d.%I', 'st_' || c.name, 'ste_' || c.name);
-    st_new := st_new || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
-    st_cols := st_cols || pg_catalog.format('%I, %I', 'synced_' || c.name, c.name || '_edited');
-    st_ins := st_ins || pg_catalog.format('d.%I, d.%I', 's_' || c.name, 'se_' || c.name);
-    st_upd := st_upd || pg_catalog.format('%1$I = excluded.%1$I, %2$I = excluded.%2$I', 'synced_' || c.name, c.name || '_edited');
-    preview := preview || pg_catalog.format(
-      '(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), d.%I and d.%I is distinct from d.%I)',
-      c.name, 'p_' || c.name, 'n_' || c.name, 'e_' || c.name, 'p_' || c.name, 'a_' || c.name);
-
-    -- the bookkeeping columns this column needs (a column whose type changed starts afresh)
-    if exists (
-      select 1 from pg_catalog.pg_attribute a
-      where a.attrelid = 'profile_sync.profile_state'::regclass and a.attname = 'synced_' || c.name
-        and not a.attisdropped and pg_catalog.format_type(a.atttypid, a.atttypmod) <> c.type
-    ) then
-      execute pg_catalog.format('alter table profile_sync.profile_state drop column %I', 'synced_' || c.name);
-    end if;
-    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %I %s',
-      'synced_' || c.name, c.type);
-    execute pg_catalog.format('alter table profile_sync.profile_state add column if not exists %I boolean not null default false',
-      c.name || '_edited');
-  end loop;
-
-  -- user edits of the columns users may edit pass the rules synced values pass
-  guards := array(
-    select pg_catalog.format(
-      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
-      E'    new.%1$I := %2$s;\n' ||
-      E'    if new.%1$I is null then\n' ||
-      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
-      E'    end if;\n' ||
-      E'  end if;',
-      e.key,
-      case
-        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
-        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
-        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
-          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
-      end,
-      case when e.value ->> 'from' = 'avatar_url'
-        then e.key || ': an avatar must be a public http(s) URL'
-        else e.key || ': a blank or unprintable value is not accepted' end,
-      e.key, t)
-    from pg_catalog.jsonb_each(m -> 'columns') e
-    where e.key in (select pg_catalog.jsonb_array_elements_text(m -> 'user_editable'))
-      and (e.value ->> 'from' in ('full_name', 'avatar_url')
-        or (e.value ->> 'from' like 'user_metadata.%' and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')))
-    order by e.key);
-
-  -- soft delete: auth-owned columns of their own
-  not_marked := 'false';
-  if soft_at is not null then
-    select pg_catalog.format_type(a.atttypid, a.atttypmod) into soft_type
-    from pg_catalog.pg_attribute a where a.attrelid = t::regclass and a.attname = soft_at and not a.attisdropped;
-    out_cols := out_cols || pg_catalog.format('%I %s, %I %s', 'n_' || soft_at, soft_type, 'p_' || soft_at, soft_type);
-    out_names := out_names || ('n_' || soft_at) || ('p_' || soft_at);
-    src_cols := src_cols || pg_catalog.format('p.%I as %I', soft_at, 'p_' || soft_at);
-    new_vals := new_vals || pg_catalog.format('x.a_deleted_at::%s as %I', soft_type, 'n_' || soft_at);
-    ins_cols := ins_cols || pg_catalog.format('%I', soft_at);
-    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || soft_at);
-    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', soft_at);
-    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_at, 'n_' || soft_at);
-    preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
-      soft_at, 'p_' || soft_at, 'n_' || soft_at);
-    not_marked := pg_catalog.format('d.%I is null', 'p_' || soft_at);
-  end if;
-  if soft_flag is not null then
-    out_cols := out_cols || pg_catalog.format('%I boolean, %I boolean', 'n_' || soft_flag, 'p_' || soft_flag);
-    out_names := out_names || ('n_' || soft_flag) || ('p_' || soft_flag);
-    src_cols := src_cols || pg_catalog.format('p.%I as %I', soft_flag, 'p_' || soft_flag);
-    new_vals := new_vals || pg_catalog.format('(x.a_deleted_at is null) = %s as %I', soft_active, 'n_' || soft_flag);
-    ins_cols := ins_cols || pg_catalog.format('%I', soft_flag);
-    ins_vals := ins_vals || pg_catalog.format('d.%I', 'n_' || soft_flag);
-    upd_set := upd_set || pg_catalog.format('%1$I = excluded.%1$I', soft_flag);
-    changed := changed || pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_flag, 'n_' || soft_flag);
-    preview := preview || pg_catalog.format('(%L, pg_catalog.to_jsonb(d.%I), pg_catalog.to_jsonb(d.%I), false)',
-      soft_flag, 'p_' || soft_flag, 'n_' || soft_flag);
-    not_marked := pg_catalog.format('d.%I is distinct from d.%I', 'p_' || soft_flag, 'n_' || soft_flag);
-  end if;
-
-  -- what the user may read of their row: the columns authenticated may select (all, by default)
-  -- (timestamps as JavaScript writes them, milliseconds and Z, as postgres.js clients did)
-  readable := array(
-    select case pg_catalog.format_type(a.atttypid, null)
-      when 'timestamp with time zone' then pg_catalog.format(
-        '%L, pg_catalog.to_char(t.%I at time zone ''UTC'', ''YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'')', a.attname, a.attname)
-      else pg_catalog.format('%L, t.%I', a.attname, a.attname)
-    end
-    from pg_catalog.pg_attribute a
-    where a.attrelid = t::regclass and a.attnum > 0 and not a.attisdropped
-      and pg_catalog.has_column_privilege('authenticated', t::regclass, a.attnum, 'select')
-    order by a.attnum);
-  if pg_catalog.cardinality(readable) = 0 then
-    readable := array[pg_catalog.format('%L, t.%s', st.target_key, k)];
-  end if;
-
+  perform profile_sync._add_bookkeeping(m);
   drop function if exists profile_sync.sync_preview(uuid[]);
   drop function if exists profile_sync.sync_decisions(uuid[]);
-
-  execute pg_catalog.format($tpl$
-create function profile_sync.sync_decisions(ids uuid[])
-returns table (
-  user_id uuid, in_auth boolean, has_profile boolean, has_state boolean, applies boolean,
-  profile_changes boolean, state_changes boolean, outcome text, soft_deleted boolean,
-  %1$s,
-  base_role text, auth_updated_at timestamptz
-)
-language sql
-stable
-as $body$
-  -- compiled by profile_sync.compile_sync_core() for %2$s (key %3$s)
-  with wanted as (
-    select distinct w.id from pg_catalog.unnest($1) as w (id) where w.id is not null
-  ),
-  -- each table read through its key for exactly the wanted ids (one index scan per table, rows
-  -- matched by hashing); offset 0 keeps this level a subquery of its own, so each mapped value is
-  -- computed once per user
-  source as (
-    select
-      w.id,
-      u.id is not null as in_auth,
-      p.%3$s is not null as has_profile,
-      s.user_id is not null as has_state,
-      u.updated_at as auth_updated_at,
-      %4$s as soft_deleted,
-      u.deleted_at as a_deleted_at,
-      profile_sync.clean_text(u.raw_app_meta_data -> 'role', 100) as app_role,
-      profile_sync.clean_text(u.raw_user_meta_data -> 'role', 100) as claimed_role,
-      s.initial_role as st_initial_role,
-      s.auth_updated_at as st_auth_updated_at,
-      %5$s
-    from wanted w
-    left join (select * from auth.users x where x.id = any ($1)) u on u.id = w.id
-    left join (select * from %2$s x where x.%3$s = any ($1)) p on p.%3$s = w.id
-    left join (select * from profile_sync.profile_state x where x.user_id = any ($1)) s on s.user_id = w.id
-    offset 0
-  ),
-  based as (
-    select
-      x.*,
-      coalesce(
-        x.st_initial_role,
-        case
-          when not x.has_profile and x.claimed_role = any ((select ps.self_assignable_roles from profile_sync.settings ps)::text[])
-            then x.claimed_role
-          else (select ps.default_role from profile_sync.settings ps)
-        end
-      ) as base_role,
-      -- version guard: an auth state older than the one last synced is never applied
-      x.st_auth_updated_at is not null and x.auth_updated_at is not null
-        and x.auth_updated_at < x.st_auth_updated_at as is_older
-    from source x
-  ),
-  valued as (
-    select x.*, coalesce(x.app_role, x.base_role) as role_value
-    from based x
-  ),
-  merged as (
-    select x.* %6$s
-    from valued x
-  ),
-  target as (
-    select x.*, x.in_auth and not x.is_older as applies, %7$s
-    from merged x
-  ),
-  decided as (
-    select x.* %8$s
-    from target x
-  )
-  select
-    d.id, d.in_auth, d.has_profile, d.has_state, d.applies,
-    not d.has_profile %9$s as profile_changes,
-    row(d.st_initial_role, d.st_auth_updated_at %10$s) is distinct from row(d.base_role, d.auth_updated_at %11$s),
-    case
-      when not d.in_auth then case when d.has_profile then 'deleted' else 'not_found' end
-      when d.is_older then 'unchanged'
-      when d.soft_deleted and (not d.has_profile or %12$s) then 'deleted'
-      when not d.has_profile then 'created'
-      when not d.has_profile %9$s then 'updated'
-      else 'unchanged'
-    end,
-    d.soft_deleted,
-    %13$s,
-    d.base_role, d.auth_updated_at
-  from decided d
-$body$
-$tpl$,
-    pg_catalog.array_to_string(out_cols, E',\n  '),
-    t, k,
-    case when m -> 'soft_delete' = 'null'::jsonb then 'false' else 'u.deleted_at is not null' end,
-    pg_catalog.array_to_string(src_cols, E',\n      '),
-    (select pg_catalog.string_agg(', ' || x, E'\n      ') from pg_catalog.unnest(app_edit) x),
-    pg_catalog.array_to_string(new_vals, E',\n      '),
-    (select pg_catalog.string_agg(', ' || x, E'\n      ') from pg_catalog.unnest(state_vals) x),
-    coalesce((select pg_catalog.string_agg(' or ' || x, E'\n      ') from pg_catalog.unnest(changed) x), ''),
-    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_old) x), ''),
-    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_new) x), ''),
-    not_marked,
-    (select pg_catalog.string_agg(pg_catalog.format('d.%I', x), ', ') from pg_catalog.unnest(out_names) x));
-
-  execute pg_catalog.format($tpl$
-create or replace function profile_sync.sync_users(ids uuid[])
-returns table (user_id uuid, outcome text)
-language plpgsql
-volatile
-security definer
-set search_path = ''
--- Planned once per session and reused (planning the inlined merge costs more than a one-user
--- sync). The reused plan must not depend on how big the tables were when it was made: every table
--- access is a probe by key (no seq scans), and rows passed between the statement's parts are
--- matched by hashing (no nested loops over them). These settings only steer plan choice, for the
--- length of the call (triggers an app puts on its table included).
-set plan_cache_mode = force_generic_plan
-set enable_seqscan = off
-set enable_nestloop = off
-as $body$
-#variable_conflict use_column
-begin
-  -- compiled by profile_sync.compile_sync_core() for %1$s (key %2$s)
-  -- Syncs of the same user run one after another (lock_key_ranges); then the existing rows are
-  -- locked in key order, the order in which Auth deleting users cascades (taken the other way
-  -- round, a sync and Auth's delete of the same user can deadlock, and the one aborted may be
-  -- Auth's). A new statement follows: a fresh snapshot taken after the locks, so auth is read as
-  -- of now and every earlier sync of these users is seen.
-  perform profile_sync.lock_key_ranges($1);
-  perform 1 from %1$s p where p.%2$s = any ($1) order by p.%2$s for no key update;
-
-  return query
-  with decided as materialized (
-    select d.* from profile_sync.sync_decisions($1) d
-  ),
-  upserted as (
-    insert into %1$s as p (%2$s, %3$s)
-    select d.user_id, %4$s
-    from decided d
-    where d.applies and d.profile_changes
-    order by d.user_id
-    on conflict (%2$s) do %5$s
-    returning p.%2$s
-  ),
-  state_written as (
-    -- first syncs insert their bookkeeping; later ones update it, only when something moved
-    insert into profile_sync.profile_state as s (user_id, initial_role, auth_updated_at, synced_at %6$s)
-    select d.user_id, d.base_role, d.auth_updated_at, pg_catalog.now() %7$s
-    from decided d
-    where d.applies and (not d.has_state or d.profile_changes or d.state_changes)
-    order by d.user_id
-    on conflict on constraint profile_state_pkey do update set
-      initial_role = excluded.initial_role,
-      auth_updated_at = excluded.auth_updated_at,
-      synced_at = excluded.synced_at %8$s
-    returning s.user_id
-  ),
-  removed as (
-    delete from %1$s p
-    where p.%2$s = any (array(select d.user_id from decided d where not d.in_auth))
-    returning p.%2$s
-  )
-  -- upserted, state_written and removed run to completion whether or not they are read
-  select d.user_id, d.outcome from decided d order by d.user_id;
-end
-$body$
-$tpl$,
-    t, k,
-    pg_catalog.array_to_string(ins_cols, ', '),
-    pg_catalog.array_to_string(ins_vals, ', '),
-    case when pg_catalog.cardinality(upd_set) = 0 then 'nothing'
-      else E'update set\n      ' || pg_catalog.array_to_string(upd_set, E',\n      ') end,
-    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_cols) x), ''),
-    coalesce((select pg_catalog.string_agg(', ' || x, ' ') from pg_catalog.unnest(st_ins) x), ''),
-    coalesce((select pg_catalog.string_agg(E',\n      ' || x, '') from pg_catalog.unnest(st_upd) x), ''));
-
-  execute pg_catalog.format($tpl$
-create function profile_sync.sync_preview(ids uuid[])
-returns table (user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean)
-language sql
-stable
-as $body$
-  -- compiled by profile_sync.compile_sync_core() for %1$s: what a sync would change in rows that
-  -- exist, column by column, and the app-edited values it keeps although auth differs
-  select d.user_id, v.column_name, v.from_value, v.to_value, v.kept
-  from profile_sync.sync_decisions($1) d
-  cross join lateral (values %2$s) as v (column_name, from_value, to_value, kept)
-  where d.applies and d.has_profile and (v.from_value is distinct from v.to_value or v.kept)
-$body$
-$tpl$, t,
-    coalesce(pg_catalog.array_to_string(preview, E',\n    '), '(null::text, null::jsonb, null::jsonb, false)'));
-
-  execute pg_catalog.format($tpl$
-create or replace function profile_sync.target_profile(id uuid)
-returns jsonb
-language sql
-stable
-as $body$
-  -- compiled by profile_sync.compile_sync_core() for %1$s: the row as its user may read it
-  select pg_catalog.jsonb_build_object(%3$s) from %1$s t where t.%2$s = $1
-$body$
-$tpl$, t, k, pg_catalog.array_to_string(readable, ', '));
-
-  execute pg_catalog.format('create or replace view profile_sync.targets as select t.%s as id from %s t', k, t);
-
-  execute pg_catalog.format($tpl$
-create or replace function profile_sync.check_user_edit()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-as $body$
--- compiled by profile_sync.compile_sync_core() for %1$s: what a signed-in user writes to a column
--- they may edit is cleaned as a synced value is (names trimmed and bounded, avatars http(s) only);
--- a value that cleans to nothing is refused. Security definer (users may not reach profile_sync's
--- helpers); the trigger's WHEN clause lets only users' edits in.
-begin
-%2$s
-  return new;
-end
-$body$
-$tpl$, t, coalesce(pg_catalog.array_to_string(guards, E'\n'), ''));
-  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
-  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
-  -- and only where a user-editable column has a rule to apply.
-  if pg_catalog.cardinality(guards) > 0 then
-    execute pg_catalog.format(
-      'create or replace trigger profile_sync_user_edits before update on %s for each row '
-      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
-      'execute function profile_sync.check_user_edit()', t);
-  else
-    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', t);
-  end if;
+  execute profile_sync._compile_decisions(m);
+  execute profile_sync._compile_sync_users(m);
+  execute profile_sync._compile_preview(m);
+  execute profile_sync._compile_target_profile(m);
+  execute profile_sync._compile_targets(m);
+  for statement in select * from profile_sync._compile_user_edit_check(m) loop
+    execute statement;
+  end loop;
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
@@ -1601,7 +1813,7 @@ $$;
 /*
  * profile_sync.compiled_sql(): the SQL compile_sync_core made for the mapping in force, for
  * reading (doctor and reviewers): the definitions of sync_decisions, sync_users, sync_preview,
- * target_profile and the targets view.
+ * target_profile, check_user_edit and the targets view.
  */
 create or replace function profile_sync.compiled_sql()
 returns text
@@ -1614,7 +1826,7 @@ as $$
     select pg_catalog.pg_get_functiondef(p.oid) as d
     from pg_catalog.pg_proc p
     where p.pronamespace = 'profile_sync'::regnamespace
-      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile')
+      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile', 'check_user_edit')
     union all
     select 'create view profile_sync.targets as' || pg_catalog.pg_get_viewdef('profile_sync.targets'::regclass)
     where pg_catalog.to_regclass('profile_sync.targets') is not null
@@ -1637,6 +1849,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_column
 declare
@@ -1697,6 +1910,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 #variable_conflict use_variable
 declare
@@ -1960,6 +2174,7 @@ returns bigint
 language sql
 stable
 set search_path = ''
+set jit = off
 as $$
   select greatest(pg_catalog.pg_stat_get_live_tuples(rel), c.reltuples::bigint, 0)
   from pg_catalog.pg_class c
@@ -1982,6 +2197,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'  -- up to 65536 groups per chunk, hashed in memory
 as $$
 declare
@@ -2056,6 +2272,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 begin
   -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
@@ -2161,6 +2378,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -2205,6 +2423,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   -- about what classifying ranges row by row costs as much as one pass over a million users; the
@@ -2262,6 +2481,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select d.auth_users, d.profiles, e.missing, e.stale, e.orphaned, e.samples
   from profile_sync.drift_scope() d
@@ -2388,6 +2608,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select l.pid from pg_catalog.pg_locks l
   where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
@@ -2407,6 +2628,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -2436,6 +2658,7 @@ language sql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     (count(*) filter (where r.outcome = 'created'))::integer,
@@ -2467,6 +2690,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -2598,6 +2822,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -2695,6 +2920,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run_started timestamptz;
@@ -2744,6 +2970,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   pg profile_sync.reconcile_pages%rowtype;
@@ -2791,6 +3018,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -2831,6 +3059,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   changed bigint;
@@ -2877,6 +3106,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -2941,6 +3171,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     d.auth_users, d.profiles, d.missing, d.stale, d.orphaned,

@@ -1,7 +1,8 @@
 -- What was last taken from auth for each user: the creation-time role decision and the auth
 -- version that guards against applying an older state; and, per app-owned column of the mapping,
--- the base of the three-way merge (synced_<column>) and the sticky app-edit flag
--- (<column>_edited), added by profile_sync.compile_sync_core (40_sync_core.sql).
+-- the base of the three-way merge ("synced:<column>") and the sticky app-edit flag
+-- ("edited:<column>"), added by profile_sync.compile_sync_core (40_sync_core.sql; the names:
+-- profile_sync._name).
 --
 -- No foreign key to auth.users: its insert-time key check (a key-share lock on the auth user per
 -- row, through SPI) cost about as much as writing the row, and the profile written in the same

@@ -1,5 +1,5 @@
 -- The mapping helpers: how a value from auth becomes profile text, and what a clean display name
--- and a safe avatar URL are (the definition is shared/clean.ts; tests/cleaning/ checks that these
+-- and a safe avatar URL are (the definition is tests/cleaning/clean.ts; the tests beside it check that these
 -- agree with it on generated inputs). The same rules apply to what users write to the columns
 -- they may edit (profile_sync.check_user_edit, compiled in 40_sync_core.sql).
 

@@ -13,6 +13,7 @@ returns bigint
 language sql
 stable
 set search_path = ''
+set jit = off
 as $$
   select greatest(pg_catalog.pg_stat_get_live_tuples(rel), c.reltuples::bigint, 0)
   from pg_catalog.pg_class c
@@ -35,6 +36,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'  -- up to 65536 groups per chunk, hashed in memory
 as $$
 declare
@@ -109,6 +111,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 begin
   -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
@@ -214,6 +217,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -258,6 +262,7 @@ language plpgsql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   -- about what classifying ranges row by row costs as much as one pass over a million users; the
@@ -315,6 +320,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select d.auth_users, d.profiles, e.missing, e.stale, e.orphaned, e.samples
   from profile_sync.drift_scope() d

@@ -114,6 +114,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select l.pid from pg_catalog.pg_locks l
   where l.locktype = 'advisory' and l.classid = profile_sync.reconcile_lock_key() and l.objid = 400
@@ -133,6 +134,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -162,6 +164,7 @@ language sql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     (count(*) filter (where r.outcome = 'created'))::integer,
@@ -193,6 +196,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -324,6 +328,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -421,6 +426,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run_started timestamptz;
@@ -470,6 +476,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   pg profile_sync.reconcile_pages%rowtype;
@@ -517,6 +524,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   run profile_sync.runs%rowtype;
@@ -557,6 +565,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 as $$
 declare
   changed bigint;

@@ -14,6 +14,7 @@ language plpgsql
 volatile
 security definer
 set search_path = ''
+set jit = off
 set work_mem = '64MB'
 as $$
 declare
@@ -78,6 +79,7 @@ language sql
 stable
 security definer
 set search_path = ''
+set jit = off
 as $$
   select
     d.auth_users, d.profiles, d.missing, d.stale, d.orphaned,

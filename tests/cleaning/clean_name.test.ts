@@ -1,12 +1,12 @@
 /**
- * What a clean display name is (shared/clean.ts cleanName), as properties: nothing invisible or
+ * What a clean display name is (tests/cleaning/clean.ts cleanName), as properties: nothing invisible or
  * disruptive survives, whitespace is single ASCII spaces inside, at most 200 characters, blank
  * is absent, cleaning twice changes nothing, and a name that was clean comes out unchanged.
  */
 // deno-lint-ignore-file no-control-regex -- control characters are what these patterns are for
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { cleanName, NAME_MAX } from '../../shared/clean.ts';
+import { cleanName, NAME_MAX } from './clean.ts';
 import { rawName } from './arbitraries.ts';
 
 // the joiners U+200C/U+200D may stand inside a name (emoji sequences, some scripts), never at its ends

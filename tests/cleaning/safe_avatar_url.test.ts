@@ -1,5 +1,5 @@
 /**
- * What a safe avatar URL is (shared/clean.ts safeAvatarUrl), as properties: whatever it accepts
+ * What a safe avatar URL is (tests/cleaning/clean.ts safeAvatarUrl), as properties: whatever it accepts
  * a browser's URL parser reads as http(s), without credentials, on a host that is no loopback,
  * private, link-local or metadata address however it was spelt, with nothing that could break
  * out of an attribute; and it returns the URL as given.
@@ -7,7 +7,7 @@
 // deno-lint-ignore-file no-control-regex -- control characters are what these patterns are for
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { AVATAR_URL_MAX, isBlockedIpv4, safeAvatarUrl } from '../../shared/clean.ts';
+import { AVATAR_URL_MAX, isBlockedIpv4, safeAvatarUrl } from './clean.ts';
 import { rawUrl } from './arbitraries.ts';
 
 Deno.test('safeAvatarUrl: examples from the attack run and from providers', () => {

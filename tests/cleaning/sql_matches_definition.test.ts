@@ -1,11 +1,11 @@
 /**
- * The SQL (supabase/schemas/30_text_normalisers.sql) implements the definition (shared/clean.ts):
+ * The SQL (supabase/schemas/30_text_normalisers.sql) implements the definition (tests/cleaning/clean.ts):
  * profile_sync.clean_name and profile_sync.safe_avatar_url, as migrated, give exactly what
  * cleanName and safeAvatarUrl give, on the same generated inputs.
  */
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { cleanName, safeAvatarUrl } from '../../shared/clean.ts';
+import { cleanName, safeAvatarUrl } from './clean.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { rawName, rawUrl } from './arbitraries.ts';
 

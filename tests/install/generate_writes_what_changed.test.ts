@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mappingMigrationSql } from '../../shared/mapping.ts';
+import { mappingMigrationSql } from '../../cli/mapping.ts';
 import { scratchProject } from './project.ts';
 import type { Project } from './project.ts';
 

@@ -5,7 +5,7 @@
  * file is complete; generate with a database checks the mapping against the live table first.
  */
 import assert from 'node:assert/strict';
-import { normaliseMapping } from '../../shared/mapping.ts';
+import { normaliseMapping } from '../../cli/mapping.ts';
 import { scratchDatabase, scratchProject } from './project.ts';
 import { SHAPE_A, SHAPE_B, SHAPE_C } from '../helpers/adoption_shapes.mjs';
 import { ORM_ACCOUNTS, QUICKSTART_PROPOSAL } from './shapes.ts';
@@ -48,7 +48,7 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
     assert.match(run.out, /the mapping is not complete: tenant_id is NOT NULL in public\.accounts without a default/);
     assert.match(run.out, /No mapping migration was written/);
     assert.ok(!project.migrations().some((m) => m.endsWith('_profile_sync_mapping.sql')));
-    assert.ok(project.exists('supabase/functions/_shared/mapping.ts'), 'everything else is installed');
+    assert.ok(project.exists('supabase/functions/_shared/sync.ts'), 'everything else is installed');
 
     // init again: the same message, nothing written
     const before = project.tree();

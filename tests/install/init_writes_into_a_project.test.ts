@@ -5,7 +5,7 @@
  * it changes nothing; --dry-run lists and writes nothing.
  */
 import assert from 'node:assert/strict';
-import { DEFAULT_MAPPING_DOCUMENT, mappingMigrationSql } from '../../shared/mapping.ts';
+import { DEFAULT_MAPPING_DOCUMENT, mappingMigrationSql } from '../../cli/mapping.ts';
 import { CONFIG_TOML, scratchProject } from './project.ts';
 import { SHAPE_C } from '../helpers/adoption_shapes.mjs';
 
@@ -27,7 +27,8 @@ Deno.test('init writes the functions, config sections, migrations after the newe
       assert.match(imports.hono, /^npm:hono@/);
       assert.equal(imports['fast-check'], undefined);
     }
-    assert.ok(project.exists('supabase/functions/_shared/mapping.ts'));
+    assert.ok(project.exists('supabase/functions/_shared/sync.ts'));
+    assert.ok(!project.exists('supabase/functions/_shared/mapping.ts'), 'the mapping checks are the CLI\'s, not the edge\'s');
 
     const toml = project.read('supabase/config.toml');
     assert.ok(toml.startsWith(CONFIG_TOML), 'the existing config.toml is kept byte for byte');

@@ -9,8 +9,8 @@ import assert from 'node:assert/strict';
 import postgres from 'postgres';
 import { describeTable } from '../../cli/install/database.ts';
 import type { Db } from '../../cli/install/database.ts';
-import { checkMappingAgainstTable } from '../../shared/mapping-table.ts';
-import { parseMapping } from '../../shared/mapping.ts';
+import { checkMappingAgainstTable } from '../../cli/mapping-table.ts';
+import { parseMapping } from '../../cli/mapping.ts';
 import { SHAPE_C } from '../helpers/adoption_shapes.mjs';
 import { coreDatabase } from '../helpers/db.ts';
 

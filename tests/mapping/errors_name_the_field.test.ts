@@ -3,7 +3,7 @@
  * `user_editable[0]: role may not be user-editable`, one line per problem.
  */
 import assert from 'node:assert/strict';
-import { MappingError, normaliseMapping, parseMapping, TODO_SOURCE } from '../../shared/mapping.ts';
+import { MappingError, normaliseMapping, parseMapping, TODO_SOURCE } from '../../cli/mapping.ts';
 
 function errorsOf(doc: unknown): string[] {
   const result = parseMapping(doc);

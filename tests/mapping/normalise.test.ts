@@ -3,7 +3,7 @@
  * by source, constants are insert-only, and clear_on_soft_delete defaults to the personal columns.
  */
 import assert from 'node:assert/strict';
-import { DEFAULT_MAPPING_DOCUMENT, defaultMapping, mappingMigrationSql, normaliseMapping } from '../../shared/mapping.ts';
+import { DEFAULT_MAPPING_DOCUMENT, defaultMapping, mappingMigrationSql, normaliseMapping } from '../../cli/mapping.ts';
 
 Deno.test('the default mapping reproduces public.profiles and its rules', () => {
   const m = defaultMapping();

@@ -4,9 +4,9 @@
  * user-editable, and what still needs a source. Every complete proposal validates.
  */
 import assert from 'node:assert/strict';
-import { defaultMapping, normaliseMapping, parseMapping, TODO_SOURCE } from '../../shared/mapping.ts';
-import { proposeMapping } from '../../shared/mapping-table.ts';
-import type { TableColumn, TableInfo } from '../../shared/mapping-table.ts';
+import { defaultMapping, normaliseMapping, parseMapping, TODO_SOURCE } from '../../cli/mapping.ts';
+import { proposeMapping } from '../../cli/mapping-table.ts';
+import type { TableColumn, TableInfo } from '../../cli/mapping-table.ts';
 import { QUICKSTART_PROPOSAL } from '../install/shapes.ts';
 
 const col = (name: string, type: string, nullable = true, def: string | null = null): TableColumn => ({ name, type, nullable, default: def });

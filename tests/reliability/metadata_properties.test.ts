@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { signDevAccessToken } from '../../local/dev-keys.ts';
-import { cleanName, safeAvatarUrl } from '../../shared/clean.ts';
+import { cleanName, safeAvatarUrl } from '../cleaning/clean.ts';
 import { minimalEvent, signHeaders } from '../auth-webhook/helpers.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { hostileMetadata, jsonbRefuses, NUL } from '../helpers/hostile.ts';
