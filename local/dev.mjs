@@ -223,6 +223,7 @@ function banner() {
     ownAuth ? `  jwks            ${localUrl}/auth/v1/.well-known/jwks.json` : `  jwks            ${given('SUPABASE_JWKS') ? '(from SUPABASE_JWKS)' : `${supabaseUrl}/auth/v1/.well-known/jwks.json`}`,
     ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
     `  database        ${dbShown}`,
+    dashboardUrl ? `  dashboard       ${dashboardUrl}` : null,
     `  secret key      ${secretShown}`,
     `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,
     `  webhook secret  ${given('PROFILE_SYNC_WEBHOOK_SECRET') ? notShown('PROFILE_SYNC_WEBHOOK_SECRET') : webhookSecret}`,
@@ -247,8 +248,14 @@ function banner() {
 }
 
 let ready = false;
+let dashboardUrl;
 deno.stderr.on('data', (chunk) => {
-  process.stderr.write(chunk);
+  // the dashboard's URL holds its token: shown once, in the banner
+  const text = String(chunk).replace(/^dashboard on (http:\S+)\n/m, (_, url) => {
+    dashboardUrl = url;
+    return '';
+  });
+  process.stderr.write(text);
   if (!ready && String(chunk).includes('functions listening')) {
     ready = true;
     console.log(`\n${banner()}`);

@@ -4,11 +4,25 @@
  * stop it cleanly, and so does the end of its stdin: the dev process that started it is gone.
  * @module
  */
+import { startDashboard } from '../cli/dashboard/server.ts';
+import type { Dashboard } from '../cli/dashboard/server.ts';
 import { ConfigError } from '../shared/config.ts';
 import { startLocalStack } from './stack.ts';
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
 const RECONCILE_EVERY_MS = 10 * 60_000;
+/** The dashboard's port (Supabase's local Studio has 54323 beside the API's 54321 and the database's 54322). */
+const DASHBOARD_PORT = 54323;
+
+/** `profile-sync dashboard` on the stack's database; on any free port when its own is taken. */
+async function startDevDashboard(dbUrl: string, port: number): Promise<Dashboard> {
+  try {
+    return await startDashboard({ dbUrl, port });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    return await startDashboard({ dbUrl, port: 0 });
+  }
+}
 
 const env = Deno.env.toObject();
 try {
@@ -21,15 +35,19 @@ try {
     devTokens: env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1',
     reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
   });
+  const dashboard = await startDevDashboard(env.SUPABASE_DB_URL ?? '', Number(env.PROFILE_SYNC_DASHBOARD_PORT ?? DASHBOARD_PORT));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
+    await dashboard.close();
     await stack.close();
     Deno.exit(0);
   };
   Deno.addSignalListener('SIGINT', stop);
   Deno.addSignalListener('SIGTERM', stop);
+  // dev.mjs puts the dashboard's line into its banner, which it prints on the next line
+  console.error(`dashboard on ${dashboard.url}`);
   console.error(`functions listening on ${stack.url}/functions/v1/`);
   if (env.PROFILE_SYNC_WATCH_STDIN === '1') {
     // read stdin to its end: that is the dev process exiting, however it went

@@ -6,6 +6,7 @@
  */
 import type { Sql } from '../../shared/db.ts';
 import { num } from '../../shared/reconcile-types.ts';
+import type { RunCounts } from '../../shared/reconcile-types.ts';
 
 /** The page's queries, by name; each is served by an index at a million users and a year of runs. */
 export const PAGE_QUERIES = {
@@ -64,28 +65,16 @@ const query = <T>(sql: Sql, name: QueryName, params: unknown[]) =>
 
 const iso = (v: unknown) => (v === null || v === undefined ? null : new Date(v as string).toISOString());
 
-export type RunPoint = {
-  id: number;
-  started_at: string;
-  status: string;
-  missing: number;
-  stale: number;
-  orphaned: number;
-  created: number;
-  updated: number;
-  deleted: number;
-  failed: number;
-  duration_ms: number;
-};
+export type RunPoint = RunCounts & { id: number; started_at: string; status: string; duration_ms: number };
 
-const COUNTS = ['missing', 'stale', 'orphaned', 'created', 'updated', 'deleted', 'failed'] as const;
+const COUNTS = ['missing', 'stale', 'orphaned', 'created', 'updated', 'deleted', 'failed'] as const satisfies (keyof RunCounts)[];
 
 function runRow(r: Record<string, unknown>): RunPoint {
   return {
     id: num(r.id),
     started_at: iso(r.started_at)!,
     status: String(r.status),
-    ...Object.fromEntries(COUNTS.map((k) => [k, num(r[k])])) as Record<(typeof COUNTS)[number], number>,
+    ...Object.fromEntries(COUNTS.map((k) => [k, num(r[k])])) as RunCounts,
     duration_ms: num(r.duration_ms),
   };
 }

@@ -27,19 +27,23 @@ export type Dashboard = {
 /** Listens on 127.0.0.1 only; rejects (EADDRINUSE …) when the port cannot be had. */
 export async function startDashboard(options: DashboardOptions): Promise<Dashboard> {
   const keys = newDoorKeys();
-  let handler: ((req: Request) => Response | Promise<Response>) | undefined;
+  // the app needs the port it listens on (the Host it accepts): it is built once listening
+  const app: { fetch?: (req: Request) => Response | Promise<Response> } = {};
   const server: ServerType = await new Promise((resolve, reject) => {
     const s = serve({
-      fetch: (req: Request) => handler ? handler(req) : new Response('starting\n', { status: 503 }),
+      fetch: (req: Request) => app.fetch ? app.fetch(req) : new Response('starting\n', { status: 503 }),
       hostname: '127.0.0.1',
       port: options.port ?? DEFAULT_PORT,
+      // keep the runtime's own Request/Response: `npm run dev` serves the functions (Deno.serve)
+      // from the same process, and Deno.serve takes only its own Response
+      overrideGlobalObjects: false,
     }, () => resolve(s));
     s.once('error', reject);
   });
   const port = (server.address() as AddressInfo).port;
   // a reconcile needs a session of its own besides the pool (see shared/reconcile-connections.ts)
   const sql: Sql = createDb(options.dbUrl, { max: 4, application: 'profile-sync/dashboard' });
-  handler = createDashboardApp({
+  app.fetch = createDashboardApp({
     ctx: { sql, dbUrl: options.dbUrl, interactive: false },
     keys,
     port,

@@ -7,18 +7,14 @@
  */
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
-import packagedChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
 import type { BrowserContext, Page } from 'playwright-core';
+import { chromiumPath, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { syncTables } from '../helpers/profiles.ts';
 import { runCli } from '../cli/run.ts';
 import { REFUSED, seedDashboard } from './seed.ts';
 
-const CHROMIUM_ARGS = [
-  '--headless', '--no-sandbox', '--no-zygote', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync',
-];
 const ROOT = new URL('../../', import.meta.url);
 const SHOTS = new URL('.local/screenshots/', ROOT);
 const PANELS = ['now', 'drift', 'deliveries', 'failures', 'mapping', 'doctor', 'runs'];
@@ -74,7 +70,7 @@ const attrs = (page: Page, sel: string, name: string) =>
   page.locator(sel).evaluateAll((els, n) => els.map((e) => e.getAttribute(n) ?? ''), name);
 
 Deno.test('dashboard in a browser: every panel against SQL, a dry run from the page, 403 without the token', async (t) => {
-  const executablePath = Deno.env.get('CHROMIUM_PATH') ?? await packagedChromium.executablePath();
+  const executablePath = await chromiumPath();
   const db = await freshDatabase('dashboard_browser');
   const userDataDir = await Deno.makeTempDir({ prefix: 'sp-dashboard-' });
   await Deno.mkdir(SHOTS, { recursive: true });
