@@ -5,6 +5,7 @@
  * message saying what to fix.
  * @module
  */
+import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createDb, isDbUnavailable } from '../shared/db.ts';
@@ -14,7 +15,7 @@ import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from '
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { dashboardCommand, DASHBOARD_USAGE } from './dashboard/command.ts';
 import { doctor, doctorText } from './doctor.ts';
-import { generateCommand, initCommand, INSTALL_USAGE } from './install/commands.ts';
+import { generateCommand, initCommand, INSTALL_USAGE, parseGenerateArgs, parseInitArgs } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
 import pkg from '../package.json' with { type: 'json' };
 
@@ -58,7 +59,7 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
     return EXIT.inSync;
   }
   try {
-    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? Deno.cwd() });
+    return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? process.cwd() });
   } catch (err) {
     const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
     if (!(err instanceof InstallError) && !parseError) throw err;
@@ -129,6 +130,30 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
     return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };
   },
 };
+
+/** How each command that parses its own flags checks them (the same functions the commands call). */
+const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs };
+
+/**
+ * Checks a command line (the words after `profile-sync`) exactly as `main` parses it, running
+ * nothing: the usage error `main` would report, or undefined when it would run. The docs' commands
+ * are checked with it (tests/cli/docs_commands_parse.test.ts).
+ */
+export function usageError(argv: string[]): string | undefined {
+  try {
+    const own = OWN_PARSERS[argv[0]];
+    if (own) {
+      own(argv.slice(1));
+      return undefined;
+    }
+    const { command } = parse(argv);
+    if (command === 'help' || command === 'version' || COMMANDS[command]) return undefined;
+    return command ? `unknown command: ${command}` : 'no command given';
+  } catch (err) {
+    const code = String((err as { code?: unknown })?.code);
+    return code.startsWith('ERR_PARSE_ARGS_') ? parseErrorText(err as Error & { code?: string }) : (err as Error).message;
+  }
+}
 
 /** What went wrong, for the operator, and the exit code it deserves. */
 function explain(err: unknown): { code: string; message: string; exitCode: ExitCode } {
@@ -216,17 +241,4 @@ export async function main(argv: string[], io: Io): Promise<number> {
   } finally {
     await ctx.sql.end({ timeout: 1 });
   }
-}
-
-if (import.meta.main) {
-  const code = await main(Deno.args, {
-    out: (text) => console.log(text),
-    err: (text) => console.error(text),
-    isTerminal: Deno.stderr.isTerminal(),
-    env: Deno.env.toObject(),
-    confirm: Deno.stdin.isTerminal()
-      ? (question) => Promise.resolve(/^y(es)?$|^$/i.test(prompt(`${question} [Y/n]`)?.trim() ?? 'n'))
-      : undefined,
-  });
-  Deno.exit(code);
 }

@@ -9,6 +9,7 @@ import { rmSync, mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import postgres from 'postgres';
+import { startPg15 } from './pg15.mjs';
 import { OWNER, ROOT, applyStandIns, asOwner, pushMigrations, standInFiles, startEmbedded, withDatabase } from './postgres.mjs';
 import { readFileSync } from 'node:fs';
 
@@ -25,12 +26,21 @@ export function freePort() {
   });
 }
 
-/** Starts the test cluster and builds the migrated template database. */
-export async function prepareTestCluster() {
+/**
+ * Starts the test cluster and builds the migrated template database: the cluster in
+ * TEST_DATABASE_URL, else a throwaway Debian PostgreSQL 15 as Supabase configures it (`pg15`),
+ * else an embedded Postgres 17.
+ */
+export async function prepareTestCluster({ pg15 = false } = {}) {
   let stop = async () => {};
   let adminUrl = process.env.TEST_DATABASE_URL;
   let dataParent;
-  if (!adminUrl) {
+  if (pg15 && adminUrl) throw new Error('--pg15 starts its own cluster: unset TEST_DATABASE_URL');
+  if (pg15) {
+    const server = startPg15({ port: await freePort() });
+    adminUrl = server.url;
+    stop = server.stop;
+  } else if (!adminUrl) {
     dataParent = mkdtempSync(join(ROOT, '.local', 'test-pg-').replace('.local/', '.local/'));
     const db = await startEmbedded({ dataDir: join(dataParent, 'data'), port: await freePort(), user: 'supabase_admin' });
     adminUrl = db.url;
@@ -64,6 +74,18 @@ export async function prepareTestCluster() {
   return { adminUrl, templateUrl, stop };
 }
 
+/** The server's version and JIT, e.g. `PostgreSQL 15.18, jit on (llvmjit available)`. */
+export async function describeServer(url) {
+  const sql = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    const [s] = await sql`select current_setting('server_version') as version, current_setting('jit') as jit,
+      current_setting('jit_provider') as provider, pg_catalog.pg_jit_available() as available`;
+    return `PostgreSQL ${s.version}, jit ${s.jit} (${s.provider} ${s.available ? 'available' : 'not available'})`;
+  } finally {
+    await sql.end();
+  }
+}
+
 function run(cmd, args, env) {
   return new Promise((resolve) => {
     const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', env: { ...process.env, ...env } });
@@ -75,11 +97,12 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const { mkdirSync } = await import('node:fs');
   mkdirSync(join(ROOT, '.local'), { recursive: true });
   const started = Date.now();
-  const cluster = await prepareTestCluster();
-  console.log(`test database ready in ${Date.now() - started} ms`);
+  const pg15 = process.argv.includes('--pg15');
+  const cluster = await prepareTestCluster({ pg15 });
+  console.log(`test database ready in ${Date.now() - started} ms: ${await describeServer(cluster.adminUrl)}`);
   let code = 1;
   try {
-    const args = process.argv.slice(2);
+    const args = process.argv.slice(2).filter((a) => a !== '--pg15');
     // By default everything but the stress suite, which `npm run test:stress` runs on its own.
     const targets = args.length > 0 ? args : ['--ignore=tests/stress/', 'tests/'];
     code = await run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {

@@ -9,17 +9,21 @@ import { AppError } from './errors.ts';
 
 export type Sql = postgres.Sql;
 
-export function createDb(url: string, options: { max?: number; application?: string } = {}): Sql {
+/**
+ * A pool. Its connections close after 20 s idle and 30 min of life, except with `lasting`: a
+ * connection that holds session state (reconcile's lock) must live as long as its holder needs it.
+ */
+export function createDb(url: string, options: { max?: number; application?: string; lasting?: boolean } = {}): Sql {
   return postgres(url, {
     prepare: false,
     max: options.max ?? 5,
-    idle_timeout: 20,
+    idle_timeout: options.lasting ? 0 : 20,
     connect_timeout: 5,
     // postgres.js backs off reconnects up to 20 s (3^failures/100 s, shared by the pool) and
     // queues requests behind that: during a restart requests would hang past pg_net's timeout
     // instead of getting the 503 a sender retries, and recovery would lag. Capped at 0.2 s.
     backoff: (failures: number) => Math.min(0.05 * failures, 0.2),
-    max_lifetime: 60 * 30,
+    max_lifetime: options.lasting ? 0 : 60 * 30,
     onnotice: () => {},
     connection: { application_name: options.application ?? 'profile-sync' },
   });

