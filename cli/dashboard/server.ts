@@ -34,8 +34,8 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
       fetch: (req: Request) => app.fetch ? app.fetch(req) : new Response('starting\n', { status: 503 }),
       hostname: '127.0.0.1',
       port: options.port ?? DEFAULT_PORT,
-      // keep the runtime's own Request/Response: `npm run dev` serves the functions (Deno.serve)
-      // from the same process, and Deno.serve takes only its own Response
+      // keep the runtime's own Request/Response: `npm run dev` serves the functions with Deno's server
+      // from the same process, and Deno's server takes only its own Response
       overrideGlobalObjects: false,
     }, () => resolve(s));
     s.once('error', reject);
