@@ -13,7 +13,7 @@ import { isAppError } from '../shared/errors.ts';
 import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
-import { dashboardCommand, DASHBOARD_USAGE } from './dashboard/command.ts';
+import { dashboardCommand, DASHBOARD_USAGE, parseDashboardArgs } from './dashboard/command.ts';
 import { doctor, doctorText } from './doctor.ts';
 import { generateCommand, initCommand, INSTALL_USAGE, parseGenerateArgs, parseInitArgs } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
@@ -132,7 +132,11 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
 };
 
 /** How each command that parses its own flags checks them (the same functions the commands call). */
-const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs };
+const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = {
+  init: parseInitArgs,
+  generate: parseGenerateArgs,
+  dashboard: parseDashboardArgs,
+};
 
 /**
  * Checks a command line (the words after `profile-sync`) exactly as `main` parses it, running

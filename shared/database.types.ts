@@ -147,6 +147,11 @@ export type Database = {
 "_name":
 { Args: { "col": string,"what": string }; Returns: string
                            },
+"_tables_written":
+{ Args: { "body": string }; Returns: {
+              "schema_name": string,"table_name": string
+            }[]
+                           },
 "apply_mapping":
 { Args: { "mapping": Json }; Returns: Json
                            },

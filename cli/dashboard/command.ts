@@ -23,7 +23,8 @@ export type DashboardIo = {
 
 export class DashboardUsageError extends Error {}
 
-function parse(argv: string[], env: DashboardIo['env']) {
+/** The flags alone, as `profile-sync` checks a command line (tests/cli/docs_commands_parse.test.ts). */
+export function parseDashboardArgs(argv: string[]): { dbUrl?: string; port: number; open: boolean } {
   const { values, positionals } = parseArgs({
     args: argv,
     strict: true,
@@ -31,12 +32,17 @@ function parse(argv: string[], env: DashboardIo['env']) {
     options: { 'db-url': { type: 'string' }, port: { type: 'string' }, open: { type: 'boolean', default: false } },
   });
   if (positionals.length > 0) throw new DashboardUsageError(`unexpected argument: ${positionals.join(' ')}`);
-  const dbUrl = values['db-url'] ?? env.SUPABASE_DB_URL;
-  if (!dbUrl) throw new DashboardUsageError('no database: pass --db-url URL or set SUPABASE_DB_URL (the postgres:// URL, as its owner)');
-  if (!/^postgres(ql)?:\/\//.test(dbUrl)) throw new DashboardUsageError('--db-url / SUPABASE_DB_URL must be a postgres:// URL');
   const port = values.port === undefined ? DEFAULT_PORT : Number(values.port);
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new DashboardUsageError('--port must be a TCP port number (0: any free port)');
-  return { dbUrl, port, open: values.open };
+  return { dbUrl: values['db-url'], port, open: values.open };
+}
+
+function parse(argv: string[], env: DashboardIo['env']) {
+  const args = parseDashboardArgs(argv);
+  const dbUrl = args.dbUrl ?? env.SUPABASE_DB_URL;
+  if (!dbUrl) throw new DashboardUsageError('no database: pass --db-url URL or set SUPABASE_DB_URL (the postgres:// URL, as its owner)');
+  if (!/^postgres(ql)?:\/\//.test(dbUrl)) throw new DashboardUsageError('--db-url / SUPABASE_DB_URL must be a postgres:// URL');
+  return { ...args, dbUrl };
 }
 
 /** Opens the URL in the desktop's browser; nothing happens where there is none. */
