@@ -19,9 +19,10 @@ import { syncProfile } from './scenarios/sync-profile.mjs';
 import { coldStart } from './scenarios/cold-start.mjs';
 import { reconcileSpread } from './scenarios/reconcile-spread.mjs';
 import { adopted } from './scenarios/adopted.mjs';
+import { dashboard } from './scenarios/dashboard.mjs';
 
 // adopted last: it leaves the project on its own mapping
-const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, reconcileSpread, adopted };
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, coldStart, reconcileSpread, dashboard, adopted };
 
 const { values: opts } = parseArgs({
   options: {

@@ -118,6 +118,17 @@ Deno.test('dashboard in a browser: every panel against SQL, a dry run from the p
       const [{ all }] = await db.sql`select count(*)::int as all from profile_sync.runs`;
       assert.ok(n > 0 && n < all, 'some runs are older than the window');
       assert.equal(await page.locator('#drift').getAttribute('data-runs'), String(n));
+      // the series the charts drew, against the runs table
+      const series = await page.evaluate(() => fetch('/api/history').then((r) => r.json()));
+      const [sums] = await db.sql`
+        select sum(missing)::int as missing, sum(created)::int as created, sum(failed)::int as failed,
+          min(extract(epoch from started_at))::bigint as first
+        from profile_sync.runs where not dry_run and started_at >= now() - interval '30 days'`;
+      const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+      assert.deepEqual(
+        [sum(series.runs.missing), sum(series.runs.created), sum(series.runs.failed), Math.floor(series.runs.t[0])],
+        [sums.missing, sums.created, sums.failed, Number(sums.first)],
+      );
       assert.equal(await page.locator('#drift-chart canvas, #duration-chart canvas').count(), 2);
     });
 

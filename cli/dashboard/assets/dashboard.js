@@ -116,15 +116,13 @@
 
   const loadHistory = () => panel('drift', async (section) => {
     const { runs } = await api('/api/history');
-    section.dataset.runs = String(runs.length);
-    $('.empty', section).hidden = runs.length > 0;
-    const x = runs.map((r) => Date.parse(r.started_at) / 1000);
-    const col = (k) => runs.map((r) => r[k]);
+    section.dataset.runs = String(runs.t.length);
+    $('.empty', section).hidden = runs.t.length > 0;
     chart('drift', $('#drift-chart'), [
       ['missing', '#cf222e'], ['stale', '#9a6700'], ['orphaned', '#8250df'],
       ['created', '#1a7f37'], ['updated', '#0969da'], ['deleted', '#57606a'], ['failed', '#ff8182'],
-    ], [x, col('missing'), col('stale'), col('orphaned'), col('created'), col('updated'), col('deleted'), col('failed')]);
-    chart('duration', $('#duration-chart'), [['duration ms', '#0969da']], [x, col('duration_ms')]);
+    ], [runs.t, runs.missing, runs.stale, runs.orphaned, runs.created, runs.updated, runs.deleted, runs.failed]);
+    chart('duration', $('#duration-chart'), [['duration ms', '#0969da']], [runs.t, runs.duration_ms]);
   });
 
   const loadDeliveries = () => panel('deliveries', async (section) => {
