@@ -6,6 +6,7 @@
 import { Hono } from 'hono';
 import type { CommandContext } from '../commands.ts';
 import { doctor } from '../doctor.ts';
+import { isAppError } from '../../shared/errors.ts';
 import { reconcileStatus } from '../../shared/reconcile-status.ts';
 import { getProfile } from '../../shared/sync.ts';
 import { isUuid } from '../../shared/uuid.ts';
@@ -14,7 +15,7 @@ import type { ActionKind, ReplayDead } from './actions.ts';
 import { loadAssets } from './assets.ts';
 import type { DoorKeys } from './guard.ts';
 import { door, hardenHeaders } from './guard.ts';
-import { deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs } from './queries.ts';
+import { deliveryCounts, deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs } from './queries.ts';
 
 /** Days of runs the charts show, hours of deliveries, runs a table page holds. */
 export const WINDOW = { chartDays: 30, deliveryHours: 7 * 24, runsPage: 50 } as const;
@@ -56,7 +57,8 @@ export function createDashboardApp(deps: DashboardDeps) {
   app.get('/api/deliveries', async (c) => {
     if (!(await deliveryInstalled(sql))) return c.json({ installed: false });
     const [status, hours] = await Promise.all([reconcileStatus(sql), deliveryHours(sql, WINDOW.deliveryHours)]);
-    const counts = (status as { deliveries?: unknown }).deliveries ?? null;
+    // status's `deliveries` key (the numbers `status --json` shows), else the queue's own function
+    const counts = (status as { deliveries?: unknown }).deliveries ?? await deliveryCounts(sql);
     return c.json({ installed: true, counts, hours });
   });
   // One user's row, only when the operator asks for it (the rest of the page shows ids only).
@@ -92,7 +94,9 @@ export function createDashboardApp(deps: DashboardDeps) {
   app.notFound((c) => c.json({ error: { code: 'not_found', message: 'No such route.' } }, 404));
   app.onError((err, c) => {
     console.error(`profile-sync dashboard: ${c.req.method} ${c.req.path}: ${err instanceof Error ? err.message : String(err)}`);
-    return c.json({ error: { code: 'error', message: err instanceof Error ? err.message : 'internal error' } }, 500);
+    // the operator's own page: the message says what went wrong (a database down is a 503)
+    const status = isAppError(err) && err.status === 503 ? 503 : 500;
+    return c.json({ error: { code: isAppError(err) ? err.code : 'error', message: err instanceof Error ? err.message : 'internal error' } }, status);
   });
   return app;
 }

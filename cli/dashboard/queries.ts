@@ -181,6 +181,14 @@ export async function deliveryInstalled(sql: Sql): Promise<boolean> {
   return Boolean(row.installed);
 }
 
+/** The queue at a glance, from durable delivery's own delivery_status(), where status has no `deliveries`. */
+export async function deliveryCounts(sql: Sql): Promise<DeliveryCounts | null> {
+  const [{ present }] = await sql`select to_regprocedure('profile_sync.delivery_status()') is not null as present`;
+  if (!present) return null;
+  const [row] = await sql`select queued, oldest_due_age_s, retrying, dead from profile_sync.delivery_status()`;
+  return { queued: num(row.queued), oldest_due_age_s: num(row.oldest_due_age_s), retrying: num(row.retrying), dead: num(row.dead) };
+}
+
 export async function deliveryHours(sql: Sql, hours: number): Promise<DeliveryHour[]> {
   const rows = await query<Record<string, unknown>>(sql, 'deliveryHours', [hours]);
   return rows.map((r) => ({ hour: iso(r.hour)!, delivered: num(r.delivered), retried: num(r.retried), dead: num(r.dead) }));
