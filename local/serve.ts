@@ -7,12 +7,38 @@
 import { startDashboard } from '../cli/dashboard/server.ts';
 import type { Dashboard } from '../cli/dashboard/server.ts';
 import { ConfigError } from '../shared/config.ts';
+import type { AppFactory } from '../shared/serve.ts';
+import { DEV_JWKS } from './dev-keys.ts';
 import { startLocalStack } from './stack.ts';
+
+/**
+ * A user's project (`npx profile-sync dev`, `npm run dev -- --project <folder>`): the functions
+ * installed there, each supabase/functions/<name>/app.ts that exports createApp (init writes
+ * app.ts beside index.ts, whose Deno.serve would listen on its own). Undefined: this repository's.
+ */
+async function projectFunctions(project: string | undefined): Promise<Record<string, AppFactory> | undefined> {
+  if (!project) return undefined;
+  const found: Record<string, AppFactory> = {};
+  for (const entry of Deno.readDirSync(`${project}/supabase/functions`)) {
+    const app = `${project}/supabase/functions/${entry.name}/app.ts`;
+    if (!entry.isDirectory || entry.name.startsWith('_')) continue;
+    try {
+      Deno.statSync(app);
+    } catch {
+      continue;
+    }
+    const module = await import(`file://${app}`);
+    if (typeof module.createApp === 'function') found[entry.name] = module.createApp;
+  }
+  return found;
+}
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
 const RECONCILE_EVERY_MS = 10 * 60_000;
 /** The dashboard's port (Supabase's local Studio has 54323 beside the API's 54321 and the database's 54322). */
 const DASHBOARD_PORT = 54323;
+/** How long requests in flight may go on once the stack is told to stop. */
+export const STOP_GRACE_MS = 2000;
 
 /** `profile-sync dashboard` on the stack's database; on any free port when its own is taken. */
 async function startDevDashboard(dbUrl: string, port: number): Promise<Dashboard> {
@@ -27,21 +53,30 @@ async function startDevDashboard(dbUrl: string, port: number): Promise<Dashboard
 const env = Deno.env.toObject();
 try {
   const local = env.PROFILE_SYNC_LOCAL_RELAY === '1';
+  // The stack is its own Auth (dev JWKS and dev tokens) only when dev.mjs says so: no SUPABASE_URL
+  // or SUPABASE_JWKS was given.
+  const ownAuth = env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1';
   const stack = await startLocalStack({
     env,
     port: Number(env.PROFILE_SYNC_FUNCTIONS_PORT ?? env.PORT ?? 54321),
     hostname: '127.0.0.1',
     relay: local,
-    devTokens: env.PROFILE_SYNC_LOCAL_DEV_TOKENS === '1',
+    devTokens: ownAuth,
+    jwks: ownAuth ? DEV_JWKS : undefined,
     reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
+    functions: await projectFunctions(env.PROFILE_SYNC_PROJECT || undefined),
   });
   const dashboard = await startDevDashboard(env.SUPABASE_DB_URL ?? '', Number(env.PROFILE_SYNC_DASHBOARD_PORT ?? DASHBOARD_PORT));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
     stopping = true;
-    await dashboard.close();
-    await stack.close();
+    // Requests in flight get a moment to finish, no more: a graceful shutdown waits for every one
+    // of them (a reconcile with a 140 s budget, a request stuck on a lock), and meanwhile dev.mjs
+    // keeps Postgres up for them. Resumable work (reconcile) resumes at the next call.
+    const exit = setTimeout(() => Deno.exit(0), STOP_GRACE_MS);
+    Deno.unrefTimer(exit);
+    await Promise.all([dashboard.close(), stack.close()]);
     Deno.exit(0);
   };
   Deno.addSignalListener('SIGINT', stop);
