@@ -22,9 +22,10 @@ import { coldStart } from './scenarios/cold-start.mjs';
 import { reconcileSpread } from './scenarios/reconcile-spread.mjs';
 import { adopted } from './scenarios/adopted.mjs';
 import { deliveries } from './scenarios/deliveries.mjs';
+import { dashboard } from './scenarios/dashboard.mjs';
 
 // adopted last: it leaves the project on its own mapping
-const SCENARIOS = { reconcile, webhook, syncProfile, signup, deliveries, coldStart, reconcileSpread, adopted };
+const SCENARIOS = { reconcile, webhook, syncProfile, signup, deliveries, coldStart, reconcileSpread, dashboard, adopted };
 
 const { values: opts } = parseArgs({
   options: {

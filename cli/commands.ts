@@ -6,7 +6,7 @@
 import type { Sql } from '../shared/db.ts';
 import { reconcile } from '../shared/reconcile.ts';
 import { inSync, reconcileStatus } from '../shared/reconcile-status.ts';
-import type { ColumnChanges, ReconcileReport } from '../shared/reconcile-types.ts';
+import type { ColumnChanges, ReconcileProgress, ReconcileReport } from '../shared/reconcile-types.ts';
 import { getProfile, syncUser } from '../shared/sync.ts';
 import { isUuid } from '../shared/uuid.ts';
 import { count, statusTable, table } from './output.ts';
@@ -31,7 +31,12 @@ export class UsageError extends Error {
   override name = 'UsageError';
 }
 
-export type ReconcileArgs = { dryRun: boolean; batchSize?: number };
+export type ReconcileArgs = {
+  dryRun: boolean;
+  batchSize?: number;
+  /** Told after each batch (the dashboard's progress); else a bar on a terminal. */
+  onProgress?: (progress: ReconcileProgress) => void;
+};
 
 export async function statusCommand(ctx: CommandContext): Promise<CommandResult> {
   const status = await reconcileStatus(ctx.sql);
@@ -43,14 +48,14 @@ export async function statusCommand(ctx: CommandContext): Promise<CommandResult>
  * afterwards (for a dry run: when nothing has drifted), 1 otherwise.
  */
 export async function reconcileCommand(ctx: CommandContext, args: ReconcileArgs): Promise<CommandResult> {
-  const bar = ctx.interactive && !args.dryRun ? startProgressBar() : undefined;
+  const bar = ctx.interactive && !args.dryRun && !args.onProgress ? startProgressBar() : undefined;
   let report: ReconcileReport;
   try {
     report = await reconcile(ctx, {
       dryRun: args.dryRun,
       batchSize: args.batchSize,
       timeBudgetMs: Number.POSITIVE_INFINITY,
-      onProgress: bar?.update,
+      onProgress: args.onProgress ?? bar?.update,
     });
   } finally {
     bar?.stop();

@@ -16,6 +16,7 @@ import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { deliveriesCommand, replayCommand } from './deliveries.ts';
+import { dashboardCommand, DASHBOARD_USAGE, parseDashboardArgs } from './dashboard/command.ts';
 import { doctor, doctorText } from './doctor.ts';
 import { printable } from './output.ts';
 import { generateCommand, initCommand, INSTALL_USAGE, parseGenerateArgs, parseInitArgs } from './install/commands.ts';
@@ -38,6 +39,7 @@ commands:
                                           users changed since the ISO time T)
   doctor [--send-test]                    check every moving part and say what to fix
                                           (--send-test: a signed test delivery must round-trip)
+${DASHBOARD_USAGE}
 ${INSTALL_USAGE}
   dev                                     run the project in this folder locally: embedded Postgres, its
                                           migrations, its installed functions, the pg_net relay (no Docker)
@@ -178,7 +180,12 @@ const parseDevArgs = (argv: string[]) => {
   if (argv.length > 0) throw new UsageError(`unexpected argument: ${argv.join(' ')} (dev runs the project in this folder)`);
 };
 
-const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs, dev: parseDevArgs };
+const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = {
+  init: parseInitArgs,
+  generate: parseGenerateArgs,
+  dev: parseDevArgs,
+  dashboard: parseDashboardArgs,
+};
 
 /**
  * Checks a command line (the words after `profile-sync`) exactly as `main` parses it, running
@@ -275,6 +282,7 @@ export async function main(argv: string[], rawIo: Io): Promise<number> {
   const io: Io = { ...rawIo, out: (text) => rawIo.out(printable(text)), err: (text) => rawIo.err(printable(text)) };
   if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
   if (argv[0] === 'dev') return await dev(argv.slice(1), io);
+  if (argv[0] === 'dashboard') return await dashboardCommand(argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {

@@ -277,6 +277,7 @@ function banner() {
     ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
     pointsHere ? '  user tokens     none: SUPABASE_URL is this stack\'s own URL, which has no Auth (unset it for dev tokens)' : null,
     `  database        ${dbShown}`,
+    dashboardUrl ? `  dashboard       ${dashboardUrl}` : null,
     `  secret key      ${secretShown}`,
     `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,
     `  webhook secret  ${given('PROFILE_SYNC_WEBHOOK_SECRET') ? notShown('PROFILE_SYNC_WEBHOOK_SECRET') : webhookSecret}`,
@@ -301,8 +302,14 @@ function banner() {
 }
 
 let ready = false;
+let dashboardUrl;
 deno.stderr.on('data', (chunk) => {
-  process.stderr.write(chunk);
+  // the dashboard's URL holds its token: shown once, in the banner
+  const text = String(chunk).replace(/^dashboard on (http:\S+)\n/m, (_, url) => {
+    dashboardUrl = url;
+    return '';
+  });
+  process.stderr.write(text);
   if (!ready && String(chunk).includes('functions listening')) {
     ready = true;
     console.log(`\n${banner()}`);

@@ -4,6 +4,8 @@
  * stop it cleanly, and so does the end of its stdin: the dev process that started it is gone.
  * @module
  */
+import { startDashboard } from '../cli/dashboard/server.ts';
+import type { Dashboard } from '../cli/dashboard/server.ts';
 import { ConfigError } from '../shared/config.ts';
 import type { AppFactory } from '../shared/serve.ts';
 import { DEV_JWKS } from './dev-keys.ts';
@@ -35,8 +37,20 @@ async function projectFunctions(project: string | undefined): Promise<Record<str
 const RECONCILE_EVERY_MS = 10 * 60_000;
 /** How often the stack drains the delivery queue itself, as the pg_cron job profile-sync-drain does. */
 const DRAIN_EVERY_MS = 5_000;
+/** The dashboard's port (Supabase's local Studio has 54323 beside the API's 54321 and the database's 54322). */
+const DASHBOARD_PORT = 54323;
 /** How long requests in flight may go on once the stack is told to stop. */
 export const STOP_GRACE_MS = 2000;
+
+/** `profile-sync dashboard` on the stack's database; on any free port when its own is taken. */
+async function startDevDashboard(dbUrl: string, port: number): Promise<Dashboard> {
+  try {
+    return await startDashboard({ dbUrl, port });
+  } catch (err) {
+    if ((err as { code?: string }).code !== 'EADDRINUSE') throw err;
+    return await startDashboard({ dbUrl, port: 0 });
+  }
+}
 
 const env = Deno.env.toObject();
 try {
@@ -55,6 +69,7 @@ try {
     drainEveryMs: local ? DRAIN_EVERY_MS : undefined,
     functions: await projectFunctions(env.PROFILE_SYNC_PROJECT || undefined),
   });
+  const dashboard = await startDevDashboard(env.SUPABASE_DB_URL ?? '', Number(env.PROFILE_SYNC_DASHBOARD_PORT ?? DASHBOARD_PORT));
   let stopping = false;
   const stop = async () => {
     if (stopping) return;
@@ -64,11 +79,13 @@ try {
     // keeps Postgres up for them. Resumable work (reconcile) resumes at the next call.
     const exit = setTimeout(() => Deno.exit(0), STOP_GRACE_MS);
     Deno.unrefTimer(exit);
-    await stack.close();
+    await Promise.all([dashboard.close(), stack.close()]);
     Deno.exit(0);
   };
   Deno.addSignalListener('SIGINT', stop);
   Deno.addSignalListener('SIGTERM', stop);
+  // dev.mjs puts the dashboard's line into its banner, which it prints on the next line
+  console.error(`dashboard on ${dashboard.url}`);
   console.error(`functions listening on ${stack.url}/functions/v1/`);
   if (env.PROFILE_SYNC_WATCH_STDIN === '1') {
     // read stdin to its end: that is the dev process exiting, however it went

@@ -133,14 +133,14 @@ export type Database = {
                   ]
                 },"settings": {
                   Row: {
-                    "applied_at": string,"compiled_for": Json | null,"default_role": string,"mapping": NonNullable<Json>,"replaced_triggers": (string)[],"self_assignable_roles": (string)[],"singleton": boolean,"target_key": string,"target_table": string,"user_writes": Json | null
+                    "applied_at": string,"compiled_for": Json | null,"default_role": string,"history_days": number,"mapping": NonNullable<Json>,"replaced_triggers": (string)[],"self_assignable_roles": (string)[],"singleton": boolean,"target_key": string,"target_table": string,"user_writes": Json | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"mapping": NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key": string,"target_table": string,"user_writes"?: Json | null
+                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"history_days"?: number,"mapping": NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key": string,"target_table": string,"user_writes"?: Json | null
                   }
                   Update: {
-                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"mapping"?: NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key"?: string,"target_table"?: string,"user_writes"?: Json | null
+                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"history_days"?: number,"mapping"?: NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key"?: string,"target_table"?: string,"user_writes"?: Json | null
                   }
                   Relationships: [
                     
@@ -351,6 +351,9 @@ export type Database = {
                            },
 "full_name_from":
 { Args: { "user_metadata": Json }; Returns: string
+                           },
+"history_days":
+{ Args: Record<PropertyKey, never>; Returns: number
                            },
 "is_blocked_ipv4":
 { Args: { "quad": string }; Returns: boolean

@@ -113,10 +113,15 @@ create table if not exists profile_sync.settings (
   -- renamed column keeps its rule: {key, protected: [...], clean: [...]}
   user_writes jsonb,
   -- the target's definition the sync core was compiled for (37_table_changes.sql)
-  compiled_for jsonb
+  compiled_for jsonb,
+  -- how long reconcile runs are kept (the dashboard's history); each run prunes older ones
+  history_days integer not null default 90
+    constraint settings_history_days_check check (history_days between 1 and 3660)
 );
 alter table profile_sync.settings add column if not exists user_writes jsonb;
 alter table profile_sync.settings add column if not exists compiled_for jsonb;
+alter table profile_sync.settings add column if not exists history_days integer not null default 90
+  constraint settings_history_days_check check (history_days between 1 and 3660);
 comment on table profile_sync.settings is
   'The mapping in force and the role policy (one row). Written by apply_mapping and set_role_policy.';
 alter table profile_sync.settings enable row level security;
@@ -151,6 +156,20 @@ begin
     raise exception 'no mapping is applied yet: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
   end if;
 end
+$$;
+
+/*
+ * profile_sync.history_days(): how many days of reconcile runs are kept (settings.history_days,
+ * 90 before a mapping is applied). Change it with
+ * `update profile_sync.settings set history_days = 365`. Callers: reconcile_begin, the dashboard.
+ */
+create or replace function profile_sync.history_days()
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((select s.history_days from profile_sync.settings s), 90)
 $$;
 
 /*
@@ -3863,6 +3882,8 @@ comment on table profile_sync.runs is
 comment on column profile_sync.runs.walks_missing is
   'The pass finds users without a profile by walking auth.users in key order, instead of queuing them when it began.';
 create index if not exists runs_real_idx on profile_sync.runs (id desc) where not dry_run;
+-- the dashboard's charts read real runs by time, and reconcile_begin prunes by it
+create index if not exists runs_started_idx on profile_sync.runs (started_at) where not dry_run;
 alter table profile_sync.runs enable row level security;
 
 -- The ids a reconcile pass has to visit, with the drift class each was found in when the pass
@@ -3911,6 +3932,9 @@ comment on table profile_sync.failures is
   'Users whose row the target refused (SQLSTATE in error_code, the constraint named when there is '
   'one). Every reconcile retries them; a successful sync removes the row (sync_isolated).';
 create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
+-- the dashboard groups failures by constraint (none: ''), with the first few users of each
+create index if not exists failures_constraint_idx
+  on profile_sync.failures ((coalesce(constraint_name, '')), error_code, first_seen);
 alter table profile_sync.failures enable row level security;
 
 /*
@@ -4097,8 +4121,10 @@ begin
   values (false, 'running', batch_size, resume_id, resume_cursor, queued + to_walk, walk)
   returning id into new_id;
 
-  -- keep the log bounded: a run every 10 minutes is ~4,400 rows a month
-  delete from profile_sync.runs r where r.started_at < now() - interval '90 days';
+  -- keep the log bounded (settings.history_days, 90 by default): a run every 10 minutes is
+  -- ~4,400 rows a month
+  delete from profile_sync.runs r
+  where r.started_at < now() - pg_catalog.make_interval(days => profile_sync.history_days());
 
   return query select new_id, resume_cursor, resume_id, case
     when resume_id is null or walk then queued + to_walk

@@ -22,10 +22,15 @@ create table if not exists profile_sync.settings (
   -- renamed column keeps its rule: {key, protected: [...], clean: [...]}
   user_writes jsonb,
   -- the target's definition the sync core was compiled for (37_table_changes.sql)
-  compiled_for jsonb
+  compiled_for jsonb,
+  -- how long reconcile runs are kept (the dashboard's history); each run prunes older ones
+  history_days integer not null default 90
+    constraint settings_history_days_check check (history_days between 1 and 3660)
 );
 alter table profile_sync.settings add column if not exists user_writes jsonb;
 alter table profile_sync.settings add column if not exists compiled_for jsonb;
+alter table profile_sync.settings add column if not exists history_days integer not null default 90
+  constraint settings_history_days_check check (history_days between 1 and 3660);
 comment on table profile_sync.settings is
   'The mapping in force and the role policy (one row). Written by apply_mapping and set_role_policy.';
 alter table profile_sync.settings enable row level security;
@@ -60,6 +65,20 @@ begin
     raise exception 'no mapping is applied yet: apply one first (profile_sync.apply_mapping)' using errcode = '55000';
   end if;
 end
+$$;
+
+/*
+ * profile_sync.history_days(): how many days of reconcile runs are kept (settings.history_days,
+ * 90 before a mapping is applied). Change it with
+ * `update profile_sync.settings set history_days = 365`. Callers: reconcile_begin, the dashboard.
+ */
+create or replace function profile_sync.history_days()
+returns integer
+language sql
+stable
+set search_path = ''
+as $$
+  select coalesce((select s.history_days from profile_sync.settings s), 90)
 $$;
 
 /*

@@ -33,6 +33,8 @@ comment on table profile_sync.runs is
 comment on column profile_sync.runs.walks_missing is
   'The pass finds users without a profile by walking auth.users in key order, instead of queuing them when it began.';
 create index if not exists runs_real_idx on profile_sync.runs (id desc) where not dry_run;
+-- the dashboard's charts read real runs by time, and reconcile_begin prunes by it
+create index if not exists runs_started_idx on profile_sync.runs (started_at) where not dry_run;
 alter table profile_sync.runs enable row level security;
 
 -- The ids a reconcile pass has to visit, with the drift class each was found in when the pass
@@ -81,6 +83,9 @@ comment on table profile_sync.failures is
   'Users whose row the target refused (SQLSTATE in error_code, the constraint named when there is '
   'one). Every reconcile retries them; a successful sync removes the row (sync_isolated).';
 create index if not exists failures_last_seen_idx on profile_sync.failures (last_seen);
+-- the dashboard groups failures by constraint (none: ''), with the first few users of each
+create index if not exists failures_constraint_idx
+  on profile_sync.failures ((coalesce(constraint_name, '')), error_code, first_seen);
 alter table profile_sync.failures enable row level security;
 
 /*
@@ -267,8 +272,10 @@ begin
   values (false, 'running', batch_size, resume_id, resume_cursor, queued + to_walk, walk)
   returning id into new_id;
 
-  -- keep the log bounded: a run every 10 minutes is ~4,400 rows a month
-  delete from profile_sync.runs r where r.started_at < now() - interval '90 days';
+  -- keep the log bounded (settings.history_days, 90 by default): a run every 10 minutes is
+  -- ~4,400 rows a month
+  delete from profile_sync.runs r
+  where r.started_at < now() - pg_catalog.make_interval(days => profile_sync.history_days());
 
   return query select new_id, resume_cursor, resume_id, case
     when resume_id is null or walk then queued + to_walk

@@ -94,6 +94,7 @@ Deno.test('npm run dev on its own database: export block, dev tokens, one stack 
     PROFILE_SYNC_DB_PORT: String(freePort()),
     PROFILE_SYNC_DEV_HEADERS_TIMEOUT_MS: '1000',
     PROFILE_SYNC_DEV_REQUEST_TIMEOUT_MS: '2000',
+    PROFILE_SYNC_DASHBOARD_PORT: String(freePort()),
   };
   const dev = await startDev(env);
   let sql: postgres.Sql | undefined;
@@ -106,6 +107,24 @@ Deno.test('npm run dev on its own database: export block, dev tokens, one stack 
       assert.match(out, new RegExp(`^  export SECRET_KEY=${DEV_SECRET_KEY}$`, 'm'));
       assert.match(out, /^ {2}export SUPABASE_DB_URL=postgresql:\/\/postgres:postgres@127\.0\.0\.1:\d+\/postgres$/m);
       assert.match(out, /user tokens\s+http:\/\/127\.0\.0\.1:\d+\/auth\/v1\/dev\/token\?user_id=/);
+    });
+
+    await t.step('the banner shows the dashboard\'s URL once; without its token the dashboard answers 403', async () => {
+      const url = /^ {2}dashboard\s+(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)$/m.exec(out)?.[1];
+      assert.ok(url, out);
+      assert.equal(out.split(url).length, 2, 'printed once');
+      const origin = new URL(url).origin;
+      assert.equal(origin, `http://127.0.0.1:${env.PROFILE_SYNC_DASHBOARD_PORT}`);
+      const denied = await fetch(`${origin}/api/state`);
+      assert.equal(denied.status, 403);
+      await denied.body?.cancel();
+      const opened = await fetch(url, { redirect: 'manual' });
+      assert.equal(opened.status, 303);
+      await opened.body?.cancel();
+      const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0];
+      const state = await fetch(`${origin}/api/state`, { headers: { cookie } });
+      assert.equal(state.status, 200);
+      assert.equal(typeof (await state.json()).status.auth_users, 'number');
     });
 
     const dbUrl = /export SUPABASE_DB_URL=(\S+)/.exec(out)![1];

