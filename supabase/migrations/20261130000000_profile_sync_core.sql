@@ -3581,13 +3581,14 @@ $$;
 
 /*
  * profile_sync._bucket_bound(bucket, last): the first (or last) id of a drift_buckets range.
- * Inlined into its callers. Internal.
+ * Internal.
  */
 create or replace function profile_sync._bucket_bound(bucket integer, last boolean)
 returns uuid
 language sql
 immutable
 parallel safe
+set search_path = ''
 as $$
   select (pg_catalog.lpad(pg_catalog.to_hex(bucket), 4, '0')
     || case when last then 'ffff-ffff-ffff-ffff-ffffffffffff' else '0000-0000-0000-0000-000000000000' end)::uuid
