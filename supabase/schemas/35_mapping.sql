@@ -292,7 +292,7 @@ begin
         raise exception '%.from: a source is required', field using errcode = '22023';
       end if;
       -- a user picks their own metadata at signup: it never names a role
-      if src ~* '^user_metadata\.roles?(\.|$)' or (k ~* '^(.*_)?roles?$' and src like 'user_metadata.%') then
+      if src ~* '^user_metadata\.roles?(\.|$)' or (k ~* '^roles?$' and src like 'user_metadata.%') then
         raise exception '%.from: % is chosen by the user at signup; a role never comes from user metadata (map the role with "role": the role policy, whose roles.self_assignable lists what a user may pick)',
           field, src using errcode = '22023';
       end if;
@@ -393,7 +393,7 @@ begin
     if k = key_name then
       raise exception 'mapping.user_editable: % is the key (it holds auth.users.id); users may never write it', k using errcode = '22023';
     end if;
-    if out_columns -> k ->> 'from' = 'role' or k ~* '^(.*_)?roles?$' then
+    if out_columns -> k ->> 'from' = 'role' or k ~* '^roles?$' then
       raise exception 'mapping.user_editable: % holds the role; users may never write it', k using errcode = '22023';
     end if;
     if k = key_name or k = soft ->> 'at' or k = soft ->> 'flag' or (out_columns ? k and out_columns -> k ->> 'owner' <> 'app') then
