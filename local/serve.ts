@@ -5,8 +5,31 @@
  * @module
  */
 import { ConfigError } from '../shared/config.ts';
+import type { AppFactory } from '../shared/serve.ts';
 import { DEV_JWKS } from './dev-keys.ts';
 import { startLocalStack } from './stack.ts';
+
+/**
+ * A user's project (`npx profile-sync dev`, `npm run dev -- --project <folder>`): the functions
+ * installed there, each supabase/functions/<name>/app.ts that exports createApp (init writes
+ * app.ts beside index.ts, whose Deno.serve would listen on its own). Undefined: this repository's.
+ */
+async function projectFunctions(project: string | undefined): Promise<Record<string, AppFactory> | undefined> {
+  if (!project) return undefined;
+  const found: Record<string, AppFactory> = {};
+  for (const entry of Deno.readDirSync(`${project}/supabase/functions`)) {
+    const app = `${project}/supabase/functions/${entry.name}/app.ts`;
+    if (!entry.isDirectory || entry.name.startsWith('_')) continue;
+    try {
+      Deno.statSync(app);
+    } catch {
+      continue;
+    }
+    const module = await import(`file://${app}`);
+    if (typeof module.createApp === 'function') found[entry.name] = module.createApp;
+  }
+  return found;
+}
 
 /** How often the stack calls reconcile itself, as the pg_cron job does on Supabase. */
 const RECONCILE_EVERY_MS = 10 * 60_000;
@@ -27,6 +50,7 @@ try {
     devTokens: ownAuth,
     jwks: ownAuth ? DEV_JWKS : undefined,
     reconcileEveryMs: local ? RECONCILE_EVERY_MS : undefined,
+    functions: await projectFunctions(env.PROFILE_SYNC_PROJECT || undefined),
   });
   let stopping = false;
   const stop = async () => {
