@@ -806,6 +806,8 @@ begin
     where r.user_id = sync_profile.user_id and r.auth_version = seen
       and r.synced_at > pg_catalog.now() - interval '10 seconds'
   ) then
+    -- the table as it is now (a column added since is compiled in, a mapped one gone is raised)
+    perform profile_sync._ensure_compiled();
     answer := profile_sync.target_profile(user_id);
     if answer is not null then
       return query select 'served_from_row'::text, false, answer;
