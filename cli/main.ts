@@ -176,8 +176,9 @@ export function usageError(argv: string[]): string | undefined {
 function explain(err: unknown): { code: string; message: string; exitCode: ExitCode } {
   if (err instanceof UsageError) return { code: 'usage', message: `${err.message}\n\n${USAGE}`, exitCode: EXIT.usage };
   if (err instanceof ConfigError) return { code: 'config', message: err.message, exitCode: EXIT.usage };
-  if (isAppError(err) && err.code === 'reconcile_in_progress') {
-    return { code: err.code, message: 'another reconcile is running; try again when it has finished', exitCode: EXIT.drift };
+  if (isAppError(err) && (err.code === 'reconcile_in_progress' || err.code === 'dry_run_in_progress')) {
+    const what = err.code === 'dry_run_in_progress' ? 'dry run' : 'reconcile';
+    return { code: err.code, message: `another ${what} is running; try again when it has finished`, exitCode: EXIT.drift };
   }
   const cause = isAppError(err) ? err.cause ?? err : err;
   const pgCode = (cause as { code?: unknown })?.code;

@@ -99,6 +99,8 @@ function columnSchema(input: unknown): z.ZodType {
   });
 }
 
+const CleanRule = z.enum(['url', 'name', 'text', 'storage_path']);
+
 const SoftDeleteSpec = z.union([
   z.null(),
   z.strictObject({ at: identifier }),
@@ -117,6 +119,11 @@ export const MappingDocument = z.strictObject({
   soft_delete: SoftDeleteSpec.optional(),
   clear_on_soft_delete: uniqueList(identifier).optional(),
   user_editable: uniqueList(identifier).optional(),
+  /** Per user-editable text column, the rule users' values pass (SQL checks the rest). */
+  clean: z.record(
+    z.string(),
+    z.union([CleanRule, z.strictObject({ rule: CleanRule, max_length: z.number().int().min(1).max(9_999_999).optional() })]),
+  ).optional(),
   roles: z.strictObject({
     default: roleName.default('user'),
     self_assignable: uniqueList(roleName).default([]),

@@ -5,8 +5,10 @@
 // in package.json: the build fails otherwise, so the published package never lacks one. dist/ sits one
 // folder below the package root, as cli/ does, so a module that finds profile-sync's own files
 // relative to itself (`new URL('../supabase/migrations/', import.meta.url)`) finds them either way.
-// It fails too when the bundle uses the Deno global, which Node does not have.
-import { readFileSync, rmSync } from 'node:fs';
+// For the same reason an assets/ folder beside a CLI module (read with new URL('./assets/…',
+// import.meta.url)) is copied to dist/assets/. It fails too when the bundle uses the Deno global,
+// which Node does not have.
+import { cpSync, existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { builtinModules } from 'node:module';
 import { join } from 'node:path';
 import { build } from 'esbuild';
@@ -29,6 +31,7 @@ export async function buildCli() {
     legalComments: 'none',
     banner: { js: '// profile-sync CLI, bundled from cli/ and shared/ by local/build-cli.mjs: edit those, not this.' },
   });
+  copyAssets();
   const { dependencies = {} } = (await import(join(ROOT, 'package.json'), { with: { type: 'json' } })).default;
   const builtins = new Set(builtinModules);
   const imported = new Set(
@@ -43,6 +46,18 @@ export async function buildCli() {
   const denoUses = [...new Set(readFileSync(join(DIST, 'cli.mjs'), 'utf8').match(/\bDeno\.\w+/g) ?? [])];
   if (denoUses.length) throw new Error(`the CLI uses ${denoUses.join(', ')}, which Node does not have: use node: APIs in cli/ and shared/`);
   return { imported: [...imported].sort() };
+}
+
+/** Every assets/ folder under cli/, into dist/assets/, where the bundled module looks for it. */
+function copyAssets() {
+  const folders = readdirSync(join(ROOT, 'cli'), { recursive: true }).filter((p) => /(^|\/)assets$/.test(p));
+  for (const folder of folders) {
+    for (const name of readdirSync(join(ROOT, 'cli', folder))) {
+      const to = join(DIST, 'assets', name);
+      if (existsSync(to)) throw new Error(`two CLI assets are named ${name}: dist/assets/ holds one`);
+      cpSync(join(ROOT, 'cli', folder, name), to, { recursive: true });
+    }
+  }
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -74,6 +74,8 @@ const localUrl = `http://127.0.0.1:${port}`;
 // The stack is its own Auth (dev JWKS, dev tokens) only when neither the project URL nor its JWKS is given.
 const ownAuth = !given('SUPABASE_URL') && !given('SUPABASE_JWKS');
 const supabaseUrl = given('SUPABASE_URL') ? env.SUPABASE_URL : localUrl;
+// SUPABASE_URL set to this stack's own URL (the banner's export line) names no Auth: no key is trusted.
+const pointsHere = !ownAuth && !given('SUPABASE_JWKS') && supabaseUrl.replace(/\/+$/, '') === localUrl;
 
 // Secrets: the environment's when given (never printed), else the well-known dev ones.
 const webhookSecret = given('PROFILE_SYNC_WEBHOOK_SECRET') ? env.PROFILE_SYNC_WEBHOOK_SECRET : keys.webhookSecret;
@@ -136,6 +138,17 @@ if (!external && await portInUse(dbPort)) {
 mkdirSync(dirname(pidFile), { recursive: true });
 writeFileSync(pidFile, `${process.pid}\n`);
 
+/** Resolves true when p settles within ms, false when it does not. */
+const within = (p, ms) => {
+  let timer;
+  return Promise.race([Promise.resolve(p).then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+    .finally(() => clearTimeout(timer));
+};
+// The functions server's own grace (local/serve.ts) is 2 s; then it is killed. Postgres stops fast
+// (SIGINT: sessions ended, no waiting for clients).
+const STOP_DENO_MS = 4000;
+const STOP_DB_MS = 10_000;
+
 let stopping = false;
 let stopDb = async () => {};
 let front;
@@ -144,12 +157,18 @@ let deno;
 const shutdown = async (code = 0) => {
   if (stopping) return;
   stopping = true;
+  // Every step is bounded: an unbounded wait here once kept Deno and Postgres up for minutes after
+  // SIGTERM (Deno's graceful shutdown waited for a request in flight, and Postgres for Deno).
   if (deno && deno.exitCode === null && deno.signalCode === null) {
+    const exited = new Promise((r) => deno.once('exit', r));
     deno.kill('SIGTERM');
-    await new Promise((r) => (deno.exitCode !== null || deno.signalCode !== null ? r() : deno.once('close', r)));
+    if (!await within(exited, STOP_DENO_MS)) {
+      deno.kill('SIGKILL');
+      await within(exited, 1000);
+    }
   }
-  await front?.close().catch(() => {});
-  await stopDb().catch(() => {});
+  await within(front?.close().catch(() => {}), 1000);
+  await within(stopDb().catch(() => {}), STOP_DB_MS);
   if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
   process.exit(code);
 };
@@ -256,6 +275,7 @@ function banner() {
     `  JWT issuer      ${supabaseUrl.replace(/\/+$/, '')}/auth/v1${given('SUPABASE_URL') ? ' (from SUPABASE_URL)' : ''}`,
     ownAuth ? `  jwks            ${localUrl}/auth/v1/.well-known/jwks.json` : `  jwks            ${given('SUPABASE_JWKS') ? '(from SUPABASE_JWKS)' : `${supabaseUrl}/auth/v1/.well-known/jwks.json`}`,
     ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
+    pointsHere ? '  user tokens     none: SUPABASE_URL is this stack\'s own URL, which has no Auth (unset it for dev tokens)' : null,
     `  database        ${dbShown}`,
     `  secret key      ${secretShown}`,
     `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,

@@ -1,9 +1,9 @@
 /**
  * profile-sync installed as a user installs it: `npm pack`, then in a project folder outside this
  * repository with its own package.json, `npm install <tarball>` (its dependencies from the
- * registry), and `npx profile-sync` (plain Node, no flags) for --version, init, generate, doctor,
- * reconcile and sync against a database holding only what Supabase provides; then `deno check` of
- * the functions init wrote, each with its own deno.json. The installed size is printed and bounded.
+ * registry), and `npx profile-sync` (plain Node, no flags) for --version, init, generate, status,
+ * reconcile, sync and doctor against a database holding only what Supabase provides; then
+ * `deno check` of the functions init wrote. The installed size is printed and bounded.
  */
 import assert from 'node:assert/strict';
 import { insertAuthUser } from '../helpers/users.ts';
@@ -51,6 +51,10 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     const pack = await run('npm', ['pack', '--silent', '--pack-destination', packDir], ROOT);
     assert.equal(pack.code, 0, pack.text);
     const tarball = `${packDir}/${pack.out.trim().split('\n').at(-1)}`;
+    // `npm publish` is one command away: npm would publish package.json as it is (no field "auto-corrected")
+    const publish = await run('npm', ['publish', '--dry-run', '--ignore-scripts'], ROOT);
+    assert.equal(publish.code, 0, publish.text);
+    assert.doesNotMatch(publish.err, /auto-corrected|invalid and removed/, publish.text);
 
     project.write('package.json', JSON.stringify({ name: 'team-app', private: true }, null, 2));
     const install = await run('npm', ['install', '--no-audit', '--no-fund', tarball], project.dir);
@@ -90,6 +94,9 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
 
     const userId = await insertAuthUser(db.sql);
     const env = { SUPABASE_DB_URL: db.url };
+    const status = await npx(['status', '--json'], env);
+    assert.equal(status.code, 1, status.text);
+    assert.equal(JSON.parse(status.out).missing, 1);
     const reconcile = await npx(['reconcile', '--json'], env);
     assert.equal(reconcile.code, 0, reconcile.text);
     assert.equal(JSON.parse(reconcile.out).created, 1);
