@@ -6,6 +6,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -256,6 +257,11 @@ async function dev(argv: string[], io: Io): Promise<number> {
   }
   // beside cli/ in a clone, beside dist/ in the package: the stack is plain Node either way
   const script = fileURLToPath(new URL('../local/dev.mjs', import.meta.url));
+  if (!existsSync(script)) {
+    io.err('profile-sync dev: [dev_unavailable] the local stack (local/) is not part of this installation: ' +
+      'from a clone of profile-sync, `npm install`, then `npm run dev -- --project <your project folder>`');
+    return EXIT.usage;
+  }
   const child = spawn(process.execPath, [script, '--project', io.cwd ?? process.cwd()], {
     env: io.env as NodeJS.ProcessEnv,
     stdio: 'inherit',
