@@ -1,11 +1,13 @@
 #!/usr/bin/env node
-// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs] [-- --fast-commits]`: measures every path of
-// profile-sync against the physical limit on the same machine in the same run, on a throwaway
-// embedded Postgres; writes bench/results.json and (except --smoke) docs/benchmarks.md.
+// `npm run bench [-- --users N] [-- --smoke] [-- --only a,b] [-- --stats] [-- --keep] [-- --docs] [-- --fast-commits] [-- --embedded]`:
+// measures every path of profile-sync against the physical limit on the same machine in the same
+// run, on a throwaway Debian PostgreSQL 15 with JIT when installed (else, or with --embedded, the
+// embedded Postgres 17, where JIT is not measured); writes bench/results.json and (except
+// --smoke) docs/benchmarks.md.
 import { readFileSync, rmSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { join } from 'node:path';
-import { startCluster, seedUsers, settle } from './lib/cluster.mjs';
+import { chooseServer, startCluster, seedUsers, settle } from './lib/cluster.mjs';
 import { devSetup, runDeno } from './lib/deno.mjs';
 import { startFunction } from './lib/function-process.mjs';
 import { httpClient } from './lib/load.mjs';
@@ -33,6 +35,8 @@ const { values: opts } = parseArgs({
     docs: { type: 'boolean', default: false },
     // fsync off: quicker, but not what a hosted project pays per commit (the report names it)
     'fast-commits': { type: 'boolean', default: false },
+    // the embedded Postgres 17 even when a PostgreSQL 15 with JIT is installed
+    embedded: { type: 'boolean', default: false },
     // SQL run after the migrations (e.g. a function changed in supabase/schemas/ but not yet a
     // migration), to measure a change before it ships; the report says a file was applied
     'apply-sql': { type: 'string' },
@@ -73,11 +77,12 @@ for (const name of only) {
 const say = (msg) => console.error(`bench: ${msg}`);
 const started = performance.now();
 const startedAt = new Date().toISOString();
-say(`${scale.smoke ? 'smoke run' : `${scale.users} users`}; scenarios ${only.join(', ')}; ${opts['fast-commits'] ? 'fast commits (fsync off)' : 'durable commits (fsync on)'}`);
+const { server, why } = chooseServer({ embedded: opts.embedded });
+say(`${scale.smoke ? 'smoke run' : `${scale.users} users`}; scenarios ${only.join(', ')}; ${opts['fast-commits'] ? 'fast commits (fsync off)' : 'durable commits (fsync on)'}; on ${why}`);
 
 // Compile the functions once up front, as a deploy bundles them: cold starts then measure boot, not tsc.
 await runDeno(['cache', ...['auth-webhook', 'sync-profile', 'reconcile'].map((n) => join(ROOT, 'functions', n, 'index.ts'))]);
-const cluster = await startCluster({ stats: opts.stats, commits: opts['fast-commits'] ? 'fast' : 'durable' });
+const cluster = await startCluster({ stats: opts.stats, commits: opts['fast-commits'] ? 'fast' : 'durable', server });
 const http = httpClient(64);
 const running = new Set();
 let exitCode = 0;
@@ -85,6 +90,7 @@ let exitCode = 0;
 // the cluster's directory (both synchronous, as an exit handler must be).
 process.on('exit', () => {
   for (const fn of running) fn.kill();
+  cluster.stopNow();
   rmSync(cluster.dir, { recursive: true, force: true });
 });
 try {
@@ -110,6 +116,8 @@ try {
     scale,
     users: scale.users,
     smoke: scale.smoke,
+    // the webhook's p50 is also measured with jit on and off where the server has JIT
+    jit: machine.jitAvailable,
     http,
     poolSize,
     webhookSecret: dev.webhookSecret,

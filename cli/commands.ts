@@ -20,6 +20,8 @@ export type CommandContext = {
   dbUrl: string;
   /** Show a progress bar (stderr is a terminal and --json was not given). */
   interactive: boolean;
+  /** The folder the CLI runs in (doctor reads a project's profile-sync lock file there). */
+  cwd?: string;
 };
 
 export type CommandResult = { exitCode: ExitCode; json: unknown; text: string };

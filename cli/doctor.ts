@@ -4,12 +4,17 @@
  * recent delivery failures, sync failures, drift, the last reconcile — and says what to fix.
  * @module
  */
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Sql } from '../shared/db.ts';
 import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
+import { appliedDocument } from './mapping.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
+import { appliedVersions, applyMappingRolledBack, MappingRefused } from './install/live.ts';
+import { MAPPING_FILE, MIGRATIONS_DIR, readLock } from './install/project.ts';
+import type { Lock } from './install/project.ts';
 import { count, describeRun, table } from './output.ts';
 
 export type CheckStatus = 'ok' | 'warn' | 'fail';
@@ -17,7 +22,13 @@ export type CheckResult = { check: string; status: CheckStatus; message: string;
 export type DoctorReport = { ok: boolean; checks: CheckResult[] };
 
 type Check = (sql: Sql, env: DoctorEnv) => Promise<Omit<CheckResult, 'check'>>;
-type DoctorEnv = { migrationsDir: string };
+type DoctorEnv = {
+  migrationsDir: string;
+  /** The project folder doctor runs in: with profile-sync's lock file there, its migrations are checked by their names. */
+  projectDir?: string;
+  /** Send a signed test delivery (`doctor --send-test`). */
+  sendTest?: boolean;
+};
 
 export const VAULT_SECRETS = [
   'profile_sync_webhook_url',
@@ -40,7 +51,42 @@ async function extensionAvailable(sql: Sql, name: string): Promise<boolean> {
   return row.available;
 }
 
+/**
+ * From a project folder that installed profile-sync (its lock file): the files profile-sync wrote
+ * there, by the names they have in that folder. A mapping migration that is not applied is asked
+ * of apply_mapping (rolled back) so the failure is named with its field and the fix.
+ */
+async function projectMigrations(sql: Sql, dir: string, lock: Lock): Promise<Omit<CheckResult, 'check'>> {
+  const files = [...new Set([...Object.values(lock.core).map((c) => c.file), ...(lock.mapping ? [lock.mapping.file] : [])])].sort();
+  const applied = await appliedVersions(sql);
+  const missing = files.filter((f) => !applied.has(/(\d{14})_[^/]*$/.exec(f)?.[1] ?? ''));
+  if (missing.length === 0) return ok(`all ${files.length} of profile-sync's migrations in ${MIGRATIONS_DIR} applied`);
+  const mappingFile = lock.mapping?.file;
+  if (mappingFile && missing.includes(mappingFile)) {
+    let doc: unknown;
+    try {
+      doc = appliedDocument(JSON.parse(readFileSync(join(dir, MAPPING_FILE), 'utf8')));
+    } catch {
+      doc = undefined;
+    }
+    if (doc !== undefined) {
+      try {
+        await applyMappingRolledBack(sql, doc);
+      } catch (err) {
+        if (!(err instanceof MappingRefused)) throw err;
+        return fail(`not applied: ${missing.join(', ')}: \`supabase db push\` stops at ${mappingFile}, because ` +
+          `apply_mapping refuses ${MAPPING_FILE}: ${oneLine(err.sqlMessage)}`,
+          `fix that field in ${MAPPING_FILE}, then \`npx profile-sync generate --db-url "$SUPABASE_DB_URL"\` ` +
+            `(it rewrites ${mappingFile} in place) and \`supabase db push\``);
+      }
+    }
+  }
+  return fail(`not applied: ${missing.join(', ')}`, 'run `supabase db push` from the project folder');
+}
+
 const migrations: Check = async (sql, env) => {
+  const lock = env.projectDir ? readLock(env.projectDir) : undefined;
+  if (lock && env.projectDir) return await projectMigrations(sql, env.projectDir, lock);
   const files = readdirSync(env.migrationsDir).filter((f) => /^\d{14}_.*\.sql$/.test(f)).sort();
   const [{ table }] = await sql`select to_regclass('supabase_migrations.schema_migrations') as table`;
   if (!table) {
@@ -146,8 +192,9 @@ const cronJob: Check = async (sql) => {
   const [{ present }] = await sql`select to_regclass('cron.job') is not null as present`;
   if (!present && await isLocalStack(sql)) {
     // the embedded Postgres of `npm run dev` has no pg_cron: the stack calls reconcile itself
-    return warn('pg_cron is not available on the local stack\'s database (expected there): `npm run dev` calls reconcile every 10 minutes itself',
-      'nothing to do locally; on Supabase the migration schedules the job with pg_cron');
+    return warn('pg_cron is not available on this local database (expected there): a stack on its own embedded Postgres ' +
+      '(`npm run dev`, `npx profile-sync dev`) calls reconcile every 10 minutes itself; one given SUPABASE_DB_URL schedules nothing',
+      'locally: run `npx profile-sync reconcile` when you want one; on Supabase the migration schedules the job with pg_cron');
   }
   if (!present) {
     return (await extensionAvailable(sql, 'pg_cron'))
@@ -207,13 +254,16 @@ const deliveries: Check = async (sql) => {
 };
 
 const syncFailures: Check = async (sql) => {
-  const rows = await sql`
-    select error_code, count(*)::int as n from profile_sync.failures group by 1 order by 2 desc, 1 limit 3`;
-  const total = rows.reduce((n, r) => n + r.n, 0);
-  if (total === 0) return ok('none');
-  const [{ n: all }] = await sql`select count(*)::int as n from profile_sync.failures`;
-  return fail(`${count(all)} users cannot be synced (SQLSTATE ${rows.map((r) => `${r.error_code} ×${r.n}`).join(', ')})`,
-    'see select * from profile_sync.failures; fix the cause (often a constraint or trigger on public.profiles), then `profile-sync reconcile`');
+  const rows = await sql<{ error_code: string; constraint_name: string | null; n: number }[]>`
+    select error_code, constraint_name, count(*)::int as n from profile_sync.failures
+    group by 1, 2 order by 3 desc, 1, 2 limit 3`;
+  if (rows.length === 0) return ok('none');
+  const [{ n: all, target }] = await sql`
+    select count(*)::int as n, (select target_table from profile_sync.settings) as target from profile_sync.failures`;
+  const table = target ?? 'the profile table';
+  const causes = rows.map((r) => `${r.constraint_name ? `constraint ${r.constraint_name}` : 'SQLSTATE'} ${r.error_code} ×${count(r.n)}`);
+  return fail(`${count(all)} users cannot be synced (${causes.join(', ')})`,
+    `see select * from profile_sync.failures; fix the cause (a constraint or trigger on ${table}, or the mapping), then \`profile-sync reconcile\``);
 };
 
 const drift: Check = async (sql) => {
@@ -275,6 +325,22 @@ const mapping: Check = async (sql) => {
     return fail(`the mapped table ${s.target_table} does not exist`,
       'restore it, or apply a mapping for the table you use (`npx profile-sync generate`, `supabase db push`)');
   }
+  // a mapped column renamed or dropped since the mapping was applied: every sync fails on it
+  const fields = [
+    ...Object.keys(s.mapping.columns).map((c) => [c, `columns.${c}`]),
+    [s.target_key, 'key'],
+    ...(s.mapping.soft_delete ? Object.entries(s.mapping.soft_delete).filter(([k]) => k !== 'active').map(([k, c]) => [String(c), `soft_delete.${k}`]) : []),
+    ...s.mapping.user_editable.map((c, i) => [c, `user_editable[${i}]`]),
+  ];
+  const [{ names }] = await sql<{ names: string[] }[]>`
+    select coalesce(array_agg(a.attname::text), '{}') as names from pg_attribute a
+    where a.attrelid = ${s.target_table}::regclass and a.attnum > 0 and not a.attisdropped`;
+  const gone = fields.filter(([c]) => !names.includes(c));
+  if (gone.length > 0) {
+    return fail(`${s.target_table} has no column ${gone.map(([c, f]) => `${c} (mapping field ${f})`).join(', ')}: renamed or dropped ` +
+      'since the mapping was applied, so syncs of that table fail',
+      `fix ${gone.map(([, f]) => f).join(', ')} in ${MAPPING_FILE}, then \`npx profile-sync generate --db-url "$SUPABASE_DB_URL"\` and \`supabase db push\``);
+  }
   const byOwner = (owner: string) =>
     Object.entries(s.mapping.columns).filter(([, c]) => c.owner === owner).map(([name]) => name).sort();
   const parts = [
@@ -294,7 +360,9 @@ const mapping: Check = async (sql) => {
     order by 1`;
   if (neutralised.length > 0) {
     return warn(`${parts.join('; ')}; still attached to auth.users, doing nothing: ${neutralised.map((t) => t.name).join(', ')}`,
-      neutralised.map((t) => `drop trigger ${t.name} on auth.users;`).join(' ') + ' (SQL editor)');
+      neutralised.map((t) => `drop trigger ${t.name} on auth.users;`).join(' ') +
+        ' — only the owner of auth.users (supabase_auth_admin) or a superuser may run it: on hosted Supabase ' +
+        '`postgres` gets "must be owner of relation users", so ask Supabase support, or leave it (it does nothing)');
   }
   return ok(parts.join('; '));
 };
@@ -343,6 +411,65 @@ const access: Check = async (sql) => {
       `alter table ${s.target_table} enable row level security; (and add the policies the app needs)`);
 };
 
+/** How long `doctor --send-test` waits for the test delivery's answer. */
+const SEND_TEST_WAIT_MS = 20_000;
+
+/**
+ * `doctor --send-test`: one signed delivery through pg_net to the auth-webhook URL in Vault,
+ * signed with the Vault secret, exactly as the trigger sends them. Its payload is a DELETE of a
+ * user that never existed, which auth-webhook answers (200, outcome "deleted") without writing a
+ * profile. Healthy only when that answer comes back; without the flag, not proven.
+ */
+const testDelivery: Check = async (sql, env) => {
+  if (!env.sendTest) {
+    return warn('not sent: nothing proves yet that a signed delivery reaches auth-webhook and is accepted',
+      'run `npx profile-sync doctor --send-test` (one signed test delivery through pg_net; it writes no profile)');
+  }
+  const probe = crypto.randomUUID();
+  const [{ request }] = await sql<{ request: string | null }[]>`
+    with v as (
+      select
+        (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_webhook_url' limit 1) as url,
+        (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_webhook_secret' limit 1) as secret,
+        ${`msg_profile_sync_probe_${probe}`}::text as msg_id,
+        extract(epoch from now())::bigint as ts,
+        jsonb_build_object('type', 'DELETE', 'table', 'users', 'schema', 'auth', 'record', null,
+          'old_record', jsonb_build_object('id', ${probe}::text)) as payload
+    )
+    select case when v.url is not null and v.secret is not null then net.http_post(
+      url := v.url,
+      body := v.payload,
+      headers := jsonb_build_object('content-type', 'application/json', 'webhook-id', v.msg_id,
+        'webhook-timestamp', v.ts::text,
+        'webhook-signature', profile_sync.standard_webhook_signature(v.msg_id, v.ts, v.payload::text, v.secret)),
+      timeout_milliseconds := 10000)::text end as request
+    from v`;
+  if (request === null) {
+    return fail('cannot send a test delivery: the Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret are not both set',
+      'see the vault secrets line');
+  }
+  const deadline = Date.now() + SEND_TEST_WAIT_MS;
+  for (;;) {
+    const [res] = await sql<{ status_code: number | null; content: string | null; error_msg: string | null; timed_out: boolean | null }[]>`
+      select status_code, content, error_msg, timed_out from net._http_response where id = ${request}::bigint`;
+    if (res) {
+      if (res.status_code === 200) return ok('a signed test delivery went through pg_net to auth-webhook and was accepted (200)');
+      const why = res.status_code === 401
+        ? 'the function refused its signature: PROFILE_SYNC_WEBHOOK_SECRET (`supabase secrets set`) and the Vault secret profile_sync_webhook_secret differ'
+        : res.status_code === 404
+        ? 'no function at that URL: `supabase functions deploy auth-webhook`, and check profile_sync_webhook_url'
+        : 'check profile_sync_webhook_url, the function\'s logs, and that it is deployed';
+      return fail(`the test delivery was not accepted: ${res.status_code ?? ''} ${oneLine(res.error_msg ?? res.content ?? '')}${res.timed_out ? ' (timed out)' : ''}`.replace(/\s+/g, ' '),
+        why);
+    }
+    if (Date.now() > deadline) {
+      return fail(`no answer to the test delivery within ${SEND_TEST_WAIT_MS / 1000} s: pg_net did not send it, or nothing answered`,
+        'check that pg_net is enabled and its worker runs (`select * from net._http_response order by id desc limit 5`), and the URL in Vault');
+    }
+    await new Promise((r) => setTimeout(r, 250));
+  }
+};
+
 const CHECKS: Record<string, Check> = {
   migrations,
   mapping,
@@ -354,6 +481,7 @@ const CHECKS: Record<string, Check> = {
   'pg_cron job': cronJob,
   'cron runs': cronRuns,
   'pg_net deliveries': deliveries,
+  'test delivery': testDelivery,
   'sync failures': syncFailures,
   drift,
   'last reconcile': lastRun,
@@ -364,7 +492,7 @@ const CHECKS: Record<string, Check> = {
  * database that cannot be reached at all is an error (AppError database_unavailable), not a report.
  */
 export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
-  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR };
+  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, projectDir: env.projectDir, sendTest: env.sendTest };
   await withDb(() => sql`select 1`);
   const checks: CheckResult[] = [];
   for (const [check, run] of Object.entries(CHECKS)) {

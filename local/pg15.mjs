@@ -18,8 +18,6 @@ export function pg15Missing() {
     .filter((f) => !existsSync(f));
 }
 
-const SUPERUSER = 'supabase_admin';
-
 function run(cmd, args) {
   // Postgres refuses to run as root: as root, run its programs as the `postgres` OS user.
   const [file, argv] = process.getuid?.() === 0 ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
@@ -31,10 +29,11 @@ function run(cmd, args) {
 
 /**
  * initdb and start a PostgreSQL 15 cluster on `port` with Supabase's settings plus `settings`
- * (name → value; fsync off unless given: a throwaway cluster needs no crash safety). Returns the
- * superuser URL and `stop()`, which removes every file.
+ * (name → value; fsync off unless given: a throwaway cluster needs no crash safety). Its
+ * superuser is `supabase_admin` (the tests make `postgres` a non-superuser owner), or `superuser`.
+ * Returns the superuser URL and `stop()`, which removes every file.
  */
-export function startPg15({ port, settings = {} }) {
+export function startPg15({ port, settings = {}, superuser = 'supabase_admin' }) {
   const missing = pg15Missing();
   if (missing.length > 0) throw new Error(`missing ${missing.join(', ')}: install Debian's PostgreSQL 15 with pg_cron: ${PG15_INSTALL}`);
   const parent = mkdtempSync(join(tmpdir(), 'profile-sync-pg15-'));
@@ -47,16 +46,20 @@ export function startPg15({ port, settings = {} }) {
   const options = Object.entries(all).map(([name, value]) => `-c ${name}=${value}`).join(' ');
   const stop = (mode = 'fast') => run(`${PG15_BIN}/pg_ctl`, ['-D', data, '-m', mode, '-w', '-t', '60', 'stop']);
   try {
-    run(`${PG15_BIN}/initdb`, ['-D', data, '-U', SUPERUSER, '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
+    run(`${PG15_BIN}/initdb`, ['-D', data, '-U', superuser, '--auth=trust', '-E', 'UTF8', '--locale=C.UTF-8']);
     run(`${PG15_BIN}/pg_ctl`, ['-D', data, '-o', options, '-l', join(parent, 'postgres.log'), '-w', '-t', '60', 'start']);
   } catch (err) {
     rmSync(parent, { recursive: true, force: true });
     throw err;
   }
+  let stopped = false;
   return {
-    url: `postgresql://${SUPERUSER}@127.0.0.1:${port}/postgres`,
+    url: `postgresql://${superuser}@127.0.0.1:${port}/postgres`,
     log: join(parent, 'postgres.log'),
+    /** Stops the server and removes its files (synchronously; once). */
     async stop() {
+      if (stopped) return;
+      stopped = true;
       try {
         stop();
       } catch {

@@ -37,6 +37,8 @@ export async function startEmbedded({ dataDir, port, quiet = true, settings = {}
     password,
     port,
     persistent: true,
+    // UTF8 whatever the shell's locale (without LANG, initdb would pick SQL_ASCII, which the core refuses)
+    initdbFlags: ['--encoding=UTF8'],
     postgresFlags: Object.entries({ max_connections: 200, fsync: 'off', listen_addresses: '127.0.0.1', ...settings })
       .flatMap(([name, value]) => ['-c', `${name}=${value}`]),
     onLog: quiet ? () => {} : (m) => process.stderr.write(String(m)),
@@ -102,7 +104,7 @@ export function supabase(args, { cwd = ROOT } = {}) {
   });
 }
 
-/** Applies supabase/migrations with the real CLI, as `supabase db push` does against a project. */
-export function pushMigrations(url) {
-  return supabase(['db', 'push', `--remote=${url}`, '--yes', '--include-all']);
+/** Applies supabase/migrations of a project folder (this repository's by default) with the real CLI, as `supabase db push` does. */
+export function pushMigrations(url, project = ROOT) {
+  return supabase(['db', 'push', `--remote=${url}`, '--yes', '--include-all'], { cwd: project });
 }

@@ -1,7 +1,7 @@
 /**
  * The local stack in one Deno process: every function at /functions/v1/<name> (the function
- * sees /<name>/…, as behind Supabase's gateway), the dev JWKS at /auth/v1/.well-known/jwks.json,
- * and, on the embedded database, the pg_net relay. Used by `npm run dev` and by the tests.
+ * sees /<name>/…, as behind Supabase's gateway), the dev JWKS at /auth/v1/.well-known/jwks.json
+ * while the stack is its own Auth, and, on the embedded database, the pg_net relay. Used by `npm run dev` and by the tests.
  * @module
  */
 import { RUN_SESSIONS } from '../shared/reconcile-connections.ts';
@@ -9,7 +9,6 @@ import { createDeps } from '../shared/serve.ts';
 import type { AppFactory, Deps } from '../shared/serve.ts';
 import { createLogger } from '../shared/log.ts';
 import type { Logger } from '../shared/log.ts';
-import { DEV_JWKS } from './dev-keys.ts';
 import { DEV_TOKEN_PATH, devTokenResponse } from './dev-token.ts';
 import { FUNCTIONS } from './functions.ts';
 import { startRelay } from './relay.ts';
@@ -31,7 +30,11 @@ export type StackOptions = {
   /** Send what the pg_net stand-in queues (only for a database that has the stand-in). */
   relay?: boolean;
   log?: Logger;
-  /** Serve the dev JWKS (the local stand-in for Auth's /.well-known/jwks.json). */
+  /**
+   * A JWKS to serve at /auth/v1/.well-known/jwks.json (the stand-in for Auth's): only while the
+   * stack is its own Auth. Without it nothing is served there, so a stack whose SUPABASE_URL is
+   * its own URL trusts no key (README: "no dev JWKS").
+   */
   jwks?: unknown;
   /** Serve GET /auth/v1/dev/token (local/dev-token.ts): only when the stack is its own Auth. */
   devTokens?: boolean;
@@ -47,11 +50,11 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
   if (options.log) deps.log = options.log;
   const log = deps.log ?? createLogger();
   const apps = Object.fromEntries(Object.entries(options.functions ?? FUNCTIONS).map(([name, make]) => [name, make(deps)]));
-  const jwks = options.jwks ?? DEV_JWKS;
+  const jwks = options.jwks;
 
   const handler = (req: Request): Response | Promise<Response> => {
     const url = new URL(req.url);
-    if (url.pathname === '/auth/v1/.well-known/jwks.json') {
+    if (jwks && url.pathname === '/auth/v1/.well-known/jwks.json') {
       return Response.json(jwks, { headers: { 'cache-control': 'public, max-age=600' } });
     }
     if (options.devTokens && url.pathname === DEV_TOKEN_PATH) return devTokenResponse(req, deps);
@@ -61,14 +64,15 @@ export async function startLocalStack(options: StackOptions): Promise<LocalStack
       return Response.json({ error: { code: 'not_found', message: 'No such function.' } }, { status: 404 });
     }
     url.pathname = `/${m[1]}${m[2] ?? ''}`;
-    // A new request for the function's path; not `new Request(url, req)`, which would tie the
-    // function's request to Deno's signal (aborted on every successful response).
+    // A new request for the function's path, with the client's signal (aborted when the client
+    // goes away, as on the platform; Deno also aborts it once the response is sent).
     const hasBody = req.method !== 'GET' && req.method !== 'HEAD';
     return app.fetch(
       new Request(url, {
         method: req.method,
         headers: req.headers,
         body: hasBody ? req.body : undefined,
+        signal: req.signal,
         ...(hasBody ? { duplex: 'half' } : {}),
       } as RequestInit),
     );

@@ -49,6 +49,17 @@ export async function prepareTestCluster({ pg15 = false } = {}) {
       rmSync(dataParent, { recursive: true, force: true });
     };
   }
+  try {
+    await buildTemplate(adminUrl);
+  } catch (err) {
+    await stop(); // a failed set-up leaves no server or files behind
+    throw err;
+  }
+  return { adminUrl, templateUrl: withDatabase(adminUrl, TEMPLATE_DB), stop };
+}
+
+/** The stand-ins' roles, the template database owned by `postgres`, the stand-ins and the migrations in it. */
+async function buildTemplate(adminUrl) {
   const admin = postgres(adminUrl, { max: 1, onnotice: () => {} });
   try {
     const [me] = await admin`select current_user as name, rolsuper as superuser from pg_roles where rolname = current_user`;
@@ -68,10 +79,8 @@ export async function prepareTestCluster({ pg15 = false } = {}) {
   } finally {
     await admin.end();
   }
-  const templateUrl = withDatabase(adminUrl, TEMPLATE_DB);
-  await applyStandIns(templateUrl);
+  await applyStandIns(withDatabase(adminUrl, TEMPLATE_DB));
   await pushMigrations(asOwner(adminUrl, TEMPLATE_DB));
-  return { adminUrl, templateUrl, stop };
 }
 
 /** The server's version and JIT, e.g. `PostgreSQL 15.18, jit on (llvmjit available)`. */

@@ -33,6 +33,20 @@ export type Database = {
                   Relationships: [
                     
                   ]
+                },"recent_syncs": {
+                  Row: {
+                    "auth_version": unknown,"synced_at": string,"user_id": string
+                  }
+                  ComputedFields: never
+                  Insert: {
+                    "auth_version": unknown,"synced_at": string,"user_id": string
+                  }
+                  Update: {
+                    "auth_version"?: unknown,"synced_at"?: string,"user_id"?: string
+                  }
+                  Relationships: [
+                    
+                  ]
                 },"reconcile_pages": {
                   Row: {
                     "created": number,"deleted": number,"failed": number,"missing": number,"orphaned": number,"page_from": string | null,"page_last": string,"run_id": number,"scanned": number,"stale": number,"synced": boolean,"unchanged": number,"updated": number
@@ -77,14 +91,14 @@ export type Database = {
                   ]
                 },"settings": {
                   Row: {
-                    "applied_at": string,"default_role": string,"mapping": NonNullable<Json>,"replaced_triggers": (string)[],"self_assignable_roles": (string)[],"singleton": boolean,"target_key": string,"target_table": string
+                    "applied_at": string,"compiled_for": Json | null,"default_role": string,"mapping": NonNullable<Json>,"replaced_triggers": (string)[],"self_assignable_roles": (string)[],"singleton": boolean,"target_key": string,"target_table": string,"user_writes": Json | null
                   }
                   ComputedFields: never
                   Insert: {
-                    "applied_at"?: string,"default_role"?: string,"mapping": NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key": string,"target_table": string
+                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"mapping": NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key": string,"target_table": string,"user_writes"?: Json | null
                   }
                   Update: {
-                    "applied_at"?: string,"default_role"?: string,"mapping"?: NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key"?: string,"target_table"?: string
+                    "applied_at"?: string,"compiled_for"?: Json | null,"default_role"?: string,"mapping"?: NonNullable<Json>,"replaced_triggers"?: (string)[],"self_assignable_roles"?: (string)[],"singleton"?: boolean,"target_key"?: string,"target_table"?: string,"user_writes"?: Json | null
                   }
                   Relationships: [
                     
@@ -112,6 +126,34 @@ export type Database = {
             "_add_bookkeeping":
 { Args: { "mapping": Json }; Returns: undefined
                            },
+"_auth_users_in":
+{ Args: { "bucket": number }; Returns: {
+              "id": string,"updated_at": string
+            }[]
+                           },
+"_bucket_bound":
+{ Args: { "bucket": number,"last": boolean }; Returns: string
+                           },
+"_bucket_chunks":
+{ Args: { "buckets": (number)[] }; Returns: (number)[][]
+                           },
+"_checksum":
+{ Args: { "source": string }; Returns: {
+              "ids": number,"n": number,"versions": number
+            }[]
+                           },
+"_clean_rule_cap":
+{ Args: { "rule": string }; Returns: number
+                           },
+"_clean_rule_default":
+{ Args: { "column_name": string,"source": string }; Returns: string
+                           },
+"_clean_rule_refusal":
+{ Args: { "max_length": number,"rule": string }; Returns: string
+                           },
+"_clean_user_value":
+{ Args: { "max_length": number,"rule": string,"value": string }; Returns: string
+                           },
 "_column_plan":
 { Args: { "mapping": Json }; Returns: {
               "auth_value": string,"clear_value": string,"col": string,"col_type": string,"ord": number,"rule": string,"soft": string,"source_sql": string
@@ -122,6 +164,9 @@ export type Database = {
                            },
 "_compile_decisions":
 { Args: { "mapping": Json }; Returns: string
+                           },
+"_compile_mapping":
+{ Args: Record<PropertyKey, never>; Returns: undefined
                            },
 "_compile_preview":
 { Args: { "mapping": Json }; Returns: string
@@ -135,8 +180,8 @@ export type Database = {
 "_compile_targets":
 { Args: { "mapping": Json }; Returns: string
                            },
-"_compile_user_edit_check":
-{ Args: { "mapping": Json }; Returns: string[]
+"_ensure_compiled":
+{ Args: Record<PropertyKey, never>; Returns: undefined
                            },
 "_fill":
 { Args: { "pieces": Json,"template": string }; Returns: string
@@ -144,8 +189,36 @@ export type Database = {
 "_function_sql":
 { Args: { "body": string,"header": string,"pieces": Json }; Returns: string
                            },
+"_install_user_write_guard":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
+"_limit_user_grants":
+{ Args: { "mapping": Json,"target": unknown }; Returns: undefined
+                           },
+"_mapping_document":
+{ Args: { "mapping": Json }; Returns: Json
+                           },
 "_name":
 { Args: { "col": string,"what": string }; Returns: string
+                           },
+"_table_definition":
+{ Args: { "target": unknown }; Returns: Json
+                           },
+"_table_stamp":
+{ Args: { "target": unknown }; Returns: string
+                           },
+"_tables_written":
+{ Args: { "body": string }; Returns: {
+              "schema_name": string,"table_name": string
+            }[]
+                           },
+"_targets_in":
+{ Args: { "bucket": number }; Returns: {
+              "id": string
+            }[]
+                           },
+"_user_write_rules":
+{ Args: { "mapping": Json }; Returns: Json
                            },
 "apply_mapping":
 { Args: { "mapping": Json }; Returns: Json
@@ -368,6 +441,11 @@ export type Database = {
               "outcome": string,"user_id": string
             }[]
                            },
+"table_changes":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "field": string,"fix": string,"level": string,"message": string
+            }[]
+                           },
 "target_profile":
 { Args: { "id": string }; Returns: Json
                            },
@@ -376,6 +454,16 @@ export type Database = {
                            },
 "unschedule_reconcile":
 { Args: Record<PropertyKey, never>; Returns: boolean
+                           },
+"user_edit_rules":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "column_name": string,"max_length": number,"on_bad_value": string,"rule": string
+            }[]
+                           },
+"user_write_findings":
+{ Args: Record<PropertyKey, never>; Returns: {
+              "fix": string,"level": string,"message": string,"subject": string
+            }[]
                            }
           }
           Enums: {

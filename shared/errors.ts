@@ -18,9 +18,12 @@ export const ERRORS = {
   user_not_found: [404, 'No auth user has this id.'],
   not_found: [404, 'No such route.'],
   method_not_allowed: [405, 'This method is not allowed here.'],
+  request_timeout: [408, 'The request body did not arrive in time.'],
   reconcile_in_progress: [409, 'A reconcile is already running; try again when it has finished.'],
+  dry_run_in_progress: [409, 'A dry run is already running; try again when it has finished (Retry-After).'],
   profile_rejected: [409, 'The profile table refused this user row (one of its constraints); it is recorded and retried by reconcile.'],
   payload_too_large: [413, 'The request body is too large.'],
+  unsupported_media_type: [415, 'The request body must be JSON (Content-Type: application/json).'],
   // The client went away mid-body: nobody reads the answer; logged at info, never as a 500.
   request_aborted: [400, 'The request body ended before it was complete.'],
   database_unavailable: [503, 'The database is unavailable; retry later.'],

@@ -107,107 +107,69 @@ export function methodNotAllowed(allowed: string[]) {
   };
 }
 
+export type ReadOptions = {
+  /**
+   * The whole body must have arrived within this many ms of the call, else AppError
+   * request_timeout (408, connection closed): a slow sender holds nothing past it.
+   */
+  timeoutMs?: number;
+  /** Bytes to put before the body in the result (a signed message's prefix), copied once. */
+  prefix?: Uint8Array;
+};
+
 /**
  * Reads the raw body, refusing more than maxBytes (413) whatever Content-Length says: a declared
  * length over the limit is refused before a byte is read. A client that goes away mid-body is
- * AppError('request_aborted') (logged at info), not an unhandled error.
+ * AppError('request_aborted') (logged at info), not an unhandled error. Chunks are kept as the
+ * runtime hands them over (only what arrived), and joined once at the end.
  */
-export async function readBody(c: Context, maxBytes: number): Promise<Uint8Array> {
+export async function readBody(c: Context, maxBytes: number, options: ReadOptions = {}): Promise<Uint8Array> {
   const declared = Number(c.req.header('content-length') ?? NaN);
   if (Number.isFinite(declared) && declared > maxBytes) throw new AppError('payload_too_large');
+  const prefix = options.prefix ?? new Uint8Array(0);
   const body = c.req.raw.body;
-  if (!body) return new Uint8Array(0);
+  if (!body) return prefix;
   const reader = body.getReader();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const expired = options.timeoutMs === undefined ? undefined : new Promise<'expired'>((resolve) => {
+    timer = setTimeout(() => resolve('expired'), options.timeoutMs);
+  });
   const chunks: Uint8Array[] = [];
   let size = 0;
-  for (;;) {
-    let chunk: ReadableStreamReadResult<Uint8Array>;
-    try {
-      chunk = await reader.read();
-    } catch (err) {
-      throw new AppError('request_aborted', { cause: err });
+  try {
+    for (;;) {
+      let chunk: ReadableStreamReadResult<Uint8Array> | 'expired';
+      try {
+        const read = reader.read();
+        if (expired) read.catch(() => {}); // settled after the deadline by the cancel below
+        chunk = expired ? await Promise.race([read, expired]) : await read;
+      } catch (err) {
+        throw new AppError('request_aborted', { cause: err });
+      }
+      if (chunk === 'expired') {
+        await reader.cancel().catch(() => {});
+        throw new AppError('request_timeout', { headers: { Connection: 'close' } });
+      }
+      if (chunk.done) break;
+      size += chunk.value.byteLength;
+      if (size > maxBytes) {
+        await reader.cancel().catch(() => {});
+        throw new AppError('payload_too_large');
+      }
+      chunks.push(chunk.value);
     }
-    if (chunk.done) break;
-    size += chunk.value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      throw new AppError('payload_too_large');
-    }
-    chunks.push(chunk.value);
+  } finally {
+    clearTimeout(timer);
   }
-  if (chunks.length === 1) return chunks[0];
-  const all = new Uint8Array(size);
-  let offset = 0;
+  if (chunks.length === 1 && prefix.byteLength === 0) return chunks[0];
+  const all = new Uint8Array(prefix.byteLength + size);
+  all.set(prefix);
+  let offset = prefix.byteLength;
   for (const ch of chunks) {
     all.set(ch, offset);
     offset += ch.byteLength;
   }
   return all;
-}
-
-/**
- * Reads the raw body into `buffer` from `offset` (no allocation per chunk where the stream
- * allows a BYOB reader), with readBody's 413 and request_aborted. Returns the buffer (a BYOB read
- * transfers it: the one passed in is detached) and the body's length; the buffer must hold
- * offset + maxBytes + READ_OVERFLOW bytes.
- */
-export const READ_OVERFLOW = 64 * 1024;
-
-export async function readBodyInto(
-  c: Context,
-  maxBytes: number,
-  buffer: ArrayBuffer,
-  offset: number,
-): Promise<{ buffer: ArrayBuffer; length: number }> {
-  const declared = Number(c.req.header('content-length') ?? NaN);
-  if (Number.isFinite(declared) && declared > maxBytes) throw new AppError('payload_too_large');
-  const limit = offset + maxBytes;
-  // Room past the limit, so every read asks for at least READ_OVERFLOW bytes (Deno 2.9's BYOB
-  // reader never answers a 1-byte read of a request body) and a body over it shows as such.
-  const end = limit + READ_OVERFLOW;
-  if (buffer.byteLength < end) throw new RangeError('readBodyInto: buffer too small');
-  const body = c.req.raw.body;
-  if (!body) return { buffer, length: 0 };
-  let at = offset;
-  const tooLarge = async (reader: { cancel(): Promise<void> }) => {
-    await reader.cancel().catch(() => {});
-    throw new AppError('payload_too_large');
-  };
-  const aborted = (err: unknown) => new AppError('request_aborted', { cause: err });
-  let byob: ReadableStreamBYOBReader | undefined;
-  try {
-    byob = body.getReader({ mode: 'byob' });
-  } catch { /* not a byte stream (a re-wrapped request): copy chunk by chunk below */ }
-  if (byob) {
-    for (;;) {
-      if (at > limit) return await tooLarge(byob);
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await byob.read(new Uint8Array(buffer, at, end - at));
-      } catch (err) {
-        throw aborted(err);
-      }
-      if (result.value) buffer = result.value.buffer as ArrayBuffer;
-      if (result.done) break;
-      at += result.value.byteLength;
-    }
-    return { buffer, length: at - offset };
-  }
-  const reader = body.getReader();
-  const target = new Uint8Array(buffer);
-  for (;;) {
-    let result: ReadableStreamReadResult<Uint8Array>;
-    try {
-      result = await reader.read();
-    } catch (err) {
-      throw aborted(err);
-    }
-    if (result.done) break;
-    if (at + result.value.byteLength > limit) return await tooLarge(reader);
-    target.set(result.value, at);
-    at += result.value.byteLength;
-  }
-  return { buffer, length: at - offset };
 }
 
 /** The body as text (invalid UTF-8 replaced, as JSON.parse would refuse it anyway). */

@@ -31,17 +31,33 @@ const LOCK_BUSY = '55P03';
  * walks the drifted ids found when its pass began, in key order, batch by batch until the walk
  * ends (complete) or the time budget is spent (complete: false; the next call resumes from the
  * cursor). A concurrent real run →
- * AppError('reconcile_in_progress'); a database outage → AppError('database_unavailable').
+ * AppError('reconcile_in_progress'), a concurrent dry run → AppError('dry_run_in_progress'); a database outage → AppError('database_unavailable').
  */
 export function reconcile(db: ReconcileDb, options: ReconcileOptions = {}): Promise<ReconcileReport> {
   return withDb(() => (options.dryRun ? dryRun(db.sql) : realRun(db, options)));
 }
 
+/**
+ * One dry run at a time per database: each reads every user, so concurrent ones would only
+ * multiply that work. The lock is (reconcile_lock_key(), DRY_RUN_LOCK), transaction-level, held
+ * by the dry run's own connection; a second caller gets 409 dry_run_in_progress with Retry-After.
+ */
+const DRY_RUN_LOCK = 401;
+export const DRY_RUN_RETRY_AFTER_S = 5;
+
 async function dryRun(sql: Sql): Promise<ReconcileReport> {
   const started = performance.now();
-  const [row] = await sql<DryRunRow[]>`
-    select missing, stale, orphaned, samples, changes, kept
-    from profile_sync.reconcile_dry_run(${RECONCILE_LIMITS.samplesPerClass})`;
+  const row = await sql.begin(async (tx) => {
+    const [{ locked }] = await tx<{ locked: boolean }[]>`
+      select pg_catalog.pg_try_advisory_xact_lock(profile_sync.reconcile_lock_key(), ${DRY_RUN_LOCK}) as locked`;
+    if (!locked) {
+      throw new AppError('dry_run_in_progress', { headers: { 'Retry-After': String(DRY_RUN_RETRY_AFTER_S) } });
+    }
+    const [found] = await tx<DryRunRow[]>`
+      select missing, stale, orphaned, samples, changes, kept
+      from profile_sync.reconcile_dry_run(${RECONCILE_LIMITS.samplesPerClass})`;
+    return found;
+  });
   return {
     run_id: null,
     dry_run: true,

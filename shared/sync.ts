@@ -9,6 +9,8 @@ import type { Sql } from './db.ts';
 import { withDb } from './db.ts';
 
 export type Outcome = 'created' | 'updated' | 'unchanged' | 'deleted' | 'not_found' | 'failed';
+/** sync_profile's outcomes: a sync's, or a user's own call answered from the row (recent_syncs). */
+export type ProfileOutcome = Outcome | 'served_from_row';
 export type SyncResult = { user_id: string; outcome: Outcome };
 /** A row of the target table as its user may read it (the mapping decides the columns). */
 export type Profile = Record<string, unknown>;
@@ -49,11 +51,13 @@ export async function syncUser(sql: Sql, id: string, source = 'api'): Promise<Sy
   return result;
 }
 
-export type ProfileSync = { outcome: Outcome | null; banned: boolean; profile: Profile | null };
+export type ProfileSync = { outcome: ProfileOutcome | null; banned: boolean; profile: Profile | null };
 
 /**
  * sync-profile in one call: refuses a banned user when the caller is that user (asUser), else
  * syncs and returns the row as the user may read it (null when gone, soft-deleted or refused).
+ * A user's own call within 10 s of their last one, auth unchanged since, is answered from the row
+ * (outcome served_from_row; docs/paths.md).
  */
 export async function syncProfile(sql: Sql, id: string, asUser: boolean): Promise<ProfileSync> {
   const [row] = await withDb(() =>

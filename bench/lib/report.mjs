@@ -68,7 +68,9 @@ function machineTable(m) {
   return [
     '| | |', '| --- | --- |',
     `| CPU | ${m.cpu} |`, `| Cores | ${m.cores} |`, `| Memory | ${m.memoryGiB} GiB |`, `| Kernel | ${m.kernel} |`,
-    `| Postgres | ${m.postgres} (${m.postgresSettings}) |`, `| Deno | ${m.deno} |`, `| Node (load generator) | ${m.node} |`,
+    `| Postgres | ${m.postgres}${m.build ? `, ${m.build}` : ''} (${m.postgresSettings}) |`,
+    ...(m.jit ? [`| JIT | ${m.jit} |`] : []),
+    `| Deno | ${m.deno} |`, `| Node (load generator) | ${m.node} |`,
   ].join('\n');
 }
 

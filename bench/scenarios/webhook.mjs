@@ -1,9 +1,9 @@
 // Scenario 3: webhook ingest. Signed Database Webhook deliveries (standardwebhooks) for new
 // users over HTTP at concurrency 32, against the same core calls over a postgres.js pool of the
-// function's size without HTTP.
+// function's size without HTTP; on a server with JIT, the same deliveries' p50 with jit on and off.
 import postgres from 'postgres';
 import { Webhook } from 'standardwebhooks';
-import { seedUsers, settle } from '../lib/cluster.mjs';
+import { seedUsers, setJit, settle } from '../lib/cluster.mjs';
 import { atLeast, below, done, figure, notAvailable } from '../lib/figures.mjs';
 import { NotAvailable } from '../lib/function-process.mjs';
 import { drive } from '../lib/load.mjs';
@@ -80,6 +80,7 @@ export async function webhook(ctx) {
     });
 
     const peak = fn.memory().peakMiB;
+    const jit = ctx.jit ? await jitOnAndOff(ctx, fn, hook, Math.min(n, 1000)) : undefined;
     return done([
       figure('webhook.rate', `Webhook ingest, c=${CONCURRENCY} (signed, HTTP)`, http.rate, 'deliveries/s', {
         limit: raw.rate, target: atLeast(0.5, '≥ 0.5× raw core', 'ratio'),
@@ -88,8 +89,45 @@ export async function webhook(ctx) {
       figure('webhook.p50', 'Webhook latency p50', http.p50, 'ms'),
       figure('webhook.p99', 'Webhook latency p99', http.p99, 'ms', { target: below(50, '< 50 ms') }),
       figure('webhook.peak_rss', 'auth-webhook peak RSS', peak, 'MiB'),
-    ], { http, raw, deliveries: n, concurrency: CONCURRENCY, poolSize: ctx.poolSize });
+      jit
+        ? figure('webhook.jit', 'Webhook latency p50, jit on vs jit off', jit.on.p50, 'ms', {
+          limit: jit.off.p50, ratio: jit.on.p50 / jit.off.p50, target: below(1.5, '< 1.5× jit off', 'ratio'),
+          note: `${jit.deliveries} deliveries each way at c=${CONCURRENCY}; p99 on ${jit.on.p99.toFixed(1)} ms, off ${jit.off.p99.toFixed(1)} ms`,
+        })
+        : figure('webhook.jit', 'Webhook latency p50, jit on vs jit off', undefined, 'ms', {
+          note: 'not measured: this Postgres build has no JIT',
+        }),
+    ], { http, raw, jit, deliveries: n, concurrency: CONCURRENCY, poolSize: ctx.poolSize });
   } finally {
     await fn.stop();
   }
+}
+
+/**
+ * Signed deliveries of `count` new users each way, with jit off then on for the whole cluster,
+ * twice (off, on, on, off: a machine getting busier slows both alike); the server's own setting
+ * after. The function's pooled connections follow each reload. Each way: the mean of its two
+ * rounds' p50 and p99.
+ */
+async function jitOnAndOff(ctx, fn, hook, count) {
+  const { sql } = ctx;
+  const half = Math.ceil(count / 2);
+  const rounds = { off: [], on: [] };
+  try {
+    for (const jit of ['off', 'on', 'on', 'off']) {
+      const ids = await seedUsers(sql, half, { from: ctx.nextUserNumber(half), returnIds: true });
+      await sql`analyze auth.users`;
+      await setJit(sql, jit);
+      const deliveries = (await records(sql, ids)).map((r) => delivery(hook, 'INSERT', r));
+      rounds[jit].push(await drive(half, CONCURRENCY, async (i) => {
+        const res = await ctx.http.request(fn.url, deliveries[i]);
+        if (res.status !== 200) throw new Error(`auth-webhook (jit ${jit}) answered ${res.status}: ${res.body.slice(0, 200)}`);
+      }));
+    }
+  } finally {
+    await setJit(sql, null);
+  }
+  const mean = (runs, key) => runs.reduce((sum, r) => sum + r[key], 0) / runs.length;
+  const way = (runs) => ({ p50: mean(runs, 'p50'), p99: mean(runs, 'p99') });
+  return { deliveries: 2 * half, on: way(rounds.on), off: way(rounds.off) };
 }

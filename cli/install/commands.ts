@@ -6,13 +6,14 @@
  * @module
  */
 import { parseArgs } from 'node:util';
-import { checkMappingAgainstTable, proposeMapping } from '../mapping-table.ts';
-import { DEFAULT_MAPPING_DOCUMENT, MappingError, normaliseMapping, parseMapping } from '../mapping.ts';
+import { proposeMapping } from '../mapping-table.ts';
+import { appliedDocument, DEFAULT_MAPPING_DOCUMENT, parseMapping } from '../mapping.ts';
 import type { Mapping } from '../mapping.ts';
-import { candidateTables, connect, describeTable, pastedTriggers } from './database.ts';
+import { candidateTables, connect, describeTable } from './database.ts';
 import type { Db } from './database.ts';
+import { appliedVersions, applyMappingRolledBack, MappingRefused } from './live.ts';
 import { applyPlan, describeChanges, planInstall } from './plan.ts';
-import type { Plan } from './plan.ts';
+import type { MappingState, Plan } from './plan.ts';
 import { InstallError, LOCK_FILE, MAPPING_FILE, openProject } from './project.ts';
 import type { Project } from './project.ts';
 
@@ -30,11 +31,13 @@ export const INSTALL_USAGE = `  init [--db-url URL] [--table SCHEMA.TABLE] [--ye
   generate [--db-url URL]                 after editing supabase/profile-sync.json or upgrading:
                                           one new migration with what changed, functions refreshed`;
 
-const NEXT_STEPS = `next steps:
+const NEXT_STEPS = `next steps, in this order (no signup goes unsynced: docs/install.md, "Deploy order"):
   1. review ${MAPPING_FILE} and the new migrations (after editing the mapping: \`npx profile-sync generate\`)
-  2. npx supabase db push
-  3. secrets, Vault secrets and \`npx supabase functions deploy\`: the Deploy checklist in profile-sync's README
-  4. npx profile-sync doctor, then \`npx profile-sync reconcile --dry-run\` and \`npx profile-sync reconcile\``;
+  2. \`npx supabase secrets set PROFILE_SYNC_WEBHOOK_SECRET=…\` and the Vault secrets (profile_sync_webhook_url,
+     profile_sync_webhook_secret, profile_sync_reconcile_url, profile_sync_admin_key)
+  3. npx supabase functions deploy auth-webhook sync-profile reconcile
+  4. npx supabase db push (this replaces your pasted trigger: the functions must already run)
+  5. npx profile-sync doctor --send-test, then \`npx profile-sync reconcile --dry-run\` and \`npx profile-sync reconcile\``;
 
 type InitArgs = { dbUrl?: string; table?: string; yes: boolean; dryRun: boolean; force: boolean };
 
@@ -63,53 +66,52 @@ function validate(doc: unknown, origin: string): { mapping?: Mapping; needsSourc
   const result = parseMapping(doc);
   if (result.ok) return { mapping: result.mapping, needsSource: [] };
   if (result.errors.every(isTodo)) return { needsSource: result.errors.map((e) => e.slice('columns.'.length, e.indexOf(':'))) };
-  throw new InstallError(`${origin} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run this again`);
+  throw new InstallError(`${origin} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run this again`, 'mapping_invalid');
 }
 
 /**
- * A mapping of public.profiles before the table exists must fit the table apply_mapping creates:
- * where the core is installed already, its own check says (SQLSTATE 22023 naming the field).
+ * With a database: apply_mapping itself checks the mapping, in a transaction that is rolled back
+ * (./live.ts); the lines say what was checked and which pasted triggers the migration replaces.
  */
-async function checkDefaultTable(db: Db, doc: unknown, origin: string): Promise<void> {
-  const [{ installed }] = await db`select to_regprocedure('profile_sync.normalise_mapping(jsonb)') is not null as installed`;
-  if (!installed) return;
-  await db`select profile_sync.normalise_mapping(${db.json(doc as never)})`.catch((err) => {
-    if (err?.code !== '22023') throw err;
-    throw new InstallError(`${origin} does not fit the public.profiles the mapping migration creates:\n  ${err.message}`);
-  });
-}
-
-/**
- * With a database: the mapping must fit its table (public.profiles may be missing: the migration
- * creates it), with its defaults filled as apply_mapping fills them for that table.
- */
-async function checkLive(db: Db, doc: unknown, mapping: Mapping, origin: string, flag: string): Promise<string[]> {
-  const info = await describeTable(db, mapping.table);
-  if (!info) {
-    if (mapping.table === 'public.profiles') {
-      await checkDefaultTable(db, doc, origin);
-      return [`public.profiles does not exist at ${flag} yet: the mapping migration creates it`];
-    }
-    throw new InstallError(`${origin}: table ${mapping.table} does not exist at ${flag}: create it first (or fix "table")`);
-  }
-  let errors: string[];
+async function checkLive(db: Db, doc: unknown, table: string, origin: string, flag: string): Promise<string[]> {
+  let live;
   try {
-    errors = checkMappingAgainstTable(normaliseMapping(doc, info.columns.map((c) => c.name)), info);
+    live = await applyMappingRolledBack(db, doc);
   } catch (err) {
-    if (!(err instanceof MappingError)) throw err;
-    errors = err.errors;
+    if (!(err instanceof MappingRefused)) throw err;
+    throw new InstallError(
+      `${origin} does not fit ${table} at ${flag} (apply_mapping, which \`supabase db push\` runs, refuses it):\n` +
+        `  ${err.sqlMessage}\nfix the mapping, then run this again (no migration was written)`,
+      'mapping_invalid',
+    );
   }
-  if (errors.length > 0) {
-    throw new InstallError(`${origin} does not fit ${mapping.table} at ${flag}:\n  ${errors.join('\n  ')}\nfix the mapping, then run this again`);
-  }
-  const triggers = await pastedTriggers(db, mapping.table);
-  return triggers.flatMap((t) => [
-    `the mapping migration replaces the trigger ${t.trigger} on auth.users (${t.fn}), which writes ${mapping.table}`,
-    ...(t.roleFromMetadata
-      ? [`${t.fn} copies the role from user metadata (anyone could sign up as any role): profile-sync never does; ` +
-        `list the roles a user may pick at signup in "roles": {"self_assignable": […]}`]
-      : []),
-  ]);
+  return [
+    `${origin} checked against ${table} at ${flag} by apply_mapping itself, in a transaction that was rolled back` +
+    (live.coreInstalled ? ' (with the profile-sync core installed inside it: it is not applied there yet)' : ''),
+    ...(live.createsTable ? [`${table} does not exist at ${flag} yet: the mapping migration creates it`] : []),
+    ...live.replaced.flatMap((t) => [
+      `the mapping migration replaces the trigger ${t.trigger} on auth.users (${t.fn}), which writes ${table}`,
+      ...(t.roleFromMetadata
+        ? [`${t.fn} copies the role from user metadata (anyone could sign up as any role): profile-sync never does; ` +
+          `list the roles a user may pick at signup in "roles": {"self_assignable": […]}`]
+        : []),
+    ]),
+  ];
+}
+
+const OFFLINE = `${MAPPING_FILE} was checked offline only (its shape): its columns, types and constraints were not ` +
+  'checked against your table; `--db-url URL` (or SUPABASE_DB_URL) checks it as `supabase db push` will';
+
+/**
+ * Whether the mapping migration profile-sync wrote last is applied on the database: `pending` is
+ * rewritten in place by the next mapping change, `unknown` (no database) superseded (./plan.ts).
+ */
+async function mappingState(db: Db | undefined, project: Project): Promise<MappingState> {
+  const file = project.lock?.mapping?.file;
+  if (!file || project.read(file) === undefined) return 'none';
+  if (!db) return 'unknown';
+  const version = /(\d{14})_[^/]*$/.exec(file)?.[1] ?? '';
+  return (await appliedVersions(db)).has(version) ? 'applied' : 'pending';
 }
 
 const needsSourceText = (columns: string[], table: string) =>
@@ -141,7 +143,16 @@ async function proposeFromDatabase(db: Db, table: string | undefined, lines: str
     );
   }
   const proposal = proposeMapping(info);
-  lines.push(`proposed a mapping for ${target} (key ${proposal.key.column}: ${proposal.key.reason})`, ...proposal.notes);
+  lines.push(
+    `proposed a mapping for ${target} (key ${proposal.key.column}: ${proposal.key.reason}); per column:`,
+    ...Object.entries(proposal.reasons).map(([column, why]) => `  ${column}: ${why}`),
+    ...proposal.notes,
+  );
+  const suggested = Object.keys(proposal.suggestions);
+  if (suggested.length > 0) {
+    lines.push(`suggested, not mapped: ${suggested.join(', ')} (in "suggestions" in ${MAPPING_FILE}, with the reason; ` +
+      'move one into "columns" to map it, then `npx profile-sync generate`)');
+  }
   if (found.length > 1) lines.push(`also found ${found.slice(1).join(', ')}: pick another with --table (and --force once a mapping is written)`);
   return proposal.mapping;
 }
@@ -188,8 +199,17 @@ export async function initCommand(argv: string[], io: InstallIo): Promise<number
       mappingFile = JSON.stringify(doc, null, 2) + '\n';
     }
     const { mapping, needsSource } = validate(doc, existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping');
-    if (mapping && db) lines.push(...await checkLive(db, doc, mapping, MAPPING_FILE, '--db-url'));
-    const plan = planInstall(project, { force: args.force, mapping: mapping && doc, oneMigration: false, mappingFile });
+    const origin = existing !== undefined && !args.force ? MAPPING_FILE : 'the proposed mapping';
+    if (mapping && db) lines.push(...await checkLive(db, appliedDocument(doc), mapping.table, origin, '--db-url'));
+    else if (mapping) lines.push(OFFLINE);
+    const plan = planInstall(project, {
+      force: args.force,
+      mapping: mapping && appliedDocument(doc),
+      oneMigration: false,
+      mappingFile,
+      mappingState: await mappingState(db, project),
+      where: '--db-url',
+    });
     const table = (doc as { table?: string }).table ?? 'public.profiles';
     const incomplete = needsSource.length > 0 ? needsSourceText(needsSource, table) : undefined;
     if (lines.length > 0) io.out(lines.join('\n'));
@@ -228,16 +248,21 @@ export async function generateCommand(argv: string[], io: InstallIo): Promise<nu
   if (doc === undefined) throw new InstallError(`${MAPPING_FILE} is missing: restore it, or run \`npx profile-sync init\` to propose one`);
   const result = parseMapping(doc);
   if (!result.ok) {
-    throw new InstallError(`${MAPPING_FILE} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run \`npx profile-sync generate\` again`);
+    throw new InstallError(`${MAPPING_FILE} has errors:\n  ${result.errors.join('\n  ')}\nfix them, then run \`npx profile-sync generate\` again`, 'mapping_invalid');
   }
   const [dbUrl, flag] = flagUrl !== undefined
     ? [flagUrl, '--db-url']
     : [io.env.SUPABASE_DB_URL, 'SUPABASE_DB_URL'];
   const db = dbUrl ? await connect(dbUrl, flag) : undefined;
   try {
-    const lines = db ? await checkLive(db, doc, result.mapping, MAPPING_FILE, flag) : [];
-    if (db) lines.unshift(`${MAPPING_FILE} fits ${result.mapping.table} at ${flag}`);
-    const plan = planInstall(project, { force: false, mapping: doc, oneMigration: true });
+    const lines = db ? await checkLive(db, appliedDocument(doc), result.mapping.table, MAPPING_FILE, flag) : [OFFLINE];
+    const plan = planInstall(project, {
+      force: false,
+      mapping: appliedDocument(doc),
+      oneMigration: true,
+      mappingState: await mappingState(db, project),
+      where: flag,
+    });
     if (lines.length > 0) io.out(lines.join('\n'));
     if (plan.changes.length === 0) {
       io.out('nothing changed: the mapping, the migrations and the functions are up to date; nothing written');

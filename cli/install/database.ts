@@ -1,7 +1,7 @@
 /**
  * What init and generate read from a live database (--db-url / SUPABASE_DB_URL): the likeliest
- * profile table, its catalog description for proposeMapping and checkMappingAgainstTable, and
- * the pasted auth.users triggers that write it (which the mapping migration replaces).
+ * profile table and its catalog description for proposeMapping. (Whether a mapping fits, and
+ * which pasted triggers it replaces, apply_mapping says itself: ./live.ts.)
  * @module
  */
 import postgres from 'postgres';
@@ -82,6 +82,23 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
     select a.attname::text as name from pg_catalog.pg_constraint f
     join pg_catalog.pg_attribute a on a.attrelid = f.conrelid and a.attnum = f.conkey[1]
     where f.conrelid = ${rel.oid} and f.contype = 'f' and f.confrelid = 'auth.users'::regclass and cardinality(f.conkey) = 1`;
+  const checks = await sql<{ name: string; columns: string[] }[]>`
+    select c.conname::text as name,
+      array(select a.attname::text from unnest(c.conkey) k(attnum)
+            join pg_catalog.pg_attribute a on a.attrelid = c.conrelid and a.attnum = k.attnum) as columns
+    from pg_catalog.pg_constraint c where c.conrelid = ${rel.oid} and c.contype = 'c'`;
+  // trigger functions' sources, read as text and matched here by exact names, never by a pattern built from them
+  const own = await triggerSources(sql, rel.oid);
+  const appMaintained: Record<string, string> = {};
+  for (const t of own) {
+    for (const m of t.src.matchAll(/\bnew\s*\.\s*("(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)\s*:?=/gi)) appMaintained[ident(m[1])] ??= t.trigger;
+  }
+  const pasted = (await triggerSources(sql, 'auth.users')).flatMap((t) => {
+    const columns = [...t.src.matchAll(INSERT_INTO)]
+      .filter((m) => sameTable(m[1], schema, name))
+      .flatMap((m) => m[2].split(',').map((c) => ident(c.trim())));
+    return columns.length > 0 ? [{ fn: t.fn, columns }] : [];
+  });
   return {
     schema,
     name,
@@ -89,29 +106,32 @@ export async function describeTable(sql: Db, qualified: string): Promise<TableIn
     primaryKey: indexes.find((i) => i.primary)?.columns ?? [],
     unique: indexes.map((i) => i.columns),
     authUserReferences: references.map((r) => r.name),
+    checks,
+    appMaintained,
+    pasted,
   };
 }
 
-/** A statement writing the table (format: schema, quoted schema, name), as apply_mapping matches it. */
-const WRITES_TABLE = String.raw`(insert\s+into|update|delete\s+from|merge\s+into)\s+(("?%s"?|%s)\s*\.\s*)?"?%s"?(\s|\(|;|$)`;
+/** `insert into <table> (<columns>)` in a function's source. */
+const INSERT_INTO = /insert\s+into\s+((?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_$]*))?)\s*\(([^)]*)\)/gi;
 
-/**
- * Triggers on auth.users (not profile-sync's) whose function writes the table: the pasted sync,
- * found as apply_mapping finds the ones it replaces. `roleFromMetadata`: the function reads a
- * role from user metadata (anyone could sign up as admin).
- */
-export async function pastedTriggers(
-  sql: Db,
-  qualified: string,
-): Promise<{ trigger: string; fn: string; roleFromMetadata: boolean }[]> {
-  const [schema, name] = qualified.split('.', 2);
-  return await sql<{ trigger: string; fn: string; roleFromMetadata: boolean }[]>`
-    select t.tgname::text as trigger, p.oid::regprocedure::text as fn,
-      p.prosrc ~* ${"raw_user_meta_data\\s*->>?\\s*'role'"} as "roleFromMetadata"
+/** An identifier as Postgres reads it: quoted kept as written, unquoted folded to lower case. */
+const ident = (text: string) => text.startsWith('"') ? text.slice(1, -1).replaceAll('""', '"') : text.toLowerCase();
+
+/** Whether a (possibly schema-qualified) name in SQL text is schema.name; unqualified means public. */
+function sameTable(written: string, schema: string, name: string): boolean {
+  const parts = written.match(/"(?:[^"]|"")+"|[^.\s]+/g)?.map(ident) ?? [];
+  const [s, n] = parts.length === 2 ? parts : ['public', parts[0]];
+  return s === schema && n === name;
+}
+
+/** The non-internal triggers on a table (not profile-sync's) with their functions' sources. */
+async function triggerSources(sql: Db, table: number | string): Promise<{ trigger: string; fn: string; src: string }[]> {
+  return await sql<{ trigger: string; fn: string; src: string }[]>`
+    select t.tgname::text as trigger, p.oid::regprocedure::text as fn, p.prosrc as src
     from pg_catalog.pg_trigger t
     join pg_catalog.pg_proc p on p.oid = t.tgfoid
     join pg_catalog.pg_namespace n on n.oid = p.pronamespace
-    where t.tgrelid = 'auth.users'::regclass and not t.tgisinternal and n.nspname <> 'profile_sync'
-      and p.prosrc ~* pg_catalog.format(${WRITES_TABLE}::text, ${schema}::text, pg_catalog.quote_ident(${schema}), ${name}::text)
-    order by t.tgname`;
+    where t.tgrelid = ${String(table)}::regclass and not t.tgisinternal and n.nspname <> 'profile_sync'
+    order by 1`;
 }

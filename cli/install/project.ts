@@ -32,6 +32,10 @@ export const emptyLock = (): Lock => ({ version: 1, files: {}, config_functions:
 /** A problem with the project or the input: exit 2, with what to do, nothing written. */
 export class InstallError extends Error {
   override name = 'InstallError';
+  /** Stable code printed with the message: `install_input`, `mapping_invalid`, `unsafe_path`, … */
+  constructor(message: string, readonly code = 'install_input') {
+    super(message);
+  }
 }
 
 export type Project = {
@@ -41,6 +45,15 @@ export type Project = {
   /** migration file names, sorted. */
   migrations: string[];
 };
+
+/** The lock file in a project folder, or undefined when profile-sync is not installed there (or it is unreadable). */
+export function readLock(dir: string): Lock | undefined {
+  try {
+    return { ...emptyLock(), ...JSON.parse(readFileSync(join(dir, LOCK_FILE), 'utf8')) };
+  } catch {
+    return undefined;
+  }
+}
 
 export function openProject(dir: string): Project {
   const read = (path: string) => {

@@ -6,20 +6,11 @@
  * WebCrypto's.
  * @module
  */
-import { createBodyBuffers } from '../../shared/body-buffers.ts';
 import { AppError } from '../../shared/errors.ts';
-import {
-  createFunctionApp,
-  decodeText,
-  logOutcome,
-  methodNotAllowed,
-  parseJson,
-  READ_OVERFLOW,
-  readBodyInto,
-} from '../../shared/http.ts';
+import { createFunctionApp, logOutcome, methodNotAllowed, parseJson } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
 import { syncUser } from '../../shared/sync.ts';
-import { createWebhookVerifier, MAX_PREFIX_BYTES } from '../../shared/webhook.ts';
+import { createSignedBodyReader, createWebhookVerifier } from '../../shared/webhook.ts';
 import type { WebhookVerifier } from '../../shared/webhook.ts';
 import { parseAuthUserEvent } from '../../shared/webhook-payload.ts';
 
@@ -35,14 +26,6 @@ function verifierOrNone(deps: Deps): WebhookVerifier | undefined {
   return undefined;
 }
 
-/** Bodies read before their signature is checked, at once (the rest wait for a buffer). */
-const UNVERIFIED_BODIES = 32;
-/**
- * Unverified body bytes read per second: 8 × what pg_net delivers at the benchmark's rate
- * (~1,800 deliveries/s of ~1 KiB), and a 256 KiB body still waits only ~16 ms for its turn.
- */
-const UNVERIFIED_BYTES_PER_SECOND = 16 * 1024 * 1024;
-
 export function createApp(deps: Deps) {
   const { config, sql } = deps;
   const verify = verifierOrNone(deps);
@@ -55,30 +38,10 @@ export function createApp(deps: Deps) {
     return app;
   }
 
-  const maxBytes = Math.min(config.maxBodyBytes, config.webhookMaxBodyBytes);
-  // Unverified bodies are read into reusable buffers (10 MiB at the default cap), at a bounded rate.
-  const buffers = createBodyBuffers({
-    count: UNVERIFIED_BODIES,
-    bufferBytes: MAX_PREFIX_BYTES + maxBytes + READ_OVERFLOW,
-    bytesPerSecond: UNVERIFIED_BYTES_PER_SECOND,
-  });
+  // The body, read once its headers pass and its turn comes, verified before anything else.
+  const readSigned = createSignedBodyReader(verify, { maxBytes: Math.min(config.maxBodyBytes, config.webhookMaxBodyBytes) });
   app.post('/', async (c) => {
-    const signed = verify.checkHeaders(c.req.raw.headers); // 401 before the body is read
-    const declared = Number(c.req.header('content-length') ?? NaN);
-    if (declared > maxBytes) throw new AppError('payload_too_large'); // before waiting for a buffer
-    const lease = await buffers.acquire(Number.isFinite(declared) ? declared : maxBytes);
-    let text: string;
-    try {
-      // The signed message, built in the buffer: `id.timestamp.` then the body (413 past the cap).
-      const prefix = verify.prefix(signed);
-      new Uint8Array(lease.buffer).set(prefix);
-      const read = await readBodyInto(c, maxBytes, lease.buffer, prefix.byteLength);
-      lease.buffer = read.buffer;
-      await verify.verify(signed, new Uint8Array(read.buffer, 0, prefix.byteLength + read.length));
-      text = decodeText(new Uint8Array(read.buffer, prefix.byteLength, read.length));
-    } finally {
-      lease.release();
-    }
+    const text = await readSigned(c);
     const { type, userId } = parseAuthUserEvent(parseJson(text));
     const { outcome } = await syncUser(sql, userId, 'auth-webhook');
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.

@@ -13,6 +13,7 @@ import { reconcile } from '../../shared/reconcile.ts';
 import { createRunGate } from '../../shared/reconcile-connections.ts';
 import { BatchSize, HttpTimeBudgetMs, RECONCILE_LIMITS } from '../../shared/reconcile-limits.ts';
 import { createStatusReader } from '../../shared/reconcile-status.ts';
+import type { ReconcileReport } from '../../shared/reconcile-types.ts';
 import type { Deps } from '../../shared/serve.ts';
 
 // strict: a misspelt "dryrun" must not silently start a real run
@@ -42,6 +43,16 @@ function parseBody(text: string) {
   return parsed.data;
 }
 
+/**
+ * What the log keeps of a report: counts only. A dry run's samples (user ids) and its `changes`
+ * (whose from/to hold emails and phone numbers) go to the admin who asked, never to the log.
+ */
+function reportForLog({ samples: _samples, changes, ...counts }: ReconcileReport) {
+  if (!changes) return counts;
+  const perColumn = Object.fromEntries(Object.entries(changes).map(([column, c]) => [column, { rows: c.rows, kept: c.kept }]));
+  return { ...counts, changes: perColumn };
+}
+
 export function createApp(deps: Deps) {
   const { config, sql } = deps;
   const app = createFunctionApp('reconcile', deps.log);
@@ -60,7 +71,7 @@ export function createApp(deps: Deps) {
         timeBudgetMs: body.time_budget_ms,
       });
     const report = body.dry_run ? await run() : await exclusive(run);
-    logOutcome(c, 'reconcile', { ...report, samples: undefined });
+    logOutcome(c, 'reconcile', reportForLog(report));
     return c.json(report);
   });
 

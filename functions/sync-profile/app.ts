@@ -72,12 +72,17 @@ async function targetUser(
   return [claims.sub, 'user'];
 }
 
+/** Response header: `row` when a user's call came within 10 s of their last sync (docs/paths.md). */
+export const SERVED_FROM = 'Profile-Sync-Served-From';
+
 export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } = {}) {
   const verify = options.verifyToken ?? createTokenVerifier(deps.config);
   const app = createFunctionApp('sync-profile', deps.log, { cors: true });
 
   app.post('/', async (c) => {
     const [userId, by] = await targetUser(c, deps, verify);
+    // A caller that has gone away reads no answer: no sync is started for it.
+    if (c.req.raw.signal.aborted) throw new AppError('request_aborted', { detail: 'The client went away before the sync.' });
     // One SQL call: the ban check (access tokens outlive a ban by up to an hour; Auth refuses a
     // banned user, and so do we), the sync from the current auth.users row (nothing from the token
     // or body reaches the profile) and the row as the user may read it.
@@ -87,6 +92,9 @@ export function createApp(deps: Deps, options: { verifyToken?: TokenVerifier } =
     if (outcome === 'failed') throw new AppError('profile_rejected');
     // A soft-deleted user's tombstone is not theirs to read: same answer as a user who is gone.
     if (!profile) throw new AppError('user_not_found');
+    // Whether this answer is a sync's or the row as a recent sync left it (the shape is the same).
+    c.header(SERVED_FROM, outcome === 'served_from_row' ? 'row' : 'sync');
+    c.header('Access-Control-Expose-Headers', SERVED_FROM);
     return c.json({ profile });
   });
   app.all('/', methodNotAllowed(['POST', 'OPTIONS']));

@@ -64,6 +64,28 @@ comment on table profile_sync.profile_state is
 alter table profile_sync.profile_state enable row level security;
 
 -- ==============================================================================================
+-- supabase/schemas/12_recent_syncs.sql
+-- ==============================================================================================
+
+-- When each user last synced themself through sync-profile, and which version of their auth.users
+-- row (its xmin) that sync read. profile_sync.sync_profile answers a user's own call from the row,
+-- without syncing, while that sync is recent (10 s) and the auth row is unchanged since: a
+-- signed-in user calling sync-profile in a loop costs the database a key lookup a call, not a
+-- sync. Every instance of the function reads the same rows, so the window holds across them.
+--
+-- Unlogged: losing it in a crash only means the next call syncs. No personal data (a user id, a
+-- time, a transaction id); a deleted user's row is inert (uuids are not reused).
+create unlogged table if not exists profile_sync.recent_syncs (
+  user_id uuid not null constraint recent_syncs_pkey primary key,
+  auth_version xid not null,
+  synced_at timestamptz not null
+);
+comment on table profile_sync.recent_syncs is
+  'Users'' last own sync through sync-profile and the auth.users row version it read: '
+  'sync_profile answers from the row within 10 s of it while auth is unchanged.';
+alter table profile_sync.recent_syncs enable row level security;
+
+-- ==============================================================================================
 -- supabase/schemas/15_settings.sql
 -- ==============================================================================================
 
@@ -86,8 +108,15 @@ create table if not exists profile_sync.settings (
     check (pg_catalog.array_to_string(self_assignable_roles, ',') ~ '^([A-Za-z0-9_.:-]{1,100}(,|$))*$'),
   -- triggers on auth.users that wrote the target table and were dropped when the mapping was applied
   replaced_triggers text[] not null default '{}',
-  applied_at timestamptz not null default now()
+  applied_at timestamptz not null default now(),
+  -- what anon/authenticated may write to the target (36_user_writes.sql), by column number so a
+  -- renamed column keeps its rule: {key, protected: [...], clean: [...]}
+  user_writes jsonb,
+  -- the target's definition the sync core was compiled for (37_table_changes.sql)
+  compiled_for jsonb
 );
+alter table profile_sync.settings add column if not exists user_writes jsonb;
+alter table profile_sync.settings add column if not exists compiled_for jsonb;
 comment on table profile_sync.settings is
   'The mapping in force and the role policy (one row). Written by apply_mapping and set_role_policy.';
 alter table profile_sync.settings enable row level security;
@@ -221,7 +250,7 @@ $$;
 -- The mapping helpers: how a value from auth becomes profile text, and what a clean display name
 -- and a safe avatar URL are (the definition is tests/cleaning/clean.ts; the tests beside it check that these
 -- agree with it on generated inputs). The same rules apply to what users write to the columns
--- they may edit (profile_sync.check_user_edit, compiled in 40_sync_core.sql).
+-- they may edit (profile_sync._guard_user_write, 36_user_writes.sql).
 
 /*
  * profile_sync.clean_name(raw): a display name as a profile may hold it, or null.
@@ -232,7 +261,8 @@ $$;
  * ideographic space, …) become one space; trimmed of spaces and of the joiners U+200C/U+200D
  * (which stay inside: emoji sequences and some scripts need them); cut to 200 characters; blank
  * gives null.
- * Callers: the mapping helpers below, and the user-edit check (40_sync_core.sql).
+ * Callers: the mapping helpers below, and the users' write guard (_clean_user_value, 36_user_writes.sql).
+ * No SET clause: inlined into its callers per value, as the mapping helpers below (why: there).
  */
 create or replace function profile_sync.clean_name(raw text)
 returns text
@@ -262,6 +292,7 @@ returns boolean
 language sql
 immutable
 parallel safe
+set search_path = ''
 as $$
   select o.a = 0 or o.a = 10 or o.a = 127 or o.a >= 224
     or (o.a = 100 and o.b between 64 and 127)
@@ -281,13 +312,16 @@ $$;
  * canonical dotted quad outside 0/8, 10/8, 100.64/10, 127/8, 169.254/16, 172.16/12,
  * 192.168/16 and ≥ 224 (any other numeric spelling, e.g. 2130706433 or 0x7f.1, is refused, as
  * are IPv6 literals); at most 2048 characters. Returned as given (trimmed), never rewritten.
- * Callers: the mapping helpers below, and the user-edit check (40_sync_core.sql).
+ * Callers: the mapping helpers below, and the users' write guard (_clean_user_value, 36_user_writes.sql).
+ * Never inlined (a function with a FROM clause is not), so it takes search_path '' like the rest:
+ * the per-call save and restore of the setting costs a sync of 20,000 users about 5 %.
  */
 create or replace function profile_sync.safe_avatar_url(raw text)
 returns text
 language sql
 immutable
 parallel safe
+set search_path = ''
 as $$
   select case
     when p.url is null or p.url = '' or pg_catalog.char_length(p.url) > 2048 then null
@@ -407,7 +441,8 @@ $$;
 -- apply_mapping validates it against the live table (errors name the field, SQLSTATE 22023,
 -- nothing changed), stores it in profile_sync.settings, creates public.profiles when the default
 -- mapping targets it and it does not exist, replaces pasted triggers on auth.users that write the
--- table, limits what authenticated may write, and compiles the sync core for the table
+-- table (only after the rest succeeded), guards what users may write (36_user_writes.sql), and
+-- compiles the sync core for the table
 -- (40_sync_core.sql): static SQL per mapping, so every sync stays one set-based statement.
 
 -- What drift and reconcile read of the target: its keys. compile_sync_core points it at the
@@ -428,6 +463,7 @@ create or replace function profile_sync.default_mapping()
 returns jsonb
 language sql
 immutable
+set search_path = ''
 as $$
   select '{
     "table": "public.profiles",
@@ -572,12 +608,16 @@ declare
   k text;
   personal text[] := '{}';
   mapped text[];
+  clean_in jsonb;
+  clean jsonb := '{}';
+  rule text;
+  col_type text;
 begin
   if pg_catalog.jsonb_typeof(m) <> 'object' then
     raise exception 'mapping: must be a JSON object' using errcode = '22023';
   end if;
   for k in select pg_catalog.jsonb_object_keys(m) loop
-    if k not in ('$schema', 'table', 'key', 'columns', 'soft_delete', 'clear_on_soft_delete', 'user_editable', 'roles') then
+    if k not in ('$schema', 'table', 'key', 'columns', 'soft_delete', 'clear_on_soft_delete', 'user_editable', 'roles', 'clean') then
       raise exception 'mapping.%: unknown field', k using errcode = '22023';
     end if;
   end loop;
@@ -686,6 +726,11 @@ begin
       if src is null then
         raise exception '%.from: a source is required', field using errcode = '22023';
       end if;
+      -- a user picks their own metadata at signup: it never names a role
+      if src ~* '^user_metadata\.roles?(\.|$)' or (k ~* '^(.*_)?roles?$' and src like 'user_metadata.%') then
+        raise exception '%.from: % is chosen by the user at signup; a role never comes from user metadata (map the role with "role": the role policy, whose roles.self_assignable lists what a user may pick)',
+          field, src using errcode = '22023';
+      end if;
       owner := coalesce(spec -> k ->> 'owner',
         case when src in ('full_name', 'avatar_url', 'role') then 'app' else 'auth' end);
       if src = 'role' then
@@ -780,12 +825,58 @@ begin
     if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped) then
       raise exception 'mapping.user_editable: column % does not exist in %', k, target_name using errcode = '22023';
     end if;
-    if out_columns -> k ->> 'from' = 'role' then
+    if k = key_name then
+      raise exception 'mapping.user_editable: % is the key (it holds auth.users.id); users may never write it', k using errcode = '22023';
+    end if;
+    if out_columns -> k ->> 'from' = 'role' or k ~* '^(.*_)?roles?$' then
       raise exception 'mapping.user_editable: % holds the role; users may never write it', k using errcode = '22023';
     end if;
     if k = key_name or k = soft ->> 'at' or k = soft ->> 'flag' or (out_columns ? k and out_columns -> k ->> 'owner' <> 'app') then
       raise exception 'mapping.user_editable: % is owned by auth (or written once); users may not write it', k using errcode = '22023';
     end if;
+  end loop;
+
+  -- clean: the rule each user-editable text column's values pass (36_user_writes.sql); by kind
+  -- of column when the mapping names none
+  clean_in := coalesce(m -> 'clean', '{}'::jsonb);
+  if pg_catalog.jsonb_typeof(clean_in) <> 'object' then
+    raise exception 'mapping.clean: an object of user-editable column → "url", "name", "text" or "storage_path" (or {"rule": …, "max_length": …})'
+      using errcode = '22023';
+  end if;
+  for k in select pg_catalog.jsonb_object_keys(clean_in) loop
+    if not editable ? k then
+      raise exception 'mapping.clean.%: % is not in user_editable (rules are for what users write)', k, k using errcode = '22023';
+    end if;
+  end loop;
+  for k in select x from pg_catalog.jsonb_array_elements_text(editable) x loop
+    field := 'mapping.clean.' || k;
+    select pg_catalog.format_type(a.atttypid, a.atttypmod) into col_type
+    from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped;
+    if not (col_type in ('text', 'citext') or col_type ~ '^(character varying|character)(\(\d+\))?$') then
+      if clean_in ? k then
+        raise exception '%: % is %; rules are for text columns', field, k, col_type using errcode = '22023';
+      end if;
+      continue;
+    end if;
+    rule := case
+      when not clean_in ? k then profile_sync._clean_rule_default(k, out_columns -> k ->> 'from')
+      when pg_catalog.jsonb_typeof(clean_in -> k) = 'string' then clean_in ->> k
+      when pg_catalog.jsonb_typeof(clean_in -> k) = 'object' then clean_in -> k ->> 'rule'
+    end;
+    if pg_catalog.jsonb_typeof(clean_in -> k) = 'object' and exists (
+      select 1 from pg_catalog.jsonb_object_keys(clean_in -> k) x where x not in ('rule', 'max_length')) then
+      raise exception '%: only rule and max_length are allowed', field using errcode = '22023';
+    end if;
+    if rule is null or rule not in ('url', 'name', 'text', 'storage_path') then
+      raise exception '%: "url", "name", "text" or "storage_path" (or {"rule": …, "max_length": …})', field using errcode = '22023';
+    end if;
+    if (clean_in -> k) ? 'max_length' and (pg_catalog.jsonb_typeof(clean_in -> k -> 'max_length') <> 'number'
+        or (clean_in -> k ->> 'max_length') !~ '^[1-9][0-9]{0,6}$') then
+      raise exception '%.max_length: a whole number from 1 to 9999999', field using errcode = '22023';
+    end if;
+    clean := clean || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object('rule', rule, 'max_length', least(
+      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync._clean_rule_cap(rule)),
+      coalesce(pg_catalog.substring(col_type, '\((\d+)\)')::integer, 2147483647))));
   end loop;
 
   -- NOT NULL columns without a default must be mapped
@@ -827,6 +918,7 @@ begin
     'soft_delete', soft,
     'clear_on_soft_delete', clear,
     'user_editable', editable,
+    'clean', clean,
     'roles', roles);
 end
 $$;
@@ -988,7 +1080,7 @@ begin
       how := 'dropped';
     exception when insufficient_privilege then
       execute pg_catalog.format('create or replace function %s returns trigger language plpgsql as %L', t.function,
-        'begin if tg_op = ''DELETE'' then return old; end if; return new; end');
+        ' begin if tg_op = ''DELETE'' then return old; end if; return new; end ');
       execute pg_catalog.format('comment on function %s is %L', t.function,
         'Neutralised by profile-sync (apply_mapping, ' || pg_catalog.now()::date || '): it wrote ' || target::text
         || ', which profile-sync now keeps. Drop trigger ' || t.tgname || ' on auth.users when you can.');
@@ -1004,11 +1096,13 @@ $$;
 /*
  * profile_sync.apply_mapping(mapping): makes mapping the one in force, in one transaction:
  * validates it (normalise_mapping), creates public.profiles for the default mapping if absent,
- * stores it, replaces pasted triggers on auth.users that write the table, limits what
- * authenticated may write (update of user_editable only; no insert or delete; the app's own RLS
- * policies are kept), and compiles the sync core for the table. Existing rows are adopted as they
- * are: the first sync of each keeps every app-owned value that differs from auth
- * (see sync_decisions). Returns the normalised mapping. Callers: the database owner (a migration).
+ * stores it, compiles the sync core and the users' write guard for the table (_compile_mapping),
+ * takes from anon/authenticated only what users never need (_limit_user_grants: the app's own
+ * grants and RLS policies are kept, so its profile form keeps working), and only then replaces
+ * the pasted triggers on auth.users that write the table: a mapping that fails anywhere leaves
+ * the pasted trigger syncing every signup (never a half-install). Existing rows are adopted as
+ * they are: the first sync of each keeps every app-owned value that differs from auth (see
+ * sync_decisions). Returns the normalised mapping. Callers: the database owner (a migration).
  */
 create or replace function profile_sync.apply_mapping(mapping jsonb)
 returns jsonb
@@ -1020,6 +1114,7 @@ declare
   m jsonb := profile_sync.normalise_mapping(mapping);
   target regclass;
   replaced text[];
+  previous text;
 begin
   if m ->> 'table' = 'public.profiles' and pg_catalog.to_regclass('public.profiles') is null then
     perform profile_sync.create_default_profiles();
@@ -1028,10 +1123,14 @@ begin
 
   -- Another table (or key): the bookkeeping was the old table's merge base; the new table is
   -- adopted afresh. A previous target keeps its rows; it only stops being synced.
-  if exists (select 1 from profile_sync.settings s where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key') then
+  select s.target_table into previous from profile_sync.settings s
+  where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key';
+  if found then
     truncate profile_sync.profile_state;
-    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s',
-      (select s.target_table from profile_sync.settings s));
+    if pg_catalog.to_regclass(previous) is not null then
+      execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', previous);
+      execute pg_catalog.format('drop trigger if exists profile_sync_user_writes on %s', previous);
+    end if;
   end if;
   insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
   values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
@@ -1044,18 +1143,12 @@ begin
     self_assignable_roles = excluded.self_assignable_roles,
     applied_at = now();
 
+  perform profile_sync._limit_user_grants(target, m);
+  perform profile_sync._compile_mapping();
+
+  -- last: the pasted trigger goes only with a compiled core in the same transaction
   replaced := profile_sync.replace_pasted_triggers(target);
   update profile_sync.settings s set replaced_triggers = s.replaced_triggers || replaced;
-
-  -- authenticated: update of user_editable only, never insert or delete
-  execute pg_catalog.format('revoke insert, update, delete, truncate on table %s from anon, authenticated', target);
-  if pg_catalog.jsonb_array_length(m -> 'user_editable') > 0 then
-    execute pg_catalog.format('grant update (%s) on table %s to authenticated',
-      (select pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ') from pg_catalog.jsonb_array_elements_text(m -> 'user_editable') x),
-      target);
-  end if;
-
-  perform profile_sync.compile_sync_core();
   return m;
 end
 $$;
@@ -1072,8 +1165,677 @@ set search_path = ''
 as $$
 begin
   if exists (select 1 from profile_sync.settings) then
-    perform profile_sync.compile_sync_core();
+    perform profile_sync._compile_mapping();
   end if;
+end
+$$;
+
+-- ==============================================================================================
+-- supabase/schemas/36_user_writes.sql
+-- ==============================================================================================
+
+-- What signed-in users may write to the target table. The app's own grants and RLS policies stay
+-- as the app made them (its profile form keeps working); what users may never write — the key,
+-- the role, auth-owned, insert-owned and soft-delete columns, another user's row — is refused per
+-- column by one trigger for anon/authenticated, and what they may write to a user-editable text
+-- column passes that column's cleaning rule (the mapping's "clean", shown by doctor).
+
+/*
+ * profile_sync._clean_rule_default(column_name, source): the cleaning rule a user-editable text
+ * column gets when the mapping names none: by its source (full_name: name; avatar_url:
+ * storage_path), else by its name (avatar/picture/photo/image/logo/icon/banner/cover:
+ * storage_path; url/uri/website/homepage/link/site/blog: url; name/username/handle/nickname/
+ * login/alias: name), else text. Internal: normalise_mapping.
+ */
+create or replace function profile_sync._clean_rule_default(column_name text, source text)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when source = 'full_name' then 'name'
+    when source = 'avatar_url' then 'storage_path'
+    when column_name operator(pg_catalog.~*) '(avatar|picture|photo|image|logo|icon|banner|cover)' then 'storage_path'
+    when column_name operator(pg_catalog.~*) '(^|_)(url|uri|website|homepage|home_page|link|site|blog)(_|$)' then 'url'
+    when column_name operator(pg_catalog.~*) '(^|_)(name|username|handle|nickname|nick|login|alias)(_|$)' then 'name'
+    else 'text'
+  end
+$$;
+
+/*
+ * profile_sync._clean_rule_cap(rule): the longest value a rule accepts when the column's own type
+ * is not shorter: name 200 (longer is cut), url 2048, storage_path 1024, text 5000 (longer is
+ * refused). Internal.
+ */
+create or replace function profile_sync._clean_rule_cap(rule text)
+returns integer
+language sql
+immutable
+set search_path = ''
+as $$
+  select case rule when 'name' then 200 when 'url' then 2048 when 'storage_path' then 1024 else 5000 end
+$$;
+
+/*
+ * profile_sync._clean_user_value(rule, value, max_length): what a user's value becomes under the
+ * rule, or null when it is refused:
+ *   name          cleaned as a synced name is (clean_name: controls, bidi and zero-width
+ *                 characters removed, spaces collapsed, trimmed), cut to max_length; refused
+ *                 when nothing printable is left;
+ *   url           an http(s) URL as an avatar URL must be (safe_avatar_url), at most max_length;
+ *   storage_path  such a URL, or a Storage object path as apps store it (`0.8263.png`,
+ *                 `<user id>/avatar.png`): ASCII letters, digits and . _ - ~ @ = + , in
+ *                 /-separated segments, none of them . or .., not starting with / or . (so never
+ *                 a scheme, a protocol-relative URL or a way up), at most max_length;
+ *   text          kept as written, refused when it holds a control character other than tab,
+ *                 line feed and carriage return, a bidi control, a zero-width space, word joiner
+ *                 or BOM, or is longer than max_length.
+ * Internal: the trigger _guard_user_write.
+ */
+create or replace function profile_sync._clean_user_value(rule text, value text, max_length integer)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case
+    when value is null then null
+    when rule = 'name' then nullif(pg_catalog.rtrim(pg_catalog.left(profile_sync.clean_name(value), max_length)), '')
+    when pg_catalog.char_length(value) > max_length then null
+    when rule = 'url' then profile_sync.safe_avatar_url(value)
+    when rule = 'storage_path' then coalesce(profile_sync.safe_avatar_url(value),
+      case when value operator(pg_catalog.~) '^[A-Za-z0-9_~@=+,-][A-Za-z0-9._~@=+,-]*(/[A-Za-z0-9._~@=+,-]+)*$'
+        and value operator(pg_catalog.!~) '(^|/)\.\.?(/|$)' then value end)
+    when rule = 'text' then case when value operator(pg_catalog.!~)
+      '[\u0001-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\u061c\u200b\u200e\u200f\u202a-\u202e\u2060\u2066-\u2069\ufeff]'
+      then value end
+  end
+$$;
+
+/*
+ * profile_sync._clean_rule_refusal(rule, max_length): what the error says a value of the rule
+ * must be. Internal.
+ */
+create or replace function profile_sync._clean_rule_refusal(rule text, max_length integer)
+returns text
+language sql
+immutable
+set search_path = ''
+as $$
+  select case rule
+    when 'name' then 'a name must hold a printable character'
+    when 'url' then pg_catalog.format('an http(s) URL (at most %s characters) is required', max_length)
+    when 'storage_path' then pg_catalog.format(
+      'a Storage object path (e.g. 0.8263.png) or an http(s) URL (at most %s characters) is required', max_length)
+    else pg_catalog.format(
+      'at most %s characters, without control, bidi or zero-width characters', max_length)
+  end
+$$;
+
+/*
+ * profile_sync._user_write_rules(mapping): the rules _guard_user_write applies, from a normalised
+ * mapping and the live table, each column by number (a rename keeps its rule):
+ *   {key: {attnum, name}, protected: [{attnum, name, reason, type, default, volatile}],
+ *    clean: [{attnum, name, rule, max_length}]}
+ * Protected: every mapped column that is not user-editable and the soft-delete columns.
+ * Internal: _compile_mapping.
+ */
+create or replace function profile_sync._user_write_rules(mapping jsonb)
+returns jsonb
+language sql
+stable
+set search_path = ''
+as $$
+  with target as (
+    select pg_catalog.to_regclass(mapping ->> 'table') as rel
+  ),
+  cols as (
+    select a.attnum, a.attname::text as name, pg_catalog.format_type(a.atttypid, a.atttypmod) as type,
+      pg_catalog.pg_get_expr(d.adbin, d.adrelid) as default_sql
+    from target t
+    join pg_catalog.pg_attribute a on a.attrelid = t.rel and a.attnum > 0 and not a.attisdropped
+    left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+  ),
+  editable as (
+    select x as name from pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable') x
+  ),
+  protected as (
+    select c.*, case
+        when e.value ->> 'from' = 'role' then 'it holds the role, which only the role policy and admins set'
+        when e.value ->> 'owner' = 'auth' then 'it follows auth (auth-owned)'
+        when e.value ->> 'owner' = 'insert' then 'profile-sync writes it when the row is created'
+        else 'profile-sync keeps it and the mapping does not make it user-editable'
+      end as reason
+    from pg_catalog.jsonb_each(mapping -> 'columns') e
+    join cols c on c.name = e.key
+    where e.key not in (select name from editable)
+    union all
+    select c.*, 'it marks a soft-deleted user'
+    from cols c
+    where c.name in (mapping #>> '{soft_delete,at}', mapping #>> '{soft_delete,flag}')
+  )
+  select pg_catalog.jsonb_build_object(
+    'key', (select pg_catalog.jsonb_build_object('attnum', c.attnum, 'name', c.name) from cols c where c.name = mapping ->> 'key'),
+    'protected', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'attnum', p.attnum, 'name', p.name, 'reason', p.reason, 'type', p.type, 'default', p.default_sql,
+        -- a default that differs on every call cannot tell a user's value from the default's
+        'volatile', coalesce(p.default_sql operator(pg_catalog.~*)
+          '(nextval|random|gen_random_uuid|uuid_generate_v[0-9a-z_]*|uuidv[47]|clock_timestamp|statement_timestamp|timeofday)\s*\(', false))
+        order by p.attnum)
+      from protected p), '[]'),
+    'clean', coalesce((
+      select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
+        'attnum', c.attnum, 'name', c.name, 'rule', r.value ->> 'rule', 'max_length', (r.value ->> 'max_length')::integer)
+        order by c.attnum)
+      from pg_catalog.jsonb_each(coalesce(mapping -> 'clean', '{}')) r
+      join cols c on c.name = r.key), '[]'))
+$$;
+
+/*
+ * profile_sync._guard_user_write(): trigger function (before insert, update or delete, per row,
+ * fired only when current_user is anon or authenticated: PostgREST's requests, not profile-sync,
+ * the service role or the app's own security-definer functions). A user writes only their own
+ * row (key = auth.uid()); never a protected column (an insert may leave it to its default); and
+ * what they write to a user-editable text column passes its rule (_clean_user_value: names are
+ * cleaned, anything else refused). Refusals: SQLSTATE 42501 (not theirs to write) or 23514 (a
+ * value its rule refuses), naming the column. Values a user did not change are not checked, and
+ * an insert of a row that exists already (an upsert) is checked as the update it becomes.
+ * Rules come from settings.user_writes by column number, names from the catalog now, so a
+ * renamed column keeps its rule and a dropped one is skipped.
+ */
+create or replace function profile_sync._guard_user_write()
+returns trigger
+language plpgsql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+declare
+  rules jsonb;
+  names jsonb;
+  uid uuid := auth.uid();
+  n jsonb;
+  o jsonb;
+  r jsonb;
+  key_col text;
+  col text;
+  value text;
+  cleaned text;
+  patch jsonb := '{}';
+  default_value jsonb;
+  rel text := pg_catalog.format('%I.%I', tg_table_schema, tg_table_name);
+begin
+  select s.user_writes into rules from profile_sync.settings s where pg_catalog.to_regclass(s.target_table) = tg_relid;
+  if rules is null then
+    return case when tg_op = 'DELETE' then old else new end;
+  end if;
+  select pg_catalog.jsonb_object_agg(a.attnum::text, a.attname) into names
+  from pg_catalog.pg_attribute a where a.attrelid = tg_relid and a.attnum > 0 and not a.attisdropped;
+  key_col := names ->> (rules #>> '{key,attnum}');
+  if tg_op <> 'INSERT' then o := pg_catalog.to_jsonb(old); end if;
+  if tg_op <> 'DELETE' then n := pg_catalog.to_jsonb(new); end if;
+
+  if uid is null or key_col is null
+    or (o is not null and o ->> key_col is distinct from uid::text)
+    or (n is not null and n ->> key_col is distinct from uid::text) then
+    raise exception 'profile_sync: a user may write only their own row of % (% = auth.uid())', rel, coalesce(key_col, 'its key')
+      using errcode = '42501', schema = tg_table_schema, table = tg_table_name, column = coalesce(key_col, '');
+  end if;
+  if tg_op = 'DELETE' then
+    return old;
+  end if;
+  if tg_op = 'INSERT' then
+    -- an upsert of the user's existing row: its update is checked against the row
+    execute pg_catalog.format('select pg_catalog.to_jsonb(t) from %s t where t.%I = $1', rel, key_col) into o using uid;
+    if o is not null then
+      return new;
+    end if;
+  end if;
+
+  for r in select x from pg_catalog.jsonb_array_elements(rules -> 'protected') x loop
+    col := names ->> (r ->> 'attnum');
+    continue when col is null;
+    if tg_op = 'UPDATE' then
+      continue when n -> col is not distinct from o -> col;
+    else
+      continue when n -> col = 'null'::jsonb or (r ->> 'volatile')::boolean;
+      if r ->> 'default' is not null then
+        execute pg_catalog.format('select pg_catalog.to_jsonb((%s)::%s)', r ->> 'default', r ->> 'type') into default_value;
+        continue when n -> col = default_value;
+      end if;
+    end if;
+    raise exception 'profile_sync: users may not write %.% (%)', rel, col, r ->> 'reason'
+      using errcode = '42501', schema = tg_table_schema, table = tg_table_name, column = col;
+  end loop;
+
+  for r in select x from pg_catalog.jsonb_array_elements(rules -> 'clean') x loop
+    col := names ->> (r ->> 'attnum');
+    continue when col is null or pg_catalog.jsonb_typeof(n -> col) is distinct from 'string'
+      or (tg_op = 'UPDATE' and n -> col is not distinct from o -> col);
+    value := n ->> col;
+    cleaned := profile_sync._clean_user_value(r ->> 'rule', value, (r ->> 'max_length')::integer);
+    if cleaned is null then
+      raise exception 'profile_sync: %.%: % (rule %)', rel, col,
+        profile_sync._clean_rule_refusal(r ->> 'rule', (r ->> 'max_length')::integer), r ->> 'rule'
+        using errcode = '23514', schema = tg_table_schema, table = tg_table_name, column = col;
+    end if;
+    if cleaned is distinct from value then
+      patch := patch || pg_catalog.jsonb_build_object(col, cleaned);
+    end if;
+  end loop;
+  if patch <> '{}'::jsonb then
+    new := pg_catalog.jsonb_populate_record(new, patch);
+  end if;
+  return new;
+end
+$$;
+
+/*
+ * profile_sync._install_user_write_guard(): stores the rules of the mapping in force and puts the
+ * trigger profile_sync_user_writes on its table (when missing). It replaces the compiled
+ * user-edit trigger of earlier versions (profile_sync_user_edits, check_user_edit()), which it
+ * removes. Internal: compile_sync_core.
+ */
+create or replace function profile_sync._install_user_write_guard()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  target regclass;
+begin
+  update profile_sync.settings s set user_writes = profile_sync._user_write_rules(s.mapping)
+  returning pg_catalog.to_regclass(s.target_table) into target;
+  execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target);
+  drop function if exists profile_sync.check_user_edit();
+  if not exists (select 1 from pg_catalog.pg_trigger t
+      where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D') then
+    execute pg_catalog.format(
+      'create or replace trigger profile_sync_user_writes before insert or update or delete on %s for each row '
+      'when (current_user in (''anon'', ''authenticated'')) execute function profile_sync._guard_user_write()', target);
+  end if;
+end
+$$;
+
+/*
+ * profile_sync._limit_user_grants(target, mapping): what apply_mapping does to the target's
+ * grants. The app's own grants and policies are kept (the guard refuses what users may not
+ * write); only what users never need goes: TRUNCATE (it passes by triggers and RLS), TRIGGER and
+ * REFERENCES, for anon and authenticated. public.profiles as profile-sync creates it keeps its
+ * own contract: users update only the user-editable columns, never insert or delete.
+ * Internal: apply_mapping.
+ */
+create or replace function profile_sync._limit_user_grants(target regclass, mapping jsonb)
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  execute pg_catalog.format('revoke truncate, trigger, references on table %s from anon, authenticated', target);
+  execute pg_catalog.format('revoke references (%s) on table %s from anon, authenticated',
+    (select pg_catalog.string_agg(pg_catalog.quote_ident(a.attname), ', ' order by a.attnum)
+     from pg_catalog.pg_attribute a where a.attrelid = target and a.attnum > 0 and not a.attisdropped), target);
+  if exists (select 1 from pg_catalog.pg_trigger t
+      where t.tgrelid = target and t.tgfoid = 'profile_sync.touch_updated_at()'::regprocedure) then
+    execute pg_catalog.format('revoke insert, update, delete on table %s from anon, authenticated', target);
+    if pg_catalog.jsonb_array_length(mapping -> 'user_editable') > 0 then
+      execute pg_catalog.format('grant update (%s) on table %s to authenticated',
+        (select pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ')
+         from pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable') x), target);
+    end if;
+  end if;
+end
+$$;
+
+/*
+ * profile_sync.user_edit_rules(): the rule each user-editable text column's values pass, for
+ * doctor: (column_name, rule, max_length, on_bad_value) where on_bad_value is 'cleaned' (name)
+ * or 'refused'. Empty before a mapping is applied.
+ */
+create or replace function profile_sync.user_edit_rules()
+returns table (column_name text, rule text, max_length integer, on_bad_value text)
+language sql
+stable
+set search_path = ''
+as $$
+  select r.key, r.value ->> 'rule', (r.value ->> 'max_length')::integer,
+    case when r.value ->> 'rule' = 'name' then 'cleaned' else 'refused' end
+  from profile_sync.settings s, pg_catalog.jsonb_each(coalesce(s.mapping -> 'clean', '{}')) r
+  order by 1
+$$;
+
+/*
+ * profile_sync.user_write_findings(): for doctor: every grant or policy on the target that would
+ * let a user write what they may not, or that users never need. (level, subject, message, fix):
+ *   error  users' writes are not guarded (trigger profile_sync_user_writes missing or disabled)
+ *          and anon/authenticated may insert or update a protected column;
+ *   warn   anon/authenticated hold TRUNCATE, TRIGGER or REFERENCES; a write policy whose
+ *          condition does not involve auth.uid() (the guard refuses other users' rows anyway);
+ *          RLS off; a role-like column outside the mapping that users may write.
+ * Empty before a mapping is applied.
+ */
+create or replace function profile_sync.user_write_findings()
+returns table (level text, subject text, message text, fix text)
+language plpgsql
+stable
+set search_path = ''
+as $$
+declare
+  st record;
+  target regclass;
+  guarded boolean;
+  who text;
+  priv text;
+  r record;
+begin
+  select s.target_table, s.user_writes into st from profile_sync.settings s;
+  target := pg_catalog.to_regclass(st.target_table);
+  if target is null then
+    return;
+  end if;
+  guarded := exists (select 1 from pg_catalog.pg_trigger t
+    where t.tgrelid = target and t.tgname = 'profile_sync_user_writes' and t.tgenabled <> 'D');
+  if not guarded then
+    level := 'error'; subject := pg_catalog.format('trigger profile_sync_user_writes on %s', target);
+    message := pg_catalog.format('users'' writes to %s are not guarded (the trigger is missing or disabled)', target);
+    fix := 'select profile_sync.recompile();';
+    return next;
+  end if;
+
+  foreach who in array array['anon', 'authenticated'] loop
+    foreach priv in array array['TRUNCATE', 'TRIGGER', 'REFERENCES'] loop
+      if pg_catalog.has_table_privilege(who, target, priv)
+        or (priv = 'REFERENCES' and pg_catalog.has_any_column_privilege(who, target, priv)) then
+        level := 'warn'; subject := pg_catalog.format('grant %s on %s to %s', pg_catalog.lower(priv), target, who);
+        message := pg_catalog.format('%s holds %s on %s, which users never need', who, priv, target);
+        fix := pg_catalog.format('revoke %s on table %s from %s;', pg_catalog.lower(priv), target, who);
+        return next;
+      end if;
+    end loop;
+    if not guarded then
+      for r in
+        select p ->> 'name' as col, p ->> 'reason' as reason from pg_catalog.jsonb_array_elements(st.user_writes -> 'protected') p
+        where exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = p ->> 'name' and not a.attisdropped)
+          and (pg_catalog.has_column_privilege(who, target, p ->> 'name', 'UPDATE')
+            or pg_catalog.has_column_privilege(who, target, p ->> 'name', 'INSERT'))
+      loop
+        level := 'error'; subject := pg_catalog.format('grant on %s.%I to %s', target, r.col, who);
+        message := pg_catalog.format('%s may write %s.%I (%s) and nothing refuses it', who, target, r.col, r.reason);
+        fix := 'select profile_sync.recompile();';
+        return next;
+      end loop;
+    end if;
+    for r in
+      select a.attname::text as col from pg_catalog.pg_attribute a
+      where a.attrelid = target and a.attnum > 0 and not a.attisdropped
+        and a.attname operator(pg_catalog.~*) '^(roles?|.*_roles?|is_admin|is_superuser|permissions)$'
+        and not exists (select 1 from pg_catalog.jsonb_array_elements(st.user_writes -> 'protected') p where p ->> 'name' = a.attname)
+        and (pg_catalog.has_column_privilege(who, target, a.attnum, 'UPDATE')
+          or pg_catalog.has_column_privilege(who, target, a.attnum, 'INSERT'))
+    loop
+      level := 'warn'; subject := pg_catalog.format('grant on %s.%I to %s', target, r.col, who);
+      message := pg_catalog.format('%s may write %s.%I, which is not in the mapping, so profile-sync does not guard it', who, target, r.col);
+      fix := pg_catalog.format('map it ("%s": "role") or revoke insert, update on table %s from %s and grant only the columns users edit',
+        r.col, target, who);
+      return next;
+    end loop;
+  end loop;
+
+  for r in
+    select p.polname::text as name from pg_catalog.pg_policy p
+    where p.polrelid = target and p.polcmd in ('a', 'w', '*')
+      and (p.polroles = '{0}' or p.polroles && array(select o.oid from pg_catalog.pg_roles o where o.rolname in ('anon', 'authenticated')))
+      and coalesce(pg_catalog.pg_get_expr(p.polqual, p.polrelid), '') !~ 'auth\.uid\(\)'
+      and coalesce(pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid), '') !~ 'auth\.uid\(\)'
+  loop
+    level := 'warn'; subject := pg_catalog.format('policy %I on %s', r.name, target);
+    message := pg_catalog.format('policy %I lets users write rows of %s without checking auth.uid() (the guard still refuses other users'' rows)', r.name, target);
+    fix := pg_catalog.format('limit it to the user''s own row: using ((select auth.uid()) = %I)', st.user_writes #>> '{key,name}');
+    return next;
+  end loop;
+
+  if not (select c.relrowsecurity from pg_catalog.pg_class c where c.oid = target) then
+    level := 'warn'; subject := pg_catalog.format('row level security on %s', target);
+    message := pg_catalog.format('RLS is off on %s: every user may read every row', target);
+    fix := pg_catalog.format('alter table %s enable row level security;', target);
+    return next;
+  end if;
+end
+$$;
+
+-- ==============================================================================================
+-- supabase/schemas/37_table_changes.sql
+-- ==============================================================================================
+
+-- Table changes are noticed: the sync core is compiled for the target's definition at the time
+-- (its columns, their types and defaults, what authenticated may read); every sync path compares
+-- that with the table now and compiles again when it changed (a column added is returned by
+-- sync-profile at once), or fails with a coded error naming the mapping field to fix when the
+-- mapping no longer fits (a mapped column renamed or dropped). doctor lists the differences.
+
+/*
+ * profile_sync._table_definition(target): what the compiled sync core depends on in target, as
+ * one value to compare: each column's number, name, type, NOT NULL, default and whether
+ * authenticated may read it. Internal.
+ */
+create or replace function profile_sync._table_definition(target regclass)
+returns jsonb
+language sql
+stable
+set search_path = ''
+set jit = off
+as $$
+  select pg_catalog.jsonb_build_object('table', target::text, 'columns', pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array(
+      a.attnum, a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod), a.attnotnull,
+      pg_catalog.pg_get_expr(d.adbin, d.adrelid),
+      pg_catalog.has_column_privilege('authenticated', a.attrelid, a.attnum, 'select'))
+    order by a.attnum))
+  from pg_catalog.pg_attribute a
+  left join pg_catalog.pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum
+  where a.attrelid = target and a.attnum > 0 and not a.attisdropped
+$$;
+
+/*
+ * profile_sync._table_stamp(target): a cheap stand-in for _table_definition on the hot path: the
+ * versions (xmin) of target's pg_attribute rows, which any change of a column (added, dropped,
+ * renamed, retyped, its default or its grants) rewrites, and the table's grants. It changes whenever the definition may have (and, after
+ * a catalog rewrite such as VACUUM FULL, when it has not: the definition then decides). Internal.
+ */
+create or replace function profile_sync._table_stamp(target regclass)
+returns text
+language sql
+stable
+set search_path = ''
+set jit = off
+as $$
+  select coalesce(c.relacl::text, '')
+    || ':' || coalesce((select pg_catalog.string_agg(a.xmin::text, ',' order by a.attnum)
+                        from pg_catalog.pg_attribute a where a.attrelid = c.oid and a.attnum > 0), '')
+  from pg_catalog.pg_class c where c.oid = target
+$$;
+
+/*
+ * profile_sync._mapping_document(mapping): a normalised mapping as a document normalise_mapping
+ * takes again (the computed per-column fields removed). Internal.
+ */
+create or replace function profile_sync._mapping_document(mapping jsonb)
+returns jsonb
+language sql
+immutable
+set search_path = ''
+as $$
+  select mapping || pg_catalog.jsonb_build_object('columns', coalesce((
+    select pg_catalog.jsonb_object_agg(e.key, e.value - array['type', 'enum', 'not_null', 'sql', 'column_default'])
+    from pg_catalog.jsonb_each(mapping -> 'columns') e), '{}'::jsonb))
+$$;
+
+/*
+ * profile_sync._compile_mapping(): compiles everything the mapping in force needs for its table,
+ * as it is now (compile_sync_core: the sync core and the users' write guard), and records the
+ * table definition it was built for. Internal: apply_mapping, recompile, _ensure_compiled.
+ */
+create or replace function profile_sync._compile_mapping()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  perform profile_sync.compile_sync_core();
+  update profile_sync.settings s set compiled_for = profile_sync._table_definition(pg_catalog.to_regclass(s.target_table))
+    || pg_catalog.jsonb_build_object('stamp', profile_sync._table_stamp(pg_catalog.to_regclass(s.target_table)));
+end
+$$;
+
+/*
+ * profile_sync._ensure_compiled(): called first by every sync path (sync_isolated, the dry run).
+ * When the target's catalog rows are the ones the core was compiled for (the usual case: one
+ * cheap read, _table_stamp), nothing. Else the stored mapping is checked against the table again and, when it still
+ * fits, stored normalised anew and compiled (one session does it; the others wait for it). When it
+ * no longer fits: SQLSTATE 55000, the message naming the table, the mapping field and what is
+ * wrong, the hint the command that fixes it. Nothing when no mapping is applied.
+ */
+create or replace function profile_sync._ensure_compiled()
+returns void
+language plpgsql
+volatile
+set search_path = ''
+set jit = off
+as $$
+declare
+  st record;
+  m jsonb;
+  target regclass;
+begin
+  select s.target_table, s.compiled_for ->> 'stamp' as stamp into st from profile_sync.settings s;
+  if not found or st.stamp is not distinct from profile_sync._table_stamp(pg_catalog.to_regclass(st.target_table)) then
+    return;
+  end if;
+  perform pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), -1);
+  select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
+  target := pg_catalog.to_regclass(st.target_table);
+  if st.compiled_for ->> 'stamp' is not distinct from profile_sync._table_stamp(target) then
+    return;  -- another session compiled it meanwhile
+  end if;
+  if st.compiled_for - 'stamp' = profile_sync._table_definition(target) then
+    -- the catalog rows were rewritten, the definition is the same: nothing to compile
+    update profile_sync.settings s set compiled_for = s.compiled_for || pg_catalog.jsonb_build_object('stamp', profile_sync._table_stamp(target));
+    return;
+  end if;
+  begin
+    m := profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
+  exception when sqlstate '22023' then
+    raise exception 'profile_sync: % changed since the sync core was compiled for it, and the mapping no longer fits: %; '
+      'fix it in supabase/profile-sync.json, then run npx profile-sync generate and supabase db push', st.target_table, sqlerrm
+      using errcode = '55000',
+        hint = 'select * from profile_sync.table_changes() lists every difference (npx profile-sync doctor shows them)';
+  end;
+  update profile_sync.settings s set mapping = m;
+  perform profile_sync._compile_mapping();
+end
+$$;
+
+/*
+ * profile_sync.table_changes(): for doctor: how the target differs from the definition the sync
+ * core was compiled for. (level, field, message, fix):
+ *   error  a mapped column, the key or a soft-delete column renamed (named with its new name) or
+ *          dropped, the table gone, or anything else that makes the stored mapping not fit
+ *          (normalise_mapping's message); the fix names the mapping field and the command;
+ *   info   columns added, or changed in a way a recompile absorbs (the next sync does it).
+ * Empty when nothing changed or no mapping is applied.
+ */
+create or replace function profile_sync.table_changes()
+returns table (level text, field text, message text, fix text)
+language plpgsql
+volatile
+set search_path = ''
+as $$
+declare
+  st record;
+  target regclass;
+  now_def jsonb;
+  c record;
+  refs jsonb;
+  reported boolean := false;
+  generate constant text := 'then run `npx profile-sync generate` and `supabase db push`';
+begin
+  select s.target_table, s.compiled_for, s.mapping into st from profile_sync.settings s;
+  if not found or st.compiled_for is null then
+    return;
+  end if;
+  target := pg_catalog.to_regclass(st.target_table);
+  if target is null then
+    level := 'error'; field := 'mapping.table';
+    message := pg_catalog.format('table %s no longer exists (renamed or dropped)', st.target_table);
+    fix := pg_catalog.format('set "table" in supabase/profile-sync.json to the table''s name now, %s', generate);
+    return next;
+    return;
+  end if;
+  now_def := profile_sync._table_definition(target);
+  st.compiled_for := st.compiled_for - 'stamp';
+  if now_def = st.compiled_for then
+    return;
+  end if;
+
+  -- every column the mapping names, with the field that names it
+  refs := pg_catalog.jsonb_build_array(pg_catalog.jsonb_build_array('mapping.key', st.mapping ->> 'key'))
+    || coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array('mapping.columns.' || k, k))
+                 from pg_catalog.jsonb_object_keys(st.mapping -> 'columns') k), '[]')
+    || coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array('mapping.soft_delete.' || k, st.mapping #>> array['soft_delete', k]))
+                 from pg_catalog.unnest(array['at', 'flag']) k where st.mapping #>> array['soft_delete', k] is not null), '[]')
+    || coalesce((select pg_catalog.jsonb_agg(pg_catalog.jsonb_build_array('mapping.user_editable', x))
+                 from pg_catalog.jsonb_array_elements_text(st.mapping -> 'user_editable') x), '[]');
+  for c in
+    select r ->> 0 as field, r ->> 1 as col, was.v ->> 0 as attnum, was.v ->> 2 as was_type,
+      (select n.v ->> 1 from pg_catalog.jsonb_array_elements(now_def -> 'columns') n (v) where n.v -> 0 = was.v -> 0) as now_name,
+      (select n.v ->> 2 from pg_catalog.jsonb_array_elements(now_def -> 'columns') n (v) where n.v -> 0 = was.v -> 0) as now_type
+    from pg_catalog.jsonb_array_elements(refs) r
+    left join lateral (
+      select w.v from pg_catalog.jsonb_array_elements(st.compiled_for -> 'columns') w (v) where w.v ->> 1 = r ->> 1
+    ) was on true
+  loop
+    continue when c.now_name = c.col and c.now_type = c.was_type;
+    level := 'error'; field := c.field;
+    if c.now_name is null then
+      message := pg_catalog.format('column %I of %s was dropped; %s still names it', c.col, target, c.field);
+      fix := pg_catalog.format('remove or change %s in supabase/profile-sync.json, %s', c.field, generate);
+    elsif c.now_name <> c.col then
+      message := pg_catalog.format('column %I of %s was renamed to %I; %s still names %I', c.col, target, c.now_name, c.field, c.col);
+      fix := pg_catalog.format('rename it to %s in %s in supabase/profile-sync.json, %s', c.now_name, c.field, generate);
+    else
+      message := pg_catalog.format('column %I of %s changed type from %s to %s', c.col, target, c.was_type, c.now_type);
+      fix := pg_catalog.format('check %s in supabase/profile-sync.json, %s', c.field, generate);
+    end if;
+    reported := true;
+    return next;
+  end loop;
+
+  -- anything else the mapping no longer passes
+  if not reported then
+    begin
+      perform profile_sync.normalise_mapping(profile_sync._mapping_document(st.mapping));
+    exception when sqlstate '22023' then
+      level := 'error'; field := pg_catalog.split_part(sqlerrm, ':', 1); message := sqlerrm;
+      fix := pg_catalog.format('fix %s in supabase/profile-sync.json (table %s), %s', field, target, generate);
+      reported := true;
+      return next;
+    end;
+  end if;
+
+  for c in
+    select n.v ->> 1 as col from pg_catalog.jsonb_array_elements(now_def -> 'columns') n (v)
+    where not exists (select 1 from pg_catalog.jsonb_array_elements(st.compiled_for -> 'columns') w (v) where w.v -> 0 = n.v -> 0)
+  loop
+    level := 'info'; field := null;
+    message := pg_catalog.format('column %I was added to %s since the sync core was compiled', c.col, target);
+    fix := case when reported then null else 'nothing: the next sync compiles it again (or: select profile_sync.recompile();)' end;
+    return next;
+  end loop;
 end
 $$;
 
@@ -1101,6 +1863,7 @@ returns integer
 language sql
 immutable
 parallel safe
+set search_path = '' -- a constant: folded into its callers' plans all the same
 as $$
   select 1886548852
 $$;
@@ -1110,6 +1873,8 @@ $$;
  * lock ranges, not users (a batch of any size holds at most 1024 locks), and reconcile pages end
  * on range boundaries so that pages synced in parallel rarely wait for each other. Auth's ids are
  * random (v4), so ranges fill evenly.
+ * No SET clause: inlined per user into reconcile's page statements and lock_key_ranges (a SET
+ * clause would forbid that); every name in it is qualified.
  */
 create or replace function profile_sync.key_range(id uuid)
 returns integer
@@ -1130,6 +1895,7 @@ create or replace function profile_sync.lock_key_ranges(ids uuid[])
 returns void
 language sql
 volatile
+set search_path = ''
 as $$
   select pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), r.key_range)
   from (
@@ -1670,77 +2436,6 @@ as $$
 $$;
 
 /*
- * profile_sync._compile_user_edit_check(mapping): the statements that make the user-edit guard:
- * check_user_edit(), a trigger function cleaning what a signed-in user writes to a column they may
- * edit as a synced value is cleaned (names trimmed and bounded, avatars http(s) only; a value that
- * cleans to nothing is refused), and its trigger profile_sync_user_edits on the target, fired only
- * for anon/authenticated and only where a user-editable column has a rule (else the trigger is
- * dropped). In order; compile_sync_core executes them. Internal.
- */
-create or replace function profile_sync._compile_user_edit_check(mapping jsonb)
-returns setof text
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  target constant text := mapping ->> 'table';
-  guards text;
-begin
-  select pg_catalog.string_agg(pg_catalog.format(
-      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
-      E'    new.%1$I := %2$s;\n' ||
-      E'    if new.%1$I is null then\n' ||
-      E'      raise exception using message = %3$L, errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
-      E'    end if;\n' ||
-      E'  end if;\n',
-      e.key,
-      case
-        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
-        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
-        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
-          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
-      end,
-      e.key || case when e.value ->> 'from' = 'avatar_url'
-        then ': an avatar must be a public http(s) URL' else ': a blank or unprintable value is not accepted' end,
-      e.key, target), '' order by e.key)
-  into guards
-  from pg_catalog.jsonb_each(mapping -> 'columns') e
-  where e.key in (select pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable'))
-    and (e.value ->> 'from' in ('full_name', 'avatar_url')
-      or (e.value ->> 'from' like 'user_metadata.%'
-        and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')));
-
-  return next profile_sync._function_sql($tpl$create or replace function profile_sync.check_user_edit()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-set jit = off
-$tpl$, $tpl$
--- compiled by profile_sync.compile_sync_core() for {{table_comment}}: what a signed-in user writes to a
--- column they may edit is cleaned as a synced value is; a value that cleans to nothing is refused.
--- Security definer (users may not reach profile_sync's helpers); the trigger's WHEN clause lets
--- only users' edits in.
-begin
-{{guards}}  return new;
-end
-$tpl$, pg_catalog.jsonb_build_object('table_comment', profile_sync._comment_safe(target), 'guards', coalesce(guards, '')));
-  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
-  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
-  -- and only where a user-editable column has a rule to apply.
-  if guards is not null then
-    return next pg_catalog.format(
-      'create or replace trigger profile_sync_user_edits before update on %s for each row '
-      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
-      'execute function profile_sync.check_user_edit()', target::regclass);
-  else
-    return next pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target::regclass);
-  end if;
-end
-$$;
-
-/*
  * profile_sync._add_bookkeeping(mapping): the columns profile_state needs for the mapping: per
  * app-owned column c, "synced:c" (of c's type; a column whose type changed starts afresh) and
  * "edited:c". Bookkeeping kept under the names used before (synced_c, c_edited) is renamed.
@@ -1789,7 +2484,8 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
- *   check_user_edit()    the user-edit guard and its trigger on the target;
+ *   the users' write guard: its rules and its trigger on the target (_install_user_write_guard,
+ *                        36_user_writes.sql);
  * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
  * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
  * and recompile.
@@ -1817,15 +2513,12 @@ begin
   execute profile_sync._compile_preview(m);
   execute profile_sync._compile_target_profile(m);
   execute profile_sync._compile_targets(m);
-  for statement in select * from profile_sync._compile_user_edit_check(m) loop
-    execute statement;
-  end loop;
+  perform profile_sync._install_user_write_guard();
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
   revoke all on function profile_sync.sync_users(uuid[]) from public, anon, authenticated;
   revoke all on function profile_sync.target_profile(uuid) from public, anon, authenticated;
-  revoke all on function profile_sync.check_user_edit() from public, anon, authenticated;
   revoke all on table profile_sync.targets from public, anon, authenticated;
   grant execute on function profile_sync.sync_users(uuid[]) to service_role;
 end
@@ -1834,7 +2527,7 @@ $$;
 /*
  * profile_sync.compiled_sql(): the SQL compile_sync_core made for the mapping in force, for
  * reading (doctor and reviewers): the definitions of sync_decisions, sync_users, sync_preview,
- * target_profile, check_user_edit and the targets view.
+ * target_profile and the targets view.
  */
 create or replace function profile_sync.compiled_sql()
 returns text
@@ -1847,7 +2540,7 @@ as $$
     select pg_catalog.pg_get_functiondef(p.oid) as d
     from pg_catalog.pg_proc p
     where p.pronamespace = 'profile_sync'::regnamespace
-      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile', 'check_user_edit')
+      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile')
     union all
     select 'create view profile_sync.targets as' || pg_catalog.pg_get_viewdef('profile_sync.targets'::regclass)
     where pg_catalog.to_regclass('profile_sync.targets') is not null
@@ -1885,6 +2578,7 @@ begin
   if pg_catalog.cardinality(wanted) = 0 then
     return;
   end if;
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   begin
     select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
       into synced_ids, outcomes
@@ -1921,9 +2615,12 @@ $$;
 /*
  * profile_sync.sync_profile(user_id, as_user): sync-profile in one call. For a user's own call
  * (as_user), a banned user (auth banned_until in the future) is refused: banned = true and nothing
- * is synced. Otherwise the user is synced (sync_isolated) and the row returned as the user may
- * read it (target_profile); profile is null when the user is gone, soft-deleted (the tombstone is
- * not theirs to read) or the row was refused (outcome 'failed'). Callers: the edge functions.
+ * is synced; and a call within 10 s of the user's last own sync, with their auth.users row
+ * unchanged since (same xmin) and their row present, is answered from the row without syncing:
+ * outcome 'served_from_row' (profile_sync.recent_syncs). Otherwise the user is synced
+ * (sync_isolated) and the row returned as the user may read it (target_profile); profile is null
+ * when the user is gone, soft-deleted (the tombstone is not theirs to read) or the row was
+ * refused (outcome 'failed'). Callers: the edge functions.
  */
 create or replace function profile_sync.sync_profile(user_id uuid, as_user boolean)
 returns table (outcome text, banned boolean, profile jsonb)
@@ -1936,12 +2633,38 @@ as $$
 #variable_conflict use_variable
 declare
   result text;
+  -- the auth row as this call found it: its version (xmin), ban and soft delete
+  seen xid;
+  is_banned boolean;
+  is_deleted boolean;
+  answer jsonb;
 begin
-  if as_user and exists (select 1 from auth.users u where u.id = user_id and u.banned_until > pg_catalog.now()) then
+  select u.xmin, coalesce(u.banned_until > pg_catalog.now(), false), u.deleted_at is not null
+    into seen, is_banned, is_deleted
+  from auth.users u where u.id = user_id;
+  if as_user and is_banned then
     return query select null::text, true, null::jsonb;
     return;
   end if;
+  if as_user and not is_deleted and exists (
+    select 1 from profile_sync.recent_syncs r
+    where r.user_id = sync_profile.user_id and r.auth_version = seen
+      and r.synced_at > pg_catalog.now() - interval '10 seconds'
+  ) then
+    answer := profile_sync.target_profile(user_id);
+    if answer is not null then
+      return query select 'served_from_row'::text, false, answer;
+      return;
+    end if;
+  end if;
   select r.outcome into result from profile_sync.sync_isolated(array[user_id], 'sync-profile') r;
+  -- the version read before the sync: a change committed meanwhile makes the next call sync again
+  if as_user and seen is not null and result in ('created', 'updated', 'unchanged') then
+    insert into profile_sync.recent_syncs as r (user_id, auth_version, synced_at)
+    values (user_id, seen, pg_catalog.now())
+    on conflict on constraint recent_syncs_pkey do update
+      set auth_version = excluded.auth_version, synced_at = excluded.synced_at;
+  end if;
   return query select result, false,
     case when result in ('created', 'updated', 'unchanged')
       and not exists (select 1 from auth.users u where u.id = user_id and u.deleted_at is not null)
@@ -2016,8 +2739,6 @@ $$;
  * Several secrets (joined by spaces or |) give several signatures joined by a space.
  * body must be the exact text sent: for net.http_post that is payload::text.
  * Internal; raises on a malformed secret (the caller turns that into a warning).
- * No `set search_path` (it runs on every signup; the trigger calls it with search_path ''),
- * so every name and operator it relies on is pg_catalog's or qualified.
  */
 create or replace function profile_sync.standard_webhook_signature(
   msg_id text,
@@ -2028,6 +2749,7 @@ create or replace function profile_sync.standard_webhook_signature(
 returns text
 language plpgsql
 stable
+set search_path = ''
 as $$
 declare
   message bytea := pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8');
@@ -2208,14 +2930,14 @@ $$;
  * (XOR of 64-bit hashes): auth.users (id, updated_at) against profile_state (user_id,
  * auth_updated_at), and profile_state ids against profiles ids. A range is in sync when both
  * match: every auth user has a profile and bookkeeping at its current version, and nothing else.
- * No joins: each table is read once, in chunks that parallel workers share (auth.users by heap
- * ranges of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit
- * hash collision. Read only. Callers: drift_counts.
+ * No joins: each table is read once, in chunks of one statement each (auth.users by heap ranges
+ * of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit hash
+ * collision. Writes only a temporary table. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_buckets()
 returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
 language plpgsql
-stable
+volatile  -- fills a temporary table
 security definer
 set search_path = ''
 set jit = off
@@ -2231,6 +2953,7 @@ declare
     '%1$s >= ''80000000-0000-0000-0000-000000000000'' and %1$s < ''c0000000-0000-0000-0000-000000000000''',
     '%1$s >= ''c0000000-0000-0000-0000-000000000000'''];
   quarter text;
+  part text;
   parts text[] := '{}';
   pages bigint;
   chunk bigint;
@@ -2238,7 +2961,8 @@ declare
 begin
   -- auth.users: heap chunks by ctid (we may not index it, and updated_at is in the heap anyway)
   pages := pg_catalog.pg_relation_size('auth.users') / pg_catalog.current_setting('block_size')::bigint;
-  chunk := greatest(pages / 4 + 1, 2048);
+  -- 16384 pages (128 MB) a chunk: a statement estimated well below jit_above_cost at any row width
+  chunk := 16384;
   loop
     parts := parts || format(
       'select ''u'' as src, %s as bucket, count(*) as n, 0::bigint as ids, bit_xor(%s) as versions
@@ -2260,9 +2984,18 @@ begin
       format(bucket_of, 's.user_id'), format(version_hash, 's.user_id', 's.auth_updated_at'), format(quarter, 's.user_id'));
   end loop;
 
-  return query execute format($q$
-    with per_chunk as (%s),
-    by_bucket as (
+  -- each chunk a statement of its own (at a million users, the scan of all of them in one
+  -- statement is estimated well past jit_above_cost); the per-range sums meet in a temporary table
+  create temporary table if not exists profile_sync_drift_chunks (
+    src text, bucket integer, n bigint, ids bigint, versions bigint
+  ) on commit drop;
+  truncate pg_temp.profile_sync_drift_chunks;
+  foreach part in array parts loop
+    execute 'insert into pg_temp.profile_sync_drift_chunks (src, bucket, n, ids, versions) ' || part;
+  end loop;
+
+  return query
+    with by_bucket as (
       select c.bucket,
         coalesce(sum(c.n) filter (where c.src = 'u'), 0)::bigint as u_n,
         coalesce(sum(c.n) filter (where c.src = 'p'), 0)::bigint as p_n,
@@ -2271,13 +3004,43 @@ begin
         coalesce(bit_xor(c.ids) filter (where c.src = 's'), 0) as s_ids,
         coalesce(bit_xor(c.versions) filter (where c.src = 'u'), 0) as u_versions,
         coalesce(bit_xor(c.versions) filter (where c.src = 's'), 0) as s_versions
-      from per_chunk c
+      from pg_temp.profile_sync_drift_chunks c
       group by c.bucket
     )
     select b.bucket, b.u_n, b.p_n,
       b.u_n = b.s_n and b.u_versions = b.s_versions and b.s_n = b.p_n and b.s_ids = b.p_ids
-    from by_bucket b
-  $q$, array_to_string(parts, ' union all '));
+    from by_bucket b;
+end
+$$;
+
+/*
+ * profile_sync._checksum(source): one table's count and checksums for drift_totals: its ids
+ * (XOR of their hashes) and their versions (auth.users.updated_at, profile_state.auth_updated_at).
+ * One statement per table (at a million users, the three in one are estimated near
+ * jit_above_cost), each through RETURN QUERY, which may use parallel workers (SELECT INTO may
+ * not). Internal.
+ */
+create or replace function profile_sync._checksum(source text)
+returns table (n bigint, ids bigint, versions bigint)
+language plpgsql
+stable
+set search_path = ''
+set jit = off
+rows 1
+as $$
+begin
+  if source = 'auth.users' then
+    return query select count(*), 0::bigint,
+      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0)
+    from auth.users u;
+  elsif source = 'targets' then
+    return query select count(*), coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0), 0::bigint
+    from profile_sync.targets p;
+  else
+    return query select count(*), coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0),
+      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0)
+    from profile_sync.profile_state s;
+  end if;
 end
 $$;
 
@@ -2289,31 +3052,81 @@ $$;
  */
 create or replace function profile_sync.drift_totals()
 returns table (auth_users bigint, profiles bigint, in_sync boolean)
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 set jit = off
 as $$
-begin
-  -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
-  return query
-  with u as (
-    select count(*) as n,
-      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0) as versions
-    from auth.users u
-  ),
-  p as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from profile_sync.targets p
-  ),
-  s as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
-      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0) as versions
-    from profile_sync.profile_state s
-  )
   select u.n, p.n, u.n = s.n and u.versions = s.versions and s.n = p.n and s.ids = p.ids
-  from u, p, s;
-end
+  from profile_sync._checksum('auth.users') u, profile_sync._checksum('targets') p, profile_sync._checksum('profile_state') s
+$$;
+
+/*
+ * profile_sync._bucket_bound(bucket, last): the first (or last) id of a drift_buckets range.
+ * Inlined into its callers. Internal.
+ */
+create or replace function profile_sync._bucket_bound(bucket integer, last boolean)
+returns uuid
+language sql
+immutable
+parallel safe
+as $$
+  select (pg_catalog.lpad(pg_catalog.to_hex(bucket), 4, '0')
+    || case when last then 'ffff-ffff-ffff-ffff-ffffffffffff' else '0000-0000-0000-0000-000000000000' end)::uuid
+$$;
+
+/*
+ * profile_sync._auth_users_in(bucket), profile_sync._targets_in(bucket): the auth users and the
+ * target's keys in one id range of drift_buckets (the first 16 bits of the id), read through the
+ * primary key. Functions with a row count of their own (16: a million users fill a range with 15),
+ * because the planner cannot see a range's bounds when they come from a column: it guesses 0.5 % of
+ * the table per range (5,000 rows at a million users), costs the statement that reads a few hundred
+ * ranges past jit_above_cost, and probes or hashes for rows that are not there. Internal.
+ */
+create or replace function profile_sync._auth_users_in(bucket integer)
+returns table (id uuid, updated_at timestamptz)
+language sql
+stable
+set search_path = ''
+set jit = off
+rows 16
+as $$
+  select u.id, u.updated_at from auth.users u
+  where u.id between profile_sync._bucket_bound(bucket, false) and profile_sync._bucket_bound(bucket, true)
+$$;
+
+create or replace function profile_sync._targets_in(bucket integer)
+returns table (id uuid)
+language sql
+stable
+set search_path = ''
+set jit = off
+rows 16
+as $$
+  select p.id from profile_sync.targets p
+  where p.id between profile_sync._bucket_bound(bucket, false) and profile_sync._bucket_bound(bucket, true)
+$$;
+
+/*
+ * profile_sync._bucket_chunks(buckets): buckets in key order, in chunks of at most 200 ranges
+ * (about 3,000 users at a million): each drift statement over id ranges reads one chunk, so none
+ * is estimated near jit_above_cost however many ranges differ. One null chunk for null (the whole
+ * tables), none for no buckets. Internal.
+ */
+create or replace function profile_sync._bucket_chunks(buckets integer[])
+returns setof integer[]
+language sql
+immutable
+set search_path = ''
+rows 10
+as $$
+  select null::integer[] where buckets is null
+  union all
+  select pg_catalog.array_agg(b.bucket order by b.bucket)
+  from (select x.bucket, pg_catalog.row_number() over (order by x.bucket) - 1 as n from pg_catalog.unnest(buckets) as x (bucket)) b
+  group by b.n / 200
+  order by 1
 $$;
 
 /*
@@ -2336,34 +3149,14 @@ as $$
       left join profile_sync.profile_state s on s.user_id = u.id$s$
     when side = 'users' then $s$
       unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
-        from auth.users u
-        -- a key probe per user, never a join: the planner cannot see a range's bounds, guesses
-        -- 0.5 % of auth.users per range, and where the profiles are few beside auth.users (a bulk
-        -- import) it hashed all of them and profile_state once per range, ~17,000 times
-        -- (20,000 users: reconcile_begin 7.2 s → 0.3 s)
-        left join lateral (select p.id from profile_sync.targets p where p.id = u.id offset 0) p on true
-        left join lateral (
-          select s.user_id, s.auth_updated_at from profile_sync.profile_state s where s.user_id = u.id offset 0
-        ) s on true
-        where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0  -- keep it a per-range index scan, whatever the row estimates say
-      ) u
-      cross join lateral (select u.p_id as id) p
-      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
+      cross join lateral profile_sync._auth_users_in(b.bucket) u
+      left join profile_sync.targets p on p.id = u.id
+      left join profile_sync.profile_state s on s.user_id = u.id$s$
     when buckets is null then 'profile_sync.targets p left join auth.users a on a.id = p.id'
     else $s$
       unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select p.id, a.id as a_id from profile_sync.targets p
-        left join lateral (select a.id from auth.users a where a.id = p.id offset 0) a on true
-        where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0
-      ) p
-      cross join lateral (select p.a_id as id) a$s$
+      cross join lateral profile_sync._targets_in(b.bucket) p
+      left join auth.users a on a.id = p.id$s$
   end
 $$;
 
@@ -2403,30 +3196,54 @@ set jit = off
 set work_mem = '64MB'
 as $$
 declare
-  users_src constant text := profile_sync.drift_from(buckets, 'users');
-  profiles_src constant text := profile_sync.drift_from(buckets, 'profiles');
-  n_missing bigint;
-  n_stale bigint;
-  n_orphaned bigint;
+  chunk integer[];
+  users_src text;
+  profiles_src text;
+  n_missing bigint := 0;
+  n_stale bigint := 0;
+  n_orphaned bigint := 0;
+  c_missing bigint;
+  c_stale bigint;
+  c_orphaned bigint;
+  part jsonb;
   sampled jsonb := '{"missing": [], "stale": [], "orphaned": []}';
 begin
-  execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
-    profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
-    using buckets into n_missing, n_stale;
-  execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
-    using buckets into n_orphaned;
+  -- chunk by chunk of ranges (_bucket_chunks), in key order
+  for chunk in select * from profile_sync._bucket_chunks(buckets) loop
+    users_src := profile_sync.drift_from(chunk, 'users');
+    profiles_src := profile_sync.drift_from(chunk, 'profiles');
+    execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
+      profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
+      using chunk into c_missing, c_stale;
+    execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
+      using chunk into c_orphaned;
+    n_missing := n_missing + c_missing;
+    n_stale := n_stale + c_stale;
+    n_orphaned := n_orphaned + c_orphaned;
 
-  if per_class > 0 and n_missing + n_stale + n_orphaned > 0 then
-    execute format($q$select jsonb_build_object(
-        'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select u.id from %1$s where %2$s order by u.id limit $2) x),
-        'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select u.id from %1$s where %3$s order by u.id limit $2) x),
-        'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
-      users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
-      profiles_src, profile_sync.drift_is('orphaned')) using buckets, per_class into sampled;
-  end if;
+    if per_class > 0 and c_missing + c_stale + c_orphaned > 0 and (
+      pg_catalog.jsonb_array_length(sampled -> 'missing') < per_class
+      or pg_catalog.jsonb_array_length(sampled -> 'stale') < per_class
+      or pg_catalog.jsonb_array_length(sampled -> 'orphaned') < per_class
+    ) then
+      execute format($q$select jsonb_build_object(
+          'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select u.id from %1$s where %2$s order by u.id limit $2) x),
+          'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select u.id from %1$s where %3$s order by u.id limit $2) x),
+          'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
+        users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
+        profiles_src, profile_sync.drift_is('orphaned')) using chunk, per_class into part;
+      -- the first per_class of each class in key order (chunks come in key order)
+      select pg_catalog.jsonb_object_agg(k.class, (
+          select coalesce(pg_catalog.jsonb_agg(e.id order by e.n), '[]')
+          from pg_catalog.jsonb_array_elements((sampled -> k.class) || (part -> k.class)) with ordinality as e (id, n)
+          where e.n <= per_class))
+        into sampled
+        from pg_catalog.unnest(array['missing', 'stale', 'orphaned']) as k (class);
+    end if;
+  end loop;
   return query select n_missing, n_stale, n_orphaned, sampled;
 end
 $$;
@@ -2609,6 +3426,7 @@ returns integer
 language sql
 immutable
 parallel safe
+set search_path = '' -- a constant: folded into its callers' plans all the same
 as $$
   select 20261121
 $$;
@@ -2717,6 +3535,8 @@ declare
   resume_id bigint;
   walk boolean := false;
   queued bigint := 0;
+  chunk integer[];
+  chunk_queued bigint;
   to_walk bigint := 0;
 begin
   if batch_size is null or batch_size < 1 or batch_size > 10000 then
@@ -2752,16 +3572,21 @@ begin
     truncate profile_sync.reconcile_queue;
     select * into scope from profile_sync.drift_scope();
     walk := scope.buckets is null and scope.auth_users - scope.profiles >= greatest(scope.auth_users / 4, 1);
-    execute format(
-      'insert into profile_sync.reconcile_queue (user_id, drift)
-       select u.id, case when %2$s then ''missing'' else ''stale'' end from %1$s where %3$s or %4$s
-       union all select p.id, ''orphaned'' from %5$s where %6$s
-       order by 1',
-      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('missing'),
-      case when walk then 'false' else profile_sync.drift_is('missing') end, profile_sync.drift_is('stale'),
-      profile_sync.drift_from(scope.buckets, 'profiles'), profile_sync.drift_is('orphaned'))
-      using scope.buckets;
-    get diagnostics queued = row_count;
+    -- chunk by chunk of the ranges that differ (one statement over the whole tables when drift is
+    -- everywhere)
+    for chunk in select * from profile_sync._bucket_chunks(scope.buckets) loop
+      execute format(
+        'insert into profile_sync.reconcile_queue (user_id, drift)
+         select u.id, case when %2$s then ''missing'' else ''stale'' end from %1$s where %3$s or %4$s
+         union all select p.id, ''orphaned'' from %5$s where %6$s
+         order by 1',
+        profile_sync.drift_from(chunk, 'users'), profile_sync.drift_is('missing'),
+        case when walk then 'false' else profile_sync.drift_is('missing') end, profile_sync.drift_is('stale'),
+        profile_sync.drift_from(chunk, 'profiles'), profile_sync.drift_is('orphaned'))
+        using chunk;
+      get diagnostics chunk_queued = row_count;
+      queued := queued + chunk_queued;
+    end loop;
     if walk then
       -- users without a profile when the pass began (every profile has an auth user, or is an
       -- orphan the queue now holds)
@@ -3127,11 +3952,14 @@ declare
   counts record;
   scope record;
   stale_ids uuid[];
+  buckets integer[];
+  chunk_ids uuid[];
   chunk constant integer := 5000;
   i integer := 1;
   report jsonb;
   n_kept bigint;
 begin
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   select * into counts from profile_sync.drift_counts(per_class);
   create temporary table if not exists profile_sync_preview (
     user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean
@@ -3139,9 +3967,12 @@ begin
   truncate pg_temp.profile_sync_preview;
   if counts.stale > 0 then
     select * into scope from profile_sync.drift_scope();
-    execute pg_catalog.format('select array_agg(u.id order by u.id) from %s where %s',
-      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('stale'))
-      using scope.buckets into stale_ids;
+    for buckets in select * from profile_sync._bucket_chunks(scope.buckets) loop
+      execute pg_catalog.format('select array_agg(u.id order by u.id) from %s where %s',
+        profile_sync.drift_from(buckets, 'users'), profile_sync.drift_is('stale'))
+        using buckets into chunk_ids;
+      stale_ids := coalesce(stale_ids || chunk_ids, stale_ids, chunk_ids);
+    end loop;
     while i <= coalesce(pg_catalog.cardinality(stale_ids), 0) loop
       insert into pg_temp.profile_sync_preview select * from profile_sync.sync_preview(stale_ids[i:i + chunk - 1]);
       i := i + chunk;

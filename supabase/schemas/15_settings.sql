@@ -17,8 +17,15 @@ create table if not exists profile_sync.settings (
     check (pg_catalog.array_to_string(self_assignable_roles, ',') ~ '^([A-Za-z0-9_.:-]{1,100}(,|$))*$'),
   -- triggers on auth.users that wrote the target table and were dropped when the mapping was applied
   replaced_triggers text[] not null default '{}',
-  applied_at timestamptz not null default now()
+  applied_at timestamptz not null default now(),
+  -- what anon/authenticated may write to the target (36_user_writes.sql), by column number so a
+  -- renamed column keeps its rule: {key, protected: [...], clean: [...]}
+  user_writes jsonb,
+  -- the target's definition the sync core was compiled for (37_table_changes.sql)
+  compiled_for jsonb
 );
+alter table profile_sync.settings add column if not exists user_writes jsonb;
+alter table profile_sync.settings add column if not exists compiled_for jsonb;
 comment on table profile_sync.settings is
   'The mapping in force and the role policy (one row). Written by apply_mapping and set_role_policy.';
 alter table profile_sync.settings enable row level security;

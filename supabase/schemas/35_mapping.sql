@@ -6,7 +6,8 @@
 -- apply_mapping validates it against the live table (errors name the field, SQLSTATE 22023,
 -- nothing changed), stores it in profile_sync.settings, creates public.profiles when the default
 -- mapping targets it and it does not exist, replaces pasted triggers on auth.users that write the
--- table, limits what authenticated may write, and compiles the sync core for the table
+-- table (only after the rest succeeded), guards what users may write (36_user_writes.sql), and
+-- compiles the sync core for the table
 -- (40_sync_core.sql): static SQL per mapping, so every sync stays one set-based statement.
 
 -- What drift and reconcile read of the target: its keys. compile_sync_core points it at the
@@ -27,6 +28,7 @@ create or replace function profile_sync.default_mapping()
 returns jsonb
 language sql
 immutable
+set search_path = ''
 as $$
   select '{
     "table": "public.profiles",
@@ -171,12 +173,16 @@ declare
   k text;
   personal text[] := '{}';
   mapped text[];
+  clean_in jsonb;
+  clean jsonb := '{}';
+  rule text;
+  col_type text;
 begin
   if pg_catalog.jsonb_typeof(m) <> 'object' then
     raise exception 'mapping: must be a JSON object' using errcode = '22023';
   end if;
   for k in select pg_catalog.jsonb_object_keys(m) loop
-    if k not in ('$schema', 'table', 'key', 'columns', 'soft_delete', 'clear_on_soft_delete', 'user_editable', 'roles') then
+    if k not in ('$schema', 'table', 'key', 'columns', 'soft_delete', 'clear_on_soft_delete', 'user_editable', 'roles', 'clean') then
       raise exception 'mapping.%: unknown field', k using errcode = '22023';
     end if;
   end loop;
@@ -285,6 +291,11 @@ begin
       if src is null then
         raise exception '%.from: a source is required', field using errcode = '22023';
       end if;
+      -- a user picks their own metadata at signup: it never names a role
+      if src ~* '^user_metadata\.roles?(\.|$)' or (k ~* '^(.*_)?roles?$' and src like 'user_metadata.%') then
+        raise exception '%.from: % is chosen by the user at signup; a role never comes from user metadata (map the role with "role": the role policy, whose roles.self_assignable lists what a user may pick)',
+          field, src using errcode = '22023';
+      end if;
       owner := coalesce(spec -> k ->> 'owner',
         case when src in ('full_name', 'avatar_url', 'role') then 'app' else 'auth' end);
       if src = 'role' then
@@ -379,12 +390,58 @@ begin
     if not exists (select 1 from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped) then
       raise exception 'mapping.user_editable: column % does not exist in %', k, target_name using errcode = '22023';
     end if;
-    if out_columns -> k ->> 'from' = 'role' then
+    if k = key_name then
+      raise exception 'mapping.user_editable: % is the key (it holds auth.users.id); users may never write it', k using errcode = '22023';
+    end if;
+    if out_columns -> k ->> 'from' = 'role' or k ~* '^(.*_)?roles?$' then
       raise exception 'mapping.user_editable: % holds the role; users may never write it', k using errcode = '22023';
     end if;
     if k = key_name or k = soft ->> 'at' or k = soft ->> 'flag' or (out_columns ? k and out_columns -> k ->> 'owner' <> 'app') then
       raise exception 'mapping.user_editable: % is owned by auth (or written once); users may not write it', k using errcode = '22023';
     end if;
+  end loop;
+
+  -- clean: the rule each user-editable text column's values pass (36_user_writes.sql); by kind
+  -- of column when the mapping names none
+  clean_in := coalesce(m -> 'clean', '{}'::jsonb);
+  if pg_catalog.jsonb_typeof(clean_in) <> 'object' then
+    raise exception 'mapping.clean: an object of user-editable column → "url", "name", "text" or "storage_path" (or {"rule": …, "max_length": …})'
+      using errcode = '22023';
+  end if;
+  for k in select pg_catalog.jsonb_object_keys(clean_in) loop
+    if not editable ? k then
+      raise exception 'mapping.clean.%: % is not in user_editable (rules are for what users write)', k, k using errcode = '22023';
+    end if;
+  end loop;
+  for k in select x from pg_catalog.jsonb_array_elements_text(editable) x loop
+    field := 'mapping.clean.' || k;
+    select pg_catalog.format_type(a.atttypid, a.atttypmod) into col_type
+    from pg_catalog.pg_attribute a where a.attrelid = target and a.attname = k and a.attnum > 0 and not a.attisdropped;
+    if not (col_type in ('text', 'citext') or col_type ~ '^(character varying|character)(\(\d+\))?$') then
+      if clean_in ? k then
+        raise exception '%: % is %; rules are for text columns', field, k, col_type using errcode = '22023';
+      end if;
+      continue;
+    end if;
+    rule := case
+      when not clean_in ? k then profile_sync._clean_rule_default(k, out_columns -> k ->> 'from')
+      when pg_catalog.jsonb_typeof(clean_in -> k) = 'string' then clean_in ->> k
+      when pg_catalog.jsonb_typeof(clean_in -> k) = 'object' then clean_in -> k ->> 'rule'
+    end;
+    if pg_catalog.jsonb_typeof(clean_in -> k) = 'object' and exists (
+      select 1 from pg_catalog.jsonb_object_keys(clean_in -> k) x where x not in ('rule', 'max_length')) then
+      raise exception '%: only rule and max_length are allowed', field using errcode = '22023';
+    end if;
+    if rule is null or rule not in ('url', 'name', 'text', 'storage_path') then
+      raise exception '%: "url", "name", "text" or "storage_path" (or {"rule": …, "max_length": …})', field using errcode = '22023';
+    end if;
+    if (clean_in -> k) ? 'max_length' and (pg_catalog.jsonb_typeof(clean_in -> k -> 'max_length') <> 'number'
+        or (clean_in -> k ->> 'max_length') !~ '^[1-9][0-9]{0,6}$') then
+      raise exception '%.max_length: a whole number from 1 to 9999999', field using errcode = '22023';
+    end if;
+    clean := clean || pg_catalog.jsonb_build_object(k, pg_catalog.jsonb_build_object('rule', rule, 'max_length', least(
+      coalesce((clean_in -> k ->> 'max_length')::integer, profile_sync._clean_rule_cap(rule)),
+      coalesce(pg_catalog.substring(col_type, '\((\d+)\)')::integer, 2147483647))));
   end loop;
 
   -- NOT NULL columns without a default must be mapped
@@ -426,6 +483,7 @@ begin
     'soft_delete', soft,
     'clear_on_soft_delete', clear,
     'user_editable', editable,
+    'clean', clean,
     'roles', roles);
 end
 $$;
@@ -587,7 +645,7 @@ begin
       how := 'dropped';
     exception when insufficient_privilege then
       execute pg_catalog.format('create or replace function %s returns trigger language plpgsql as %L', t.function,
-        'begin if tg_op = ''DELETE'' then return old; end if; return new; end');
+        ' begin if tg_op = ''DELETE'' then return old; end if; return new; end ');
       execute pg_catalog.format('comment on function %s is %L', t.function,
         'Neutralised by profile-sync (apply_mapping, ' || pg_catalog.now()::date || '): it wrote ' || target::text
         || ', which profile-sync now keeps. Drop trigger ' || t.tgname || ' on auth.users when you can.');
@@ -603,11 +661,13 @@ $$;
 /*
  * profile_sync.apply_mapping(mapping): makes mapping the one in force, in one transaction:
  * validates it (normalise_mapping), creates public.profiles for the default mapping if absent,
- * stores it, replaces pasted triggers on auth.users that write the table, limits what
- * authenticated may write (update of user_editable only; no insert or delete; the app's own RLS
- * policies are kept), and compiles the sync core for the table. Existing rows are adopted as they
- * are: the first sync of each keeps every app-owned value that differs from auth
- * (see sync_decisions). Returns the normalised mapping. Callers: the database owner (a migration).
+ * stores it, compiles the sync core and the users' write guard for the table (_compile_mapping),
+ * takes from anon/authenticated only what users never need (_limit_user_grants: the app's own
+ * grants and RLS policies are kept, so its profile form keeps working), and only then replaces
+ * the pasted triggers on auth.users that write the table: a mapping that fails anywhere leaves
+ * the pasted trigger syncing every signup (never a half-install). Existing rows are adopted as
+ * they are: the first sync of each keeps every app-owned value that differs from auth (see
+ * sync_decisions). Returns the normalised mapping. Callers: the database owner (a migration).
  */
 create or replace function profile_sync.apply_mapping(mapping jsonb)
 returns jsonb
@@ -619,6 +679,7 @@ declare
   m jsonb := profile_sync.normalise_mapping(mapping);
   target regclass;
   replaced text[];
+  previous text;
 begin
   if m ->> 'table' = 'public.profiles' and pg_catalog.to_regclass('public.profiles') is null then
     perform profile_sync.create_default_profiles();
@@ -627,10 +688,14 @@ begin
 
   -- Another table (or key): the bookkeeping was the old table's merge base; the new table is
   -- adopted afresh. A previous target keeps its rows; it only stops being synced.
-  if exists (select 1 from profile_sync.settings s where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key') then
+  select s.target_table into previous from profile_sync.settings s
+  where s.target_table <> m ->> 'table' or s.target_key <> m ->> 'key';
+  if found then
     truncate profile_sync.profile_state;
-    execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s',
-      (select s.target_table from profile_sync.settings s));
+    if pg_catalog.to_regclass(previous) is not null then
+      execute pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', previous);
+      execute pg_catalog.format('drop trigger if exists profile_sync_user_writes on %s', previous);
+    end if;
   end if;
   insert into profile_sync.settings as s (mapping, target_table, target_key, default_role, self_assignable_roles)
   values (m, m ->> 'table', m ->> 'key', m #>> '{roles,default}',
@@ -643,18 +708,12 @@ begin
     self_assignable_roles = excluded.self_assignable_roles,
     applied_at = now();
 
+  perform profile_sync._limit_user_grants(target, m);
+  perform profile_sync._compile_mapping();
+
+  -- last: the pasted trigger goes only with a compiled core in the same transaction
   replaced := profile_sync.replace_pasted_triggers(target);
   update profile_sync.settings s set replaced_triggers = s.replaced_triggers || replaced;
-
-  -- authenticated: update of user_editable only, never insert or delete
-  execute pg_catalog.format('revoke insert, update, delete, truncate on table %s from anon, authenticated', target);
-  if pg_catalog.jsonb_array_length(m -> 'user_editable') > 0 then
-    execute pg_catalog.format('grant update (%s) on table %s to authenticated',
-      (select pg_catalog.string_agg(pg_catalog.quote_ident(x), ', ') from pg_catalog.jsonb_array_elements_text(m -> 'user_editable') x),
-      target);
-  end if;
-
-  perform profile_sync.compile_sync_core();
   return m;
 end
 $$;
@@ -671,7 +730,7 @@ set search_path = ''
 as $$
 begin
   if exists (select 1 from profile_sync.settings) then
-    perform profile_sync.compile_sync_core();
+    perform profile_sync._compile_mapping();
   end if;
 end
 $$;

@@ -18,6 +18,7 @@ returns integer
 language sql
 immutable
 parallel safe
+set search_path = '' -- a constant: folded into its callers' plans all the same
 as $$
   select 1886548852
 $$;
@@ -27,6 +28,8 @@ $$;
  * lock ranges, not users (a batch of any size holds at most 1024 locks), and reconcile pages end
  * on range boundaries so that pages synced in parallel rarely wait for each other. Auth's ids are
  * random (v4), so ranges fill evenly.
+ * No SET clause: inlined per user into reconcile's page statements and lock_key_ranges (a SET
+ * clause would forbid that); every name in it is qualified.
  */
 create or replace function profile_sync.key_range(id uuid)
 returns integer
@@ -47,6 +50,7 @@ create or replace function profile_sync.lock_key_ranges(ids uuid[])
 returns void
 language sql
 volatile
+set search_path = ''
 as $$
   select pg_catalog.pg_advisory_xact_lock(profile_sync.sync_lock_class(), r.key_range)
   from (
@@ -587,77 +591,6 @@ as $$
 $$;
 
 /*
- * profile_sync._compile_user_edit_check(mapping): the statements that make the user-edit guard:
- * check_user_edit(), a trigger function cleaning what a signed-in user writes to a column they may
- * edit as a synced value is cleaned (names trimmed and bounded, avatars http(s) only; a value that
- * cleans to nothing is refused), and its trigger profile_sync_user_edits on the target, fired only
- * for anon/authenticated and only where a user-editable column has a rule (else the trigger is
- * dropped). In order; compile_sync_core executes them. Internal.
- */
-create or replace function profile_sync._compile_user_edit_check(mapping jsonb)
-returns setof text
-language plpgsql
-stable
-set search_path = ''
-as $$
-declare
-  target constant text := mapping ->> 'table';
-  guards text;
-begin
-  select pg_catalog.string_agg(pg_catalog.format(
-      E'  if new.%1$I is distinct from old.%1$I and new.%1$I is not null then\n' ||
-      E'    new.%1$I := %2$s;\n' ||
-      E'    if new.%1$I is null then\n' ||
-      E'      raise exception using message = %3$L, errcode = ''23514'', column = %4$L, table = %5$L;\n' ||
-      E'    end if;\n' ||
-      E'  end if;\n',
-      e.key,
-      case
-        when e.value ->> 'from' = 'full_name' then pg_catalog.format('profile_sync.clean_name(new.%I)', e.key)
-        when e.value ->> 'from' = 'avatar_url' then pg_catalog.format('profile_sync.safe_avatar_url(new.%I)', e.key)
-        else pg_catalog.format('profile_sync.clean_text(pg_catalog.to_jsonb(new.%I), %s)', e.key,
-          coalesce(pg_catalog.substring(e.value ->> 'type', '\((\d+)\)')::integer, 1000))
-      end,
-      e.key || case when e.value ->> 'from' = 'avatar_url'
-        then ': an avatar must be a public http(s) URL' else ': a blank or unprintable value is not accepted' end,
-      e.key, target), '' order by e.key)
-  into guards
-  from pg_catalog.jsonb_each(mapping -> 'columns') e
-  where e.key in (select pg_catalog.jsonb_array_elements_text(mapping -> 'user_editable'))
-    and (e.value ->> 'from' in ('full_name', 'avatar_url')
-      or (e.value ->> 'from' like 'user_metadata.%'
-        and (e.value ->> 'type' in ('text', 'citext') or e.value ->> 'type' like 'character%')));
-
-  return next profile_sync._function_sql($tpl$create or replace function profile_sync.check_user_edit()
-returns trigger
-language plpgsql
-security definer
-set search_path = ''
-set jit = off
-$tpl$, $tpl$
--- compiled by profile_sync.compile_sync_core() for {{table_comment}}: what a signed-in user writes to a
--- column they may edit is cleaned as a synced value is; a value that cleans to nothing is refused.
--- Security definer (users may not reach profile_sync's helpers); the trigger's WHEN clause lets
--- only users' edits in.
-begin
-{{guards}}  return new;
-end
-$tpl$, pg_catalog.jsonb_build_object('table_comment', profile_sync._comment_safe(target), 'guards', coalesce(guards, '')));
-  -- Fired only for anon/authenticated (the request's SET ROLE: inside a definer function
-  -- current_user is the owner), so profile-sync's own writes and the service role never call it;
-  -- and only where a user-editable column has a rule to apply.
-  if guards is not null then
-    return next pg_catalog.format(
-      'create or replace trigger profile_sync_user_edits before update on %s for each row '
-      'when (pg_catalog.current_setting(''role'', true) in (''anon'', ''authenticated'')) '
-      'execute function profile_sync.check_user_edit()', target::regclass);
-  else
-    return next pg_catalog.format('drop trigger if exists profile_sync_user_edits on %s', target::regclass);
-  end if;
-end
-$$;
-
-/*
  * profile_sync._add_bookkeeping(mapping): the columns profile_state needs for the mapping: per
  * app-owned column c, "synced:c" (of c's type; a column whose type changed starts afresh) and
  * "edited:c". Bookkeeping kept under the names used before (synced_c, c_edited) is renamed.
@@ -706,7 +639,8 @@ $$;
  *   sync_preview(ids)    the per-column changes a sync would make (the dry run's report);
  *   target_profile(id)   the row as its user may read it (sync-profile's answer);
  *   targets              a view of the target's keys (what drift and reconcile read);
- *   check_user_edit()    the user-edit guard and its trigger on the target;
+ *   the users' write guard: its rules and its trigger on the target (_install_user_write_guard,
+ *                        36_user_writes.sql);
  * and the bookkeeping columns the mapping needs in profile_state. Each comes from its own
  * compiler (_compile_*) over one column plan (_column_plan). Internal: called by apply_mapping
  * and recompile.
@@ -734,15 +668,12 @@ begin
   execute profile_sync._compile_preview(m);
   execute profile_sync._compile_target_profile(m);
   execute profile_sync._compile_targets(m);
-  for statement in select * from profile_sync._compile_user_edit_check(m) loop
-    execute statement;
-  end loop;
+  perform profile_sync._install_user_write_guard();
 
   revoke all on function profile_sync.sync_decisions(uuid[]) from public;
   revoke all on function profile_sync.sync_preview(uuid[]) from public;
   revoke all on function profile_sync.sync_users(uuid[]) from public, anon, authenticated;
   revoke all on function profile_sync.target_profile(uuid) from public, anon, authenticated;
-  revoke all on function profile_sync.check_user_edit() from public, anon, authenticated;
   revoke all on table profile_sync.targets from public, anon, authenticated;
   grant execute on function profile_sync.sync_users(uuid[]) to service_role;
 end
@@ -751,7 +682,7 @@ $$;
 /*
  * profile_sync.compiled_sql(): the SQL compile_sync_core made for the mapping in force, for
  * reading (doctor and reviewers): the definitions of sync_decisions, sync_users, sync_preview,
- * target_profile, check_user_edit and the targets view.
+ * target_profile and the targets view.
  */
 create or replace function profile_sync.compiled_sql()
 returns text
@@ -764,7 +695,7 @@ as $$
     select pg_catalog.pg_get_functiondef(p.oid) as d
     from pg_catalog.pg_proc p
     where p.pronamespace = 'profile_sync'::regnamespace
-      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile', 'check_user_edit')
+      and p.proname in ('sync_decisions', 'sync_users', 'sync_preview', 'target_profile')
     union all
     select 'create view profile_sync.targets as' || pg_catalog.pg_get_viewdef('profile_sync.targets'::regclass)
     where pg_catalog.to_regclass('profile_sync.targets') is not null
@@ -802,6 +733,7 @@ begin
   if pg_catalog.cardinality(wanted) = 0 then
     return;
   end if;
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   begin
     select pg_catalog.array_agg(r.user_id order by r.user_id), pg_catalog.array_agg(r.outcome order by r.user_id)
       into synced_ids, outcomes
@@ -838,9 +770,12 @@ $$;
 /*
  * profile_sync.sync_profile(user_id, as_user): sync-profile in one call. For a user's own call
  * (as_user), a banned user (auth banned_until in the future) is refused: banned = true and nothing
- * is synced. Otherwise the user is synced (sync_isolated) and the row returned as the user may
- * read it (target_profile); profile is null when the user is gone, soft-deleted (the tombstone is
- * not theirs to read) or the row was refused (outcome 'failed'). Callers: the edge functions.
+ * is synced; and a call within 10 s of the user's last own sync, with their auth.users row
+ * unchanged since (same xmin) and their row present, is answered from the row without syncing:
+ * outcome 'served_from_row' (profile_sync.recent_syncs). Otherwise the user is synced
+ * (sync_isolated) and the row returned as the user may read it (target_profile); profile is null
+ * when the user is gone, soft-deleted (the tombstone is not theirs to read) or the row was
+ * refused (outcome 'failed'). Callers: the edge functions.
  */
 create or replace function profile_sync.sync_profile(user_id uuid, as_user boolean)
 returns table (outcome text, banned boolean, profile jsonb)
@@ -853,12 +788,38 @@ as $$
 #variable_conflict use_variable
 declare
   result text;
+  -- the auth row as this call found it: its version (xmin), ban and soft delete
+  seen xid;
+  is_banned boolean;
+  is_deleted boolean;
+  answer jsonb;
 begin
-  if as_user and exists (select 1 from auth.users u where u.id = user_id and u.banned_until > pg_catalog.now()) then
+  select u.xmin, coalesce(u.banned_until > pg_catalog.now(), false), u.deleted_at is not null
+    into seen, is_banned, is_deleted
+  from auth.users u where u.id = user_id;
+  if as_user and is_banned then
     return query select null::text, true, null::jsonb;
     return;
   end if;
+  if as_user and not is_deleted and exists (
+    select 1 from profile_sync.recent_syncs r
+    where r.user_id = sync_profile.user_id and r.auth_version = seen
+      and r.synced_at > pg_catalog.now() - interval '10 seconds'
+  ) then
+    answer := profile_sync.target_profile(user_id);
+    if answer is not null then
+      return query select 'served_from_row'::text, false, answer;
+      return;
+    end if;
+  end if;
   select r.outcome into result from profile_sync.sync_isolated(array[user_id], 'sync-profile') r;
+  -- the version read before the sync: a change committed meanwhile makes the next call sync again
+  if as_user and seen is not null and result in ('created', 'updated', 'unchanged') then
+    insert into profile_sync.recent_syncs as r (user_id, auth_version, synced_at)
+    values (user_id, seen, pg_catalog.now())
+    on conflict on constraint recent_syncs_pkey do update
+      set auth_version = excluded.auth_version, synced_at = excluded.synced_at;
+  end if;
   return query select result, false,
     case when result in ('created', 'updated', 'unchanged')
       and not exists (select 1 from auth.users u where u.id = user_id and u.deleted_at is not null)

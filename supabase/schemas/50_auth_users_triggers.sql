@@ -61,8 +61,6 @@ $$;
  * Several secrets (joined by spaces or |) give several signatures joined by a space.
  * body must be the exact text sent: for net.http_post that is payload::text.
  * Internal; raises on a malformed secret (the caller turns that into a warning).
- * No `set search_path` (it runs on every signup; the trigger calls it with search_path ''),
- * so every name and operator it relies on is pg_catalog's or qualified.
  */
 create or replace function profile_sync.standard_webhook_signature(
   msg_id text,
@@ -73,6 +71,7 @@ create or replace function profile_sync.standard_webhook_signature(
 returns text
 language plpgsql
 stable
+set search_path = ''
 as $$
 declare
   message bytea := pg_catalog.convert_to(msg_id || '.' || msg_timestamp::text || '.' || body, 'UTF8');

@@ -26,14 +26,14 @@ $$;
  * (XOR of 64-bit hashes): auth.users (id, updated_at) against profile_state (user_id,
  * auth_updated_at), and profile_state ids against profiles ids. A range is in sync when both
  * match: every auth user has a profile and bookkeeping at its current version, and nothing else.
- * No joins: each table is read once, in chunks that parallel workers share (auth.users by heap
- * ranges of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit
- * hash collision. Read only. Callers: drift_counts.
+ * No joins: each table is read once, in chunks of one statement each (auth.users by heap ranges
+ * of ctid; our tables by key ranges, from their indexes). A false "in sync" needs a 64-bit hash
+ * collision. Writes only a temporary table. Callers: drift_counts.
  */
 create or replace function profile_sync.drift_buckets()
 returns table (bucket integer, auth_users bigint, profiles bigint, in_sync boolean)
 language plpgsql
-stable
+volatile  -- fills a temporary table
 security definer
 set search_path = ''
 set jit = off
@@ -49,6 +49,7 @@ declare
     '%1$s >= ''80000000-0000-0000-0000-000000000000'' and %1$s < ''c0000000-0000-0000-0000-000000000000''',
     '%1$s >= ''c0000000-0000-0000-0000-000000000000'''];
   quarter text;
+  part text;
   parts text[] := '{}';
   pages bigint;
   chunk bigint;
@@ -56,7 +57,8 @@ declare
 begin
   -- auth.users: heap chunks by ctid (we may not index it, and updated_at is in the heap anyway)
   pages := pg_catalog.pg_relation_size('auth.users') / pg_catalog.current_setting('block_size')::bigint;
-  chunk := greatest(pages / 4 + 1, 2048);
+  -- 16384 pages (128 MB) a chunk: a statement estimated well below jit_above_cost at any row width
+  chunk := 16384;
   loop
     parts := parts || format(
       'select ''u'' as src, %s as bucket, count(*) as n, 0::bigint as ids, bit_xor(%s) as versions
@@ -78,9 +80,18 @@ begin
       format(bucket_of, 's.user_id'), format(version_hash, 's.user_id', 's.auth_updated_at'), format(quarter, 's.user_id'));
   end loop;
 
-  return query execute format($q$
-    with per_chunk as (%s),
-    by_bucket as (
+  -- each chunk a statement of its own (at a million users, the scan of all of them in one
+  -- statement is estimated well past jit_above_cost); the per-range sums meet in a temporary table
+  create temporary table if not exists profile_sync_drift_chunks (
+    src text, bucket integer, n bigint, ids bigint, versions bigint
+  ) on commit drop;
+  truncate pg_temp.profile_sync_drift_chunks;
+  foreach part in array parts loop
+    execute 'insert into pg_temp.profile_sync_drift_chunks (src, bucket, n, ids, versions) ' || part;
+  end loop;
+
+  return query
+    with by_bucket as (
       select c.bucket,
         coalesce(sum(c.n) filter (where c.src = 'u'), 0)::bigint as u_n,
         coalesce(sum(c.n) filter (where c.src = 'p'), 0)::bigint as p_n,
@@ -89,13 +100,43 @@ begin
         coalesce(bit_xor(c.ids) filter (where c.src = 's'), 0) as s_ids,
         coalesce(bit_xor(c.versions) filter (where c.src = 'u'), 0) as u_versions,
         coalesce(bit_xor(c.versions) filter (where c.src = 's'), 0) as s_versions
-      from per_chunk c
+      from pg_temp.profile_sync_drift_chunks c
       group by c.bucket
     )
     select b.bucket, b.u_n, b.p_n,
       b.u_n = b.s_n and b.u_versions = b.s_versions and b.s_n = b.p_n and b.s_ids = b.p_ids
-    from by_bucket b
-  $q$, array_to_string(parts, ' union all '));
+    from by_bucket b;
+end
+$$;
+
+/*
+ * profile_sync._checksum(source): one table's count and checksums for drift_totals: its ids
+ * (XOR of their hashes) and their versions (auth.users.updated_at, profile_state.auth_updated_at).
+ * One statement per table (at a million users, the three in one are estimated near
+ * jit_above_cost), each through RETURN QUERY, which may use parallel workers (SELECT INTO may
+ * not). Internal.
+ */
+create or replace function profile_sync._checksum(source text)
+returns table (n bigint, ids bigint, versions bigint)
+language plpgsql
+stable
+set search_path = ''
+set jit = off
+rows 1
+as $$
+begin
+  if source = 'auth.users' then
+    return query select count(*), 0::bigint,
+      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0)
+    from auth.users u;
+  elsif source = 'targets' then
+    return query select count(*), coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0), 0::bigint
+    from profile_sync.targets p;
+  else
+    return query select count(*), coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0),
+      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0)
+    from profile_sync.profile_state s;
+  end if;
 end
 $$;
 
@@ -107,31 +148,81 @@ $$;
  */
 create or replace function profile_sync.drift_totals()
 returns table (auth_users bigint, profiles bigint, in_sync boolean)
-language plpgsql
+language sql
 stable
 security definer
 set search_path = ''
 set jit = off
 as $$
-begin
-  -- RETURN QUERY, not SELECT INTO: only the former may use parallel workers
-  return query
-  with u as (
-    select count(*) as n,
-      coalesce(bit_xor(uuid_hash_extended(u.id, coalesce(hashfloat8(date_part('epoch', u.updated_at)), 0))), 0) as versions
-    from auth.users u
-  ),
-  p as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(p.id, 0)), 0) as ids from profile_sync.targets p
-  ),
-  s as (
-    select count(*) as n, coalesce(bit_xor(uuid_hash_extended(s.user_id, 0)), 0) as ids,
-      coalesce(bit_xor(uuid_hash_extended(s.user_id, coalesce(hashfloat8(date_part('epoch', s.auth_updated_at)), 0))), 0) as versions
-    from profile_sync.profile_state s
-  )
   select u.n, p.n, u.n = s.n and u.versions = s.versions and s.n = p.n and s.ids = p.ids
-  from u, p, s;
-end
+  from profile_sync._checksum('auth.users') u, profile_sync._checksum('targets') p, profile_sync._checksum('profile_state') s
+$$;
+
+/*
+ * profile_sync._bucket_bound(bucket, last): the first (or last) id of a drift_buckets range.
+ * Inlined into its callers. Internal.
+ */
+create or replace function profile_sync._bucket_bound(bucket integer, last boolean)
+returns uuid
+language sql
+immutable
+parallel safe
+as $$
+  select (pg_catalog.lpad(pg_catalog.to_hex(bucket), 4, '0')
+    || case when last then 'ffff-ffff-ffff-ffff-ffffffffffff' else '0000-0000-0000-0000-000000000000' end)::uuid
+$$;
+
+/*
+ * profile_sync._auth_users_in(bucket), profile_sync._targets_in(bucket): the auth users and the
+ * target's keys in one id range of drift_buckets (the first 16 bits of the id), read through the
+ * primary key. Functions with a row count of their own (16: a million users fill a range with 15),
+ * because the planner cannot see a range's bounds when they come from a column: it guesses 0.5 % of
+ * the table per range (5,000 rows at a million users), costs the statement that reads a few hundred
+ * ranges past jit_above_cost, and probes or hashes for rows that are not there. Internal.
+ */
+create or replace function profile_sync._auth_users_in(bucket integer)
+returns table (id uuid, updated_at timestamptz)
+language sql
+stable
+set search_path = ''
+set jit = off
+rows 16
+as $$
+  select u.id, u.updated_at from auth.users u
+  where u.id between profile_sync._bucket_bound(bucket, false) and profile_sync._bucket_bound(bucket, true)
+$$;
+
+create or replace function profile_sync._targets_in(bucket integer)
+returns table (id uuid)
+language sql
+stable
+set search_path = ''
+set jit = off
+rows 16
+as $$
+  select p.id from profile_sync.targets p
+  where p.id between profile_sync._bucket_bound(bucket, false) and profile_sync._bucket_bound(bucket, true)
+$$;
+
+/*
+ * profile_sync._bucket_chunks(buckets): buckets in key order, in chunks of at most 200 ranges
+ * (about 3,000 users at a million): each drift statement over id ranges reads one chunk, so none
+ * is estimated near jit_above_cost however many ranges differ. One null chunk for null (the whole
+ * tables), none for no buckets. Internal.
+ */
+create or replace function profile_sync._bucket_chunks(buckets integer[])
+returns setof integer[]
+language sql
+immutable
+set search_path = ''
+rows 10
+as $$
+  select null::integer[] where buckets is null
+  union all
+  select pg_catalog.array_agg(b.bucket order by b.bucket)
+  from (select x.bucket, pg_catalog.row_number() over (order by x.bucket) - 1 as n from pg_catalog.unnest(buckets) as x (bucket)) b
+  group by b.n / 200
+  order by 1
 $$;
 
 /*
@@ -154,34 +245,14 @@ as $$
       left join profile_sync.profile_state s on s.user_id = u.id$s$
     when side = 'users' then $s$
       unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select u.id, u.updated_at, p.id as p_id, s.user_id as s_user_id, s.auth_updated_at
-        from auth.users u
-        -- a key probe per user, never a join: the planner cannot see a range's bounds, guesses
-        -- 0.5 % of auth.users per range, and where the profiles are few beside auth.users (a bulk
-        -- import) it hashed all of them and profile_state once per range, ~17,000 times
-        -- (20,000 users: reconcile_begin 7.2 s → 0.3 s)
-        left join lateral (select p.id from profile_sync.targets p where p.id = u.id offset 0) p on true
-        left join lateral (
-          select s.user_id, s.auth_updated_at from profile_sync.profile_state s where s.user_id = u.id offset 0
-        ) s on true
-        where u.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0  -- keep it a per-range index scan, whatever the row estimates say
-      ) u
-      cross join lateral (select u.p_id as id) p
-      cross join lateral (select u.s_user_id as user_id, u.auth_updated_at) s$s$
+      cross join lateral profile_sync._auth_users_in(b.bucket) u
+      left join profile_sync.targets p on p.id = u.id
+      left join profile_sync.profile_state s on s.user_id = u.id$s$
     when buckets is null then 'profile_sync.targets p left join auth.users a on a.id = p.id'
     else $s$
       unnest($1::integer[]) as b (bucket)
-      cross join lateral (
-        select p.id, a.id as a_id from profile_sync.targets p
-        left join lateral (select a.id from auth.users a where a.id = p.id offset 0) a on true
-        where p.id between (lpad(to_hex(b.bucket), 4, '0') || '0000-0000-0000-0000-000000000000')::uuid
-          and (lpad(to_hex(b.bucket), 4, '0') || 'ffff-ffff-ffff-ffff-ffffffffffff')::uuid
-        offset 0
-      ) p
-      cross join lateral (select p.a_id as id) a$s$
+      cross join lateral profile_sync._targets_in(b.bucket) p
+      left join auth.users a on a.id = p.id$s$
   end
 $$;
 
@@ -221,30 +292,54 @@ set jit = off
 set work_mem = '64MB'
 as $$
 declare
-  users_src constant text := profile_sync.drift_from(buckets, 'users');
-  profiles_src constant text := profile_sync.drift_from(buckets, 'profiles');
-  n_missing bigint;
-  n_stale bigint;
-  n_orphaned bigint;
+  chunk integer[];
+  users_src text;
+  profiles_src text;
+  n_missing bigint := 0;
+  n_stale bigint := 0;
+  n_orphaned bigint := 0;
+  c_missing bigint;
+  c_stale bigint;
+  c_orphaned bigint;
+  part jsonb;
   sampled jsonb := '{"missing": [], "stale": [], "orphaned": []}';
 begin
-  execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
-    profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
-    using buckets into n_missing, n_stale;
-  execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
-    using buckets into n_orphaned;
+  -- chunk by chunk of ranges (_bucket_chunks), in key order
+  for chunk in select * from profile_sync._bucket_chunks(buckets) loop
+    users_src := profile_sync.drift_from(chunk, 'users');
+    profiles_src := profile_sync.drift_from(chunk, 'profiles');
+    execute format('select count(*) filter (where %s), count(*) filter (where %s) from %s',
+      profile_sync.drift_is('missing'), profile_sync.drift_is('stale'), users_src)
+      using chunk into c_missing, c_stale;
+    execute format('select count(*) from %s where %s', profiles_src, profile_sync.drift_is('orphaned'))
+      using chunk into c_orphaned;
+    n_missing := n_missing + c_missing;
+    n_stale := n_stale + c_stale;
+    n_orphaned := n_orphaned + c_orphaned;
 
-  if per_class > 0 and n_missing + n_stale + n_orphaned > 0 then
-    execute format($q$select jsonb_build_object(
-        'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select u.id from %1$s where %2$s order by u.id limit $2) x),
-        'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select u.id from %1$s where %3$s order by u.id limit $2) x),
-        'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
-          (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
-      users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
-      profiles_src, profile_sync.drift_is('orphaned')) using buckets, per_class into sampled;
-  end if;
+    if per_class > 0 and c_missing + c_stale + c_orphaned > 0 and (
+      pg_catalog.jsonb_array_length(sampled -> 'missing') < per_class
+      or pg_catalog.jsonb_array_length(sampled -> 'stale') < per_class
+      or pg_catalog.jsonb_array_length(sampled -> 'orphaned') < per_class
+    ) then
+      execute format($q$select jsonb_build_object(
+          'missing', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select u.id from %1$s where %2$s order by u.id limit $2) x),
+          'stale', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select u.id from %1$s where %3$s order by u.id limit $2) x),
+          'orphaned', (select coalesce(jsonb_agg(x.id order by x.id), '[]') from
+            (select p.id from %4$s where %5$s order by p.id limit $2) x))$q$,
+        users_src, profile_sync.drift_is('missing'), profile_sync.drift_is('stale'),
+        profiles_src, profile_sync.drift_is('orphaned')) using chunk, per_class into part;
+      -- the first per_class of each class in key order (chunks come in key order)
+      select pg_catalog.jsonb_object_agg(k.class, (
+          select coalesce(pg_catalog.jsonb_agg(e.id order by e.n), '[]')
+          from pg_catalog.jsonb_array_elements((sampled -> k.class) || (part -> k.class)) with ordinality as e (id, n)
+          where e.n <= per_class))
+        into sampled
+        from pg_catalog.unnest(array['missing', 'stale', 'orphaned']) as k (class);
+    end if;
+  end loop;
   return query select n_missing, n_stale, n_orphaned, sampled;
 end
 $$;

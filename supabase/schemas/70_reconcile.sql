@@ -94,6 +94,7 @@ returns integer
 language sql
 immutable
 parallel safe
+set search_path = '' -- a constant: folded into its callers' plans all the same
 as $$
   select 20261121
 $$;
@@ -202,6 +203,8 @@ declare
   resume_id bigint;
   walk boolean := false;
   queued bigint := 0;
+  chunk integer[];
+  chunk_queued bigint;
   to_walk bigint := 0;
 begin
   if batch_size is null or batch_size < 1 or batch_size > 10000 then
@@ -237,16 +240,21 @@ begin
     truncate profile_sync.reconcile_queue;
     select * into scope from profile_sync.drift_scope();
     walk := scope.buckets is null and scope.auth_users - scope.profiles >= greatest(scope.auth_users / 4, 1);
-    execute format(
-      'insert into profile_sync.reconcile_queue (user_id, drift)
-       select u.id, case when %2$s then ''missing'' else ''stale'' end from %1$s where %3$s or %4$s
-       union all select p.id, ''orphaned'' from %5$s where %6$s
-       order by 1',
-      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('missing'),
-      case when walk then 'false' else profile_sync.drift_is('missing') end, profile_sync.drift_is('stale'),
-      profile_sync.drift_from(scope.buckets, 'profiles'), profile_sync.drift_is('orphaned'))
-      using scope.buckets;
-    get diagnostics queued = row_count;
+    -- chunk by chunk of the ranges that differ (one statement over the whole tables when drift is
+    -- everywhere)
+    for chunk in select * from profile_sync._bucket_chunks(scope.buckets) loop
+      execute format(
+        'insert into profile_sync.reconcile_queue (user_id, drift)
+         select u.id, case when %2$s then ''missing'' else ''stale'' end from %1$s where %3$s or %4$s
+         union all select p.id, ''orphaned'' from %5$s where %6$s
+         order by 1',
+        profile_sync.drift_from(chunk, 'users'), profile_sync.drift_is('missing'),
+        case when walk then 'false' else profile_sync.drift_is('missing') end, profile_sync.drift_is('stale'),
+        profile_sync.drift_from(chunk, 'profiles'), profile_sync.drift_is('orphaned'))
+        using chunk;
+      get diagnostics chunk_queued = row_count;
+      queued := queued + chunk_queued;
+    end loop;
     if walk then
       -- users without a profile when the pass began (every profile has an auth user, or is an
       -- orphan the queue now holds)

@@ -21,11 +21,14 @@ declare
   counts record;
   scope record;
   stale_ids uuid[];
+  buckets integer[];
+  chunk_ids uuid[];
   chunk constant integer := 5000;
   i integer := 1;
   report jsonb;
   n_kept bigint;
 begin
+  perform profile_sync._ensure_compiled();  -- the table changed since the core was compiled?
   select * into counts from profile_sync.drift_counts(per_class);
   create temporary table if not exists profile_sync_preview (
     user_id uuid, column_name text, from_value jsonb, to_value jsonb, kept boolean
@@ -33,9 +36,12 @@ begin
   truncate pg_temp.profile_sync_preview;
   if counts.stale > 0 then
     select * into scope from profile_sync.drift_scope();
-    execute pg_catalog.format('select array_agg(u.id order by u.id) from %s where %s',
-      profile_sync.drift_from(scope.buckets, 'users'), profile_sync.drift_is('stale'))
-      using scope.buckets into stale_ids;
+    for buckets in select * from profile_sync._bucket_chunks(scope.buckets) loop
+      execute pg_catalog.format('select array_agg(u.id order by u.id) from %s where %s',
+        profile_sync.drift_from(buckets, 'users'), profile_sync.drift_is('stale'))
+        using buckets into chunk_ids;
+      stale_ids := coalesce(stale_ids || chunk_ids, stale_ids, chunk_ids);
+    end loop;
     while i <= coalesce(pg_catalog.cardinality(stale_ids), 0) loop
       insert into pg_temp.profile_sync_preview select * from profile_sync.sync_preview(stale_ids[i:i + chunk - 1]);
       i := i + chunk;

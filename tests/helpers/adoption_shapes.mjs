@@ -91,3 +91,15 @@ export const MAPPING_C = {
   user_editable: [],
   roles: { default: 'user', self_assignable: [] },
 };
+
+/**
+ * What `init --db-url` proposes for the quickstart (shape A): only what its handle_new_user did;
+ * users edit their own username, name, avatar (a Storage object path) and website.
+ */
+export const QUICKSTART_MAPPING = {
+  table: 'public.profiles',
+  key: 'id',
+  columns: { full_name: { from: 'full_name', owner: 'app' }, avatar_url: { from: 'avatar_url', owner: 'app' } },
+  soft_delete: null,
+  user_editable: ['username', 'full_name', 'avatar_url', 'website'],
+};

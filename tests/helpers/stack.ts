@@ -3,7 +3,7 @@
  * with the dev keys (local/dev-keys.ts) and, where the database has the pg_net stand-in, the relay.
  * @module
  */
-import { devEnv } from '../../local/dev-keys.ts';
+import { DEV_JWKS, devEnv } from '../../local/dev-keys.ts';
 import { startLocalStack } from '../../local/stack.ts';
 import type { LocalStack, StackOptions } from '../../local/stack.ts';
 import { createLogger } from '../../shared/log.ts';
@@ -30,6 +30,6 @@ export async function startTestStack(
   const env: Record<string, string | undefined> = { ...devEnv(dbUrl, supabaseUrl), ...options.env };
   const logs: string[] = [];
   const log = createLogger({ level: 'debug', sink: (line) => logs.push(line) });
-  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log, functions: options.functions });
+  const stack = await startLocalStack({ env, port, relay: options.relay ?? false, log, functions: options.functions, jwks: DEV_JWKS });
   return Object.assign(stack, { logs, supabaseUrl });
 }

@@ -58,8 +58,8 @@ Deno.test('a mapping file with errors: init and generate name the field and writ
   try {
     project.write('supabase/profile-sync.json', '{"table": "public.profiles",');
     await refused(project, ['init', '--yes'], /supabase\/profile-sync\.json is not valid JSON/);
-    project.write('supabase/profile-sync.json', JSON.stringify({ columns: { role: 'role' }, user_editable: ['role'] }));
-    await refused(project, ['init', '--yes'], /supabase\/profile-sync\.json has errors:\n {2}user_editable\[0\]: role may not be user-editable/);
+    project.write('supabase/profile-sync.json', JSON.stringify({ columns: { role: 'role' }, user_editabl: ['role'] }));
+    await refused(project, ['init', '--yes'], /\[mapping_invalid\] supabase\/profile-sync\.json has errors:\n {2}unknown field "user_editabl"/);
 
     project.write('supabase/profile-sync.json', JSON.stringify({ columns: { email: 'email' } }));
     assert.equal((await project.cli(['init', '--yes'])).code, 0);
@@ -91,7 +91,7 @@ Deno.test('a mapping of public.profiles before it exists is checked against the 
   const db = await coreDatabase('install_default_table');
   try {
     project.write('supabase/profile-sync.json', JSON.stringify({ columns: { email: 'email', nickname: 'user_metadata.nickname' } }));
-    await refused(project, ['init', '--yes', '--db-url', db.url], /does not fit the public\.profiles the mapping migration creates:\n {2}mapping\.columns\.nickname: /);
+    await refused(project, ['init', '--yes', '--db-url', db.url], /\[mapping_invalid\] supabase\/profile-sync\.json does not fit public\.profiles at --db-url \(apply_mapping, which `supabase db push` runs, refuses it\):\n {2}mapping\.columns\.nickname: /);
     project.write('supabase/profile-sync.json', JSON.stringify({ columns: { email: 'email' } }));
     const run = await project.cli(['init', '--yes', '--db-url', db.url]);
     assert.equal(run.code, 0, run.err);

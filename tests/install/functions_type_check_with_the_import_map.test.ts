@@ -18,7 +18,7 @@ Deno.test('each installed function type-checks with its own deno.json', async ()
       stderr: 'piped',
     }).output();
     assert.equal(init.code, 0, new TextDecoder().decode(init.stderr));
-    assert.match(new TextDecoder().decode(init.stdout), /next steps:/);
+    assert.match(new TextDecoder().decode(init.stdout), /next steps, in this order/);
     for (const name of ['auth-webhook', 'sync-profile', 'reconcile']) {
       const check = await new Deno.Command(`${ROOT}node_modules/.bin/deno`, {
         args: ['check', '--quiet', '--config', `supabase/functions/${name}/deno.json`, `supabase/functions/${name}/index.ts`],

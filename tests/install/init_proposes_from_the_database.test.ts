@@ -65,14 +65,14 @@ Deno.test('a NOT NULL column without a source: init names it and writes no mappi
     project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
     const misfit = await project.cli(['generate', '--db-url', db.url]);
     assert.equal(misfit.code, 2);
-    assert.match(misfit.err, /does not fit public\.accounts at --db-url:\n {2}columns\.nickname: public\.accounts has no column nickname/);
+    assert.match(misfit.err, /does not fit public\.accounts at --db-url \(apply_mapping, which `supabase db push` runs, refuses it\):\n {2}mapping\.columns\.nickname: column nickname does not exist in public\.accounts/);
     assert.deepEqual(project.tree(), { ...before, 'supabase/profile-sync.json': project.tree()['supabase/profile-sync.json'] });
 
     delete doc.columns.nickname;
     project.write('supabase/profile-sync.json', JSON.stringify(doc, null, 2));
     const fixed = await project.cli(['generate'], { SUPABASE_DB_URL: db.url });
     assert.equal(fixed.code, 0, fixed.err);
-    assert.match(fixed.out, /fits public\.accounts at SUPABASE_DB_URL/);
+    assert.match(fixed.out, /checked against public\.accounts at SUPABASE_DB_URL by apply_mapping itself/);
     assert.equal(project.migrations().filter((m) => m.endsWith('_profile_sync_mapping.sql')).length, 1);
   } finally {
     await db.drop();
@@ -91,13 +91,30 @@ Deno.test("init --db-url on the quickstart's profiles: the mapping a team would 
     assert.match(run.out, /replaces the trigger on_auth_user_created on auth\.users \(handle_new_user\(\)\), which writes public\.profiles/);
     assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), QUICKSTART_PROPOSAL);
 
-    // pushed, the proposal syncs: a GitHub signup gets its login as username
+    // per column, why; username only suggested, updated_at the app's
+    assert.match(run.out, /^ {2}full_name: full_name: the trigger it replaces \(handle_new_user\(\)\) set it$/m);
+    assert.match(run.out, /^ {2}username: suggested, not mapped: it is unique .*CHECK username_length/m);
+    assert.match(run.out, /^ {2}updated_at: app-owned/m);
+    assert.match(run.out, /suggested, not mapped: username/);
+    assert.doesNotMatch(project.read(project.migrations().find((m) => m.endsWith('_profile_sync_mapping.sql'))!.replace(/^/, 'supabase/migrations/')), /suggestions/);
+
+    // pushed, the proposal syncs: signups with a short or a taken handle still get their row, as
+    // under handle_new_user, and the app's own "last edited" time is not overwritten
     await project.push(db.url);
-    const id = await insertAuthUser(db.sql, provider.github('octocat', 'The Octocat'));
-    const sync = await project.cli(['sync', id, '--json'], { SUPABASE_DB_URL: db.url });
-    assert.equal(sync.code, 0, sync.err);
-    const [row] = await db.sql`select username, full_name, website from public.profiles where id = ${id}`;
-    assert.deepEqual({ ...row }, { username: 'octocat', full_name: 'The Octocat', website: null });
+    const first = await insertAuthUser(db.sql, provider.github('octocat', 'The Octocat'));
+    const taken = await insertAuthUser(db.sql, provider.github('octocat', 'Another Cat'));
+    const short = await insertAuthUser(db.sql, provider.github('oc', 'Short'));
+    const sync = async (id: string) => {
+      const run = await project.cli(['sync', id, '--json'], { SUPABASE_DB_URL: db.url });
+      assert.equal(run.code, 0, run.err);
+    };
+    for (const id of [first, taken, short]) await sync(id);
+    await db.sql`update public.profiles set updated_at = '2020-01-01T00:00:00Z' where id = ${first}`;
+    await sync(first);
+    const rows = await db.sql`select id, username, full_name, updated_at from public.profiles where id in ${db.sql([first, taken, short])} order by full_name`;
+    assert.deepEqual(rows.map((r) => [r.full_name, r.username]), [['Another Cat', null], ['Short', null], ['The Octocat', null]]);
+    const edited = rows.find((r) => r.id === first)!;
+    assert.equal((edited.updated_at as Date).toISOString(), '2020-01-01T00:00:00.000Z', 'the app\'s updated_at is kept');
   } finally {
     await db.drop();
     project.remove();
@@ -139,7 +156,11 @@ Deno.test('init --db-url finds a profile table in another schema, and names the 
     await db.sql.unsafe(`
       create schema app;
       create table app.members (id uuid primary key references auth.users on delete cascade, email text, display_name text);
-      create table app.zz_notes (author uuid unique references auth.users, body text)`);
+      create table app.zz_notes (author uuid unique references auth.users, body text);
+      -- as a migration run by the project's owner would leave them
+      alter schema app owner to postgres;
+      alter table app.members owner to postgres;
+      alter table app.zz_notes owner to postgres`);
     const run = await project.cli(['init', '--yes', '--db-url', db.url]);
     assert.equal(run.code, 0, run.err);
     assert.match(run.out, /proposed a mapping for app\.members \(key id: id references auth\.users\(id\) and is unique\)/);

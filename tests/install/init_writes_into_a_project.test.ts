@@ -16,7 +16,13 @@ Deno.test('init writes the functions, config sections, migrations after the newe
   try {
     const run = await project.cli(['init', '--yes']);
     assert.equal(run.code, 0, run.err);
-    assert.match(run.out, /next steps:/);
+    assert.match(run.out, /next steps, in this order/);
+    // secrets, Vault and the functions come before the push that replaces the pasted trigger
+    const steps = run.out.slice(run.out.indexOf('next steps'));
+    const at = (text: string) => steps.indexOf(text);
+    assert.ok(at('PROFILE_SYNC_WEBHOOK_SECRET') > 0 && at('Vault secrets') > 0 && at('functions deploy') > 0);
+    assert.ok(at('PROFILE_SYNC_WEBHOOK_SECRET') < at('db push') && at('Vault secrets') < at('db push') && at('functions deploy') < at('db push'));
+    assert.ok(at('db push') < at('doctor --send-test'));
 
     assert.deepEqual(JSON.parse(project.read('supabase/profile-sync.json')), DEFAULT_MAPPING_DOCUMENT);
     for (const name of ['auth-webhook', 'sync-profile', 'reconcile']) {

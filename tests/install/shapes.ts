@@ -14,18 +14,25 @@ create table public.accounts (
 );
 `;
 
-/** The mapping proposeMapping gives for SHAPE_A (the quickstart's profiles): the one a team would write (adoption-shapes.sql). */
+/**
+ * The mapping `init --db-url` proposes for SHAPE_A (the quickstart's profiles): what the replaced
+ * handle_new_user set (full_name, avatar_url); username (unique, CHECK username_length) only
+ * suggested, since a short or taken handle would fail the row; updated_at the app's own.
+ */
 export const QUICKSTART_PROPOSAL = {
   table: 'public.profiles',
   key: 'id',
   columns: {
-    updated_at: 'updated_at',
-    username: { from: 'user_metadata.preferred_username', owner: 'app' },
     full_name: 'full_name',
     avatar_url: 'avatar_url',
   },
   soft_delete: null,
   user_editable: ['username', 'full_name', 'avatar_url', 'website'],
   roles: { default: 'user', self_assignable: [] },
+  suggestions: {
+    username: {
+      column: { from: 'user_metadata.preferred_username', owner: 'app' },
+      why: 'not mapped: it is unique (a value another user has fails the row); CHECK username_length (a value it refuses fails the row); the trigger it replaces never set it',
+    },
+  },
 };
-

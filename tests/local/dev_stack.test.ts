@@ -10,6 +10,7 @@ import { freshDatabase } from '../helpers/db.ts';
 import { freePort } from '../helpers/stack.ts';
 import { insertAuthUser } from '../helpers/users.ts';
 import { newKeyPair, sign, userClaims } from '../sync-profile/tokens.ts';
+import { signDevAccessToken } from '../../local/dev-keys.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const DEV_SECRET_KEY = 'sb_secret_profile_sync_local_dev_only';
@@ -50,6 +51,29 @@ const alive = (pid: number) => {
     return false;
   }
 };
+
+/** Every live descendant of pid (pid, command name), from /proc. */
+function descendants(pid: number): { pid: number; name: string }[] {
+  const children = new Map<number, { pid: number; name: string }[]>();
+  for (const entry of Deno.readDirSync('/proc')) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), { pid: Number(entry.name), name }]);
+    } catch { /* gone meanwhile */ }
+  }
+  const out: { pid: number; name: string }[] = [];
+  const walk = (p: number) => {
+    for (const child of children.get(p) ?? []) {
+      out.push(child);
+      walk(child.pid);
+    }
+  };
+  walk(pid);
+  return out;
+}
 
 /** Sends `head` over a raw connection and waits for the server's answer or close. */
 async function slowClient(port: number, head: string): Promise<{ text: string; ms: number }> {
@@ -119,16 +143,37 @@ Deno.test('npm run dev on its own database: export block, dev tokens, one stack 
       assert.ok(headers.ms < 4000 && body.ms < 5000, `${headers.ms} ms, ${body.ms} ms`);
     });
 
-    await t.step('SIGTERM to npm stops node, Deno and Postgres', async () => {
+    await t.step('SIGTERM to npm stops node, Deno and Postgres within seconds, a request in flight notwithstanding', async () => {
       const postmaster = Number((await Deno.readTextFile(`${data}/data/postmaster.pid`)).split('\n')[0]);
       const devPid = Number((await Deno.readTextFile(`${data}/dev.pid`)).trim());
-      await sql!.end();
-      sql = undefined;
+      const tree = descendants(devPid);
+      assert.ok(tree.some((p) => p.name.startsWith('deno')), `the functions server is among ${JSON.stringify(tree)}`);
+      assert.ok(tree.some((p) => p.pid === postmaster), 'Postgres is a child of the dev process');
+      // A request the functions server cannot finish: sync-profile waits for a lock this test holds.
+      const id = await insertAuthUser(sql!);
+      const minted = await fetch(`${dev.url}/auth/v1/dev/token?user_id=${id}`, { headers: { apikey: DEV_SECRET_KEY } });
+      const { access_token } = await minted.json();
+      // (a transaction left open on its own connection: Postgres stopping simply closes it)
+      const locker = postgres(dbUrl, { max: 1, onnotice: () => {} });
+      await locker.unsafe('begin; lock table public.profiles in access exclusive mode');
+      const inFlight = fetch(`${dev.url}/functions/v1/sync-profile`, { method: 'POST', headers: { authorization: `Bearer ${access_token}` } })
+        .then((r) => r.body?.cancel(), () => {});
+      await new Promise((r) => setTimeout(r, 500));
+
+      const signalled = Date.now();
       dev.child.kill('SIGTERM');
-      await dev.done;
-      const deadline = Date.now() + 15_000;
-      while ((alive(devPid) || alive(postmaster)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-      assert.deepEqual([alive(devPid), alive(postmaster)], [false, false]);
+      const deadline = signalled + 10_000;
+      const all = [{ pid: devPid, name: 'node' }, ...tree];
+      while (all.some((p) => alive(p.pid)) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 200));
+      const left = all.filter((p) => alive(p.pid));
+      await locker.unsafe('commit').catch(() => {});
+      await locker.end({ timeout: 1 }).catch(() => {});
+      await inFlight;
+      assert.deepEqual(left, [], `still running ${Date.now() - signalled} ms after SIGTERM`);
+      assert.ok(!alive(devPid) && !alive(postmaster));
+      await settled(dev.done);
+      await sql!.end().catch(() => {});
+      sql = undefined;
       await assert.rejects(fetch(`${dev.url}/functions/v1/reconcile`), 'nothing listens on PORT any more');
       await assert.rejects(Deno.stat(`${data}/dev.pid`));
     });
@@ -180,6 +225,32 @@ Deno.test('npm run dev with a project\'s environment: every variable honoured, n
     const devToken = await fetch(`${dev.url}/auth/v1/dev/token?user_id=${id}`, { headers: { apikey: 'sb_secret_given_by_the_project_0123456789' } });
     assert.equal(devToken.status, 404, 'no dev tokens for a project that has its own Auth');
     await devToken.body?.cancel();
+  } finally {
+    dev.child.kill('SIGTERM');
+    await settled(dev.done);
+    await db.drop();
+  }
+});
+
+Deno.test('npm run dev with SUPABASE_URL set to its own URL (the banner\'s export line): no dev JWKS served or trusted', async () => {
+  const db = await freshDatabase('dev_own_url');
+  const port = String(freePort());
+  const dev = await startDev({ SUPABASE_DB_URL: db.url, SUPABASE_URL: `http://127.0.0.1:${port}`, PORT: port });
+  try {
+    assert.match(dev.output(), /profile-sync local stack is up/, dev.output());
+    assert.doesNotMatch(dev.output(), /dev\/token/);
+    const jwks = await fetch(`${dev.url}/auth/v1/.well-known/jwks.json`);
+    await jwks.body?.cancel();
+    assert.equal(jwks.status, 404, 'no dev JWKS is served');
+    // a token signed with the private key in local/dev-keys.json, with the right issuer
+    const id = await insertAuthUser(db.sql);
+    const token = await signDevAccessToken(dev.url, id);
+    const res = await fetch(`${dev.url}/functions/v1/sync-profile`, { method: 'POST', headers: { authorization: `Bearer ${token}` } });
+    const body = await res.json();
+    assert.notEqual(res.status, 200, JSON.stringify(body));
+    assert.ok([401, 503].includes(res.status), JSON.stringify(body));
+    const [{ n }] = await db.sql`select count(*)::int as n from public.profiles`;
+    assert.equal(n, 0, 'nothing was synced');
   } finally {
     dev.child.kill('SIGTERM');
     await settled(dev.done);

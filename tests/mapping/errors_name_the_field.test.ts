@@ -1,6 +1,7 @@
 /**
- * A mapping that does not validate says which field is wrong and why: `columns.role: …`,
- * `user_editable[0]: role may not be user-editable`, one line per problem.
+ * The offline check of a mapping is its shape only (zod): each problem names its field
+ * (`columns.role: …`), one line per problem. Every rule about the table or between fields is
+ * apply_mapping's, checked live (tests/install/one_validator_sql.test.ts).
  */
 import assert from 'node:assert/strict';
 import { MappingError, normaliseMapping, parseMapping, TODO_SOURCE } from '../../cli/mapping.ts';
@@ -20,18 +21,6 @@ Deno.test('an unknown source names the column and the sources there are', () => 
   assert.match(errorsOf({ ...base, columns: { x: 'user_metadata.' } })[0], /^columns\.x: unknown source/);
 });
 
-Deno.test('role may not be user-editable, nor an auth-owned column, the key or a soft-delete column', () => {
-  assert.match(errorsOf({ ...base, user_editable: ['role'] })[0], /^user_editable\[0\]: role may not be user-editable/);
-  assert.match(errorsOf({ ...base, user_editable: ['full_name', 'email'] })[0], /^user_editable\[1\]: email may not be user-editable: it is auth-owned/);
-  assert.match(errorsOf({ ...base, user_editable: ['id'] })[0], /^user_editable\[0\]: id is the key/);
-  assert.match(
-    errorsOf({ ...base, soft_delete: { at: 'deleted_at' }, user_editable: ['deleted_at'] })[0],
-    /^user_editable\[0\]: deleted_at may not be user-editable: soft delete writes it/,
-  );
-  // an app-owned column and a column the mapping leaves alone are fine
-  assert.deepEqual(normaliseMapping({ ...base, user_editable: ['full_name', 'website'] }).user_editable, ['full_name', 'website']);
-});
-
 Deno.test('bad shapes: wrong types, unknown fields, bad owners, bad names, each with its path', () => {
   assert.match(errorsOf({ ...base, columns: { email: 42 } })[0], /^columns\.email: must be a source/);
   assert.match(errorsOf({ ...base, columns: { email: { from: 'email', owner: 'user' } } })[0], /^columns\.email\.owner: must be "auth", "app" or "insert"/);
@@ -39,26 +28,12 @@ Deno.test('bad shapes: wrong types, unknown fields, bad owners, bad names, each 
   assert.match(errorsOf({ ...base, columns: { x: { from: 'email', default: { a: 1 } } } })[0], /^columns\.x\.default: /);
   assert.match(errorsOf({ ...base, soft_delet: null })[0], /^unknown field "soft_delet"/);
   assert.match(errorsOf({ ...base, table: 'public.my-table' })[0], /^table: must be a table name/);
-  assert.match(errorsOf({ ...base, table: 'auth.users' })[0], /^table: auth\.users is in schema auth/);
   assert.match(errorsOf({ ...base, key: 'user id' })[0], /^key: must be a column name/);
   assert.match(errorsOf({ ...base, columns: { 'Full Name': 'full_name' } })[0], /^columns\.Full Name: must be a column name/);
   assert.match(errorsOf({ ...base, roles: { default: '' } })[0], /^roles\.default: must not be empty/);
   assert.match(errorsOf({ ...base, roles: { self_assignable: ['artist', 'artist'] } })[0], /^roles\.self_assignable\[1\]: artist is listed twice/);
   assert.match(errorsOf({ ...base, soft_delete: { when: 'x' } })[0], /^soft_delete: must be null, \{"at": column\}/);
   assert.match(errorsOf('nope')[0], /expected object/);
-});
-
-Deno.test('cross-field rules: the key is not a column, soft-delete columns are not mapped twice, clearing needs soft delete', () => {
-  assert.match(errorsOf({ ...base, columns: { id: 'email' } })[0], /^columns\.id: is the key/);
-  assert.match(errorsOf({ ...base, columns: { deleted_at: 'updated_at' }, soft_delete: { at: 'deleted_at' } })[0], /^soft_delete\.at: deleted_at is also in columns/);
-  assert.match(errorsOf({ ...base, soft_delete: { flag: 'is_active', at: 'is_active' } })[0], /^soft_delete\.at: is_active is also the flag/);
-  assert.match(errorsOf({ ...base, soft_delete: { flag: 'is_active', active: 'yes' } })[0], /^soft_delete: must be null/);
-  assert.match(errorsOf({ ...base, table: 'profiles' })[0], /^table: must be a table name, schema-qualified/);
-  assert.match(errorsOf({ ...base, columns: { code: { value: 'x' } }, user_editable: ['code'] })[0], /^user_editable\[0\]: code may not be user-editable: it is written once, at insert/);
-  assert.match(
-    errorsOf({ ...base, soft_delete: { at: 'deleted_at' }, clear_on_soft_delete: ['email', 'website'] })[0],
-    /^clear_on_soft_delete\[1\]: website is not in columns/,
-  );
 });
 
 Deno.test('the placeholder init writes for a column without a source is an error saying what to put there', () => {

@@ -82,10 +82,10 @@ Deno.test('normalising twice changes nothing, and the default document normalise
   assert.deepEqual(normaliseMapping(DEFAULT_MAPPING_DOCUMENT), once);
 });
 
-Deno.test('the mapping migration is one apply_mapping call on the document, pretty-printed', () => {
+Deno.test('the mapping migration is one apply_mapping call on the document, pretty-printed, as a quoted literal', () => {
   const doc = { table: 'public.user_profiles', key: 'user_id', columns: { role: 'role' } };
   const sql = mappingMigrationSql(doc);
-  const match = /\nselect profile_sync\.apply_mapping\(\$mapping\$([\s\S]*)\$mapping\$::jsonb\);\n$/.exec(sql);
+  const match = /\nselect profile_sync\.apply_mapping\('([\s\S]*)'::jsonb\);\n$/.exec(sql);
   assert.ok(match, sql);
   assert.deepEqual(JSON.parse(match[1]), doc);
   assert.ok(match[1].includes('\n  "table": "public.user_profiles"'));

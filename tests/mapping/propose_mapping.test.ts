@@ -43,10 +43,15 @@ const userProfiles: TableInfo = {
   primaryKey: ['id'], unique: [['user_id']], authUserReferences: ['user_id', 'deactivated_by'],
 };
 
-Deno.test('shape A (quickstart profiles): key id, username from preferred_username owned by the app, website user-editable', () => {
+Deno.test('shape A (quickstart profiles): key id; username (unique) only suggested, updated_at the app\'s, website user-editable', () => {
   const p = proposeMapping(quickstart);
   assert.equal(p.key.column, 'id');
-  assert.deepEqual(p.mapping, QUICKSTART_PROPOSAL);
+  assert.deepEqual(p.mapping.columns, QUICKSTART_PROPOSAL.columns);
+  assert.deepEqual(p.mapping.user_editable, QUICKSTART_PROPOSAL.user_editable);
+  assert.deepEqual(Object.keys(p.suggestions), ['username']);
+  assert.match(p.suggestions.username.why, /it is unique/);
+  assert.match(p.reasons.updated_at, /app-owned/);
+  assert.match(p.reasons.full_name, /nullable and unconstrained/);
   assert.deepEqual(p.needsSource, []);
   assert.ok(parseMapping(p.mapping).ok);
 });

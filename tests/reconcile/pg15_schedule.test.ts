@@ -67,7 +67,8 @@ Deno.test({
       await insertAuthUser(sql);
       assert.equal((await cli(url, 'reconcile', '--json')).code, 0);
       const { code, json } = await cli(url, 'doctor', '--json');
-      const notOk = json.checks.filter((c: { status: string }) => c.status !== 'ok');
+      // 'test delivery' is a warning until `doctor --send-test` proves one (nothing answers here)
+      const notOk = json.checks.filter((c: { check: string; status: string }) => c.status !== 'ok' && c.check !== 'test delivery');
       // pg_cron has usually had no time to run the job yet ('*/10': unless the test runs across a
       // ten-minute mark), the only line that may not be ok
       const lines = notOk.map((c: { check: string; status: string }) => [c.check, c.status]);

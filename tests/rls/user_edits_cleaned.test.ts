@@ -1,6 +1,6 @@
 /**
  * What a signed-in user writes to a column they may edit passes the rules a synced value passes
- * (the trigger profile_sync_user_edits, compiled for the mapped table): names are trimmed and
+ * (the trigger profile_sync_user_writes on the mapped table): names are trimmed and
  * bounded, avatars are http(s) URLs, a value that cleans to nothing is refused. profile-sync's own
  * writes and the service role are not users' edits.
  */

@@ -4,9 +4,9 @@
 // computed); meanwhile a real signed delivery is sent. It is answered 200 in under 1 s (pg_net
 // gives up after 5 s and does not retry) in every mode. With Content-Length (what the issue
 // measured) the function's resident memory stays under 128 MB (a hosted function gets 256 MB).
-// Bodies that must be read (streamed, under the cap) are read into reused buffers at a bounded
-// rate, yet Deno 2.9 keeps what it read for them well past the request (RSS 260-400 MB over a few
-// hundred requests, gone only at a major GC): recorded here, not asserted (docs/reliability.md).
+// Bodies that must be read (streamed, under the cap) are read at a bounded rate
+// (shared/body-admission.ts), yet Deno 2.9 keeps what it read for them well past the request (RSS
+// 160-300 MB over a few hundred requests, gone only at a major GC): recorded, not asserted.
 // The flood runs in its own process.
 import assert from 'node:assert/strict';
 import { fileURLToPath } from 'node:url';
