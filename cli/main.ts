@@ -6,6 +6,7 @@
  * @module
  */
 import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -217,8 +218,14 @@ async function dev(argv: string[], io: Io): Promise<number> {
     io.err(`profile-sync dev: [usage] ${(err as Error).message}\n\n${USAGE}`);
     return EXIT.usage;
   }
-  // beside cli/ in a clone, beside dist/ in the package: the stack is plain Node either way
+  // beside cli/ in a clone; the npm package does not ship the local stack (embedded Postgres, Deno
+  // and the Supabase CLI are far beyond its size), so there dev says where to run it from
   const script = fileURLToPath(new URL('../local/dev.mjs', import.meta.url));
+  if (!existsSync(script)) {
+    io.err('profile-sync dev: the local stack is not part of the npm package: from a clone of profile-sync ' +
+      '(`npm install` there), run `node <clone>/cli/bin.mjs dev` in this folder');
+    return EXIT.usage;
+  }
   const child = spawn(process.execPath, [script, '--project', io.cwd ?? process.cwd()], {
     env: io.env as NodeJS.ProcessEnv,
     stdio: 'inherit',
