@@ -85,7 +85,7 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
 
     const init = await npx(['init', '--yes', '--db-url', db.url]);
     assert.equal(init.code, 0, init.text);
-    assert.match(init.out, /next steps:/);
+    assert.match(init.out, /next steps/);
     await project.push(db.url);
 
     const generate = await npx(['generate', '--db-url', db.url]);
