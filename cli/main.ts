@@ -255,7 +255,8 @@ async function dev(argv: string[], io: Io): Promise<number> {
     io.err(`profile-sync dev: [usage] ${(err as Error).message}\n\n${USAGE}`);
     return EXIT.usage;
   }
-  // beside cli/ in a clone, beside dist/ in the package: the stack is plain Node either way
+  // beside cli/ in a clone; the npm package does not ship the local stack (embedded Postgres, Deno
+  // and the Supabase CLI are far beyond its size), so there dev says where to run it from
   const script = fileURLToPath(new URL('../local/dev.mjs', import.meta.url));
   if (!existsSync(script)) {
     io.err('profile-sync dev: [dev_unavailable] the local stack (local/) is not part of this installation: ' +

@@ -146,6 +146,10 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     const sync = await npx(['sync', userId, '--json'], env);
     assert.equal(sync.code, 0, sync.text);
 
+    const dev = await npx(['dev']);
+    assert.equal(dev.code, 2, dev.text);
+    assert.match(dev.err, /not part of the npm package: from a clone of profile-sync/);
+
     const doctor = await npx(['doctor', '--json'], env);
     const report = JSON.parse(doctor.out) as { checks: { check: string; status: string }[] };
     assert.equal(report.checks.find((c) => c.check === 'migrations')?.status, 'ok', doctor.text);
