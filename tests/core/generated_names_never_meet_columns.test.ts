@@ -33,12 +33,12 @@ Deno.test('columns named like the compiled names are synced like any other', asy
         'auth:x': 'full_name',
         'new:x': { from: 'user_metadata.n', owner: 'app' },
         at: { from: 'user_metadata.at', owner: 'app' },
-        initial_role: { from: 'user_metadata.r', owner: 'app' },
+        initial_role: { from: 'full_name', owner: 'app' },
         in_auth: 'email',
         applies: 'phone',
         outcome: 'provider',
         id: 'avatar_url',
-        base_role: { from: 'user_metadata.b', default: 'none' },
+        base_role: { value: 'none' },
       },
       soft_delete: { at: 'gone_at' },
     };
@@ -59,7 +59,7 @@ Deno.test('columns named like the compiled names are synced like any other', asy
     assert.equal(await sync(), 'created');
     assert.deepEqual(await row(), {
       deleted_at: null, has_profile: false, soft_deleted: 'constant', role_value: 'user',
-      a_x: 'A', n_x: 'N', p_x: 'P', 'auth:x': 'Ada', 'new:x': 'N', at: 'AT', initial_role: 'R',
+      a_x: 'A', n_x: 'N', p_x: 'P', 'auth:x': 'Ada', 'new:x': 'N', at: 'AT', initial_role: 'Ada',
       in_auth: 'ada@example.com', applies: null, outcome: 'email', id: 'https://example.com/a.png', base_role: 'none', gone_at: null,
     });
 
@@ -72,7 +72,7 @@ Deno.test('columns named like the compiled names are synced like any other', asy
     const after = await row();
     assert.deepEqual(
       [after.a_x, after.at, after.n_x, after.p_x, after['new:x'], after.initial_role, after['auth:x'], after.base_role],
-      ['edited', 'mine', 'N2', 'P2', 'N2', 'R2', 'Ada L', 'B2'],
+      ['edited', 'mine', 'N2', 'P2', 'N2', 'Ada L', 'Ada L', 'none'],
     );
     assert.equal(await sync(), 'unchanged');
 
