@@ -148,7 +148,7 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
 
     const dev = await npx(['dev']);
     assert.equal(dev.code, 2, dev.text);
-    assert.match(dev.err, /not part of the npm package: from a clone of profile-sync/);
+    assert.match(dev.err, /not part of this installation: from a clone of profile-sync/);
 
     const doctor = await npx(['doctor', '--json'], env);
     const report = JSON.parse(doctor.out) as { checks: { check: string; status: string }[] };
