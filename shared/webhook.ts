@@ -43,11 +43,13 @@ const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
 
 /**
  * pg_net, Database Webhooks and Auth hooks all send `application/json` (a charset parameter at
- * most); anything else, or none, is no payload of theirs. A header sent twice arrives joined by
- * a comma: accepted when every value is JSON.
+ * most); any other declared type (text/plain, a form: what a browser may send cross-origin without
+ * a preflight) is no payload of theirs. No header at all declares nothing and is read as JSON, as
+ * before (a sender that posts raw bytes). A header sent twice arrives joined by a comma: accepted
+ * when every value is JSON.
  */
 const isJson = (type: string | null) =>
-  type !== null && type.split(',').every((t) => /^application\/json\s*(;|$)/i.test(t.trim()));
+  type === null || type.split(',').every((t) => /^application\/json\s*(;|$)/i.test(t.trim()));
 
 function decodeBase64(text: string): Uint8Array | undefined {
   if (!BASE64.test(text)) return undefined;
