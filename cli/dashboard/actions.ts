@@ -6,6 +6,7 @@
 import { randomUUID } from 'node:crypto';
 import type { CommandContext, CommandResult } from '../commands.ts';
 import { reconcileCommand } from '../commands.ts';
+import { replayCommand } from '../deliveries.ts';
 import { isAppError } from '../../shared/errors.ts';
 import type { ReconcileProgress } from '../../shared/reconcile-types.ts';
 
@@ -26,8 +27,9 @@ export type Job = {
 
 type Run = (ctx: CommandContext, onProgress: (p: ReconcileProgress) => void) => Promise<CommandResult>;
 
-/** Replay is durable delivery's command; the dashboard offers it when that is installed. */
+/** Replay of every dead letter: by default `profile-sync replay --dead`'s own function. */
 export type ReplayDead = (ctx: CommandContext) => Promise<CommandResult>;
+const replayEveryDead: ReplayDead = (c) => replayCommand(c, { userIds: [], dead: true });
 
 export class ActionBusy extends Error {
   constructor(readonly running: Job) {
@@ -37,13 +39,13 @@ export class ActionBusy extends Error {
 
 const KEPT = 20;
 
-export function createActions(ctx: CommandContext, replayDead?: ReplayDead) {
+export function createActions(ctx: CommandContext, replayDead: ReplayDead = replayEveryDead) {
   const jobs = new Map<string, Job>();
   let current: Job | undefined;
   const runners: Record<ActionKind, Run | undefined> = {
     'dry-run': (c) => reconcileCommand(c, { dryRun: true }),
     reconcile: (c, onProgress) => reconcileCommand(c, { dryRun: false, onProgress }),
-    replay: replayDead ? (c) => replayDead(c) : undefined,
+    replay: (c) => replayDead(c),
   };
   return {
     available: (kind: ActionKind) => runners[kind] !== undefined,
