@@ -57,7 +57,7 @@ export function startPg15({ port, settings = {}, superuser = 'supabase_admin' })
     url: `postgresql://${superuser}@127.0.0.1:${port}/postgres`,
     log: join(parent, 'postgres.log'),
     /** Stops the server and removes its files (synchronously; once). */
-    async stop() {
+    stop() {
       if (stopped) return;
       stopped = true;
       try {
