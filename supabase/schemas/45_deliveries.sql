@@ -93,8 +93,10 @@ set search_path = ''
 set jit = off
 as $$
   with written as (
+    -- in user id order, as settle_deliveries locks them: a bulk auth write and a settle never
+    -- deadlock on the queue's rows
     insert into profile_sync.deliveries as d (user_id)
-    select distinct i.id from pg_catalog.unnest(ids) as i (id) where i.id is not null
+    select distinct i.id from pg_catalog.unnest(ids) as i (id) where i.id is not null order by 1
     on conflict (user_id) do update set
       changed_again = d.claimed_at is not null,
       due_at = case when d.dead_at is not null then pg_catalog.now() else d.due_at end,
@@ -196,6 +198,12 @@ begin
     synced_ids := wanted;
     outcomes := pg_catalog.array_fill('failed'::text, array[pg_catalog.cardinality(wanted)]);
   end;
+
+  -- the rows settled below, locked first in user id order (the order enqueue_users writes them
+  -- in): the three updates below would otherwise lock them in any order and could deadlock with
+  -- a bulk auth write marking the same users changed again, leaving the batch claimed until its
+  -- lease ran out
+  perform 1 from profile_sync.deliveries d where d.user_id = any (wanted) order by d.user_id for update;
 
   with r as (
     select r.id, r.outcome from rows from (pg_catalog.unnest(synced_ids), pg_catalog.unnest(outcomes)) as r (id, outcome)

@@ -41,7 +41,10 @@ Deno.test(`${DELIVERIES} webhook deliveries at concurrency ${CONCURRENCY}: all 2
     const answers = await sendAll((n) => Promise.resolve(all.slice(taken, (taken += n))), DELIVERIES, CONCURRENCY);
     await updates;
     await waitFor('the queue drained', async () =>
-      (await db.sql`select 1 from profile_sync.deliveries limit 1`).length === 0 ? true : undefined, 60_000);
+      (await db.sql`select 1 from profile_sync.deliveries limit 1`).length === 0 ? true : undefined, 60_000).catch(async (err) => {
+        console.log('LEFT', JSON.stringify(await db.sql`select count(*)::int n, count(*) filter (where claimed_at is not null)::int claimed, count(*) filter (where dead_at is not null)::int dead, max(attempts) att, min(due_at - now()) due_in, max(last_error) err, bool_or(changed_again) again from profile_sync.deliveries`));
+        throw err;
+      });
     const seconds = (performance.now() - started) / 1000;
     const peak = await sampler.stop();
 
