@@ -56,8 +56,9 @@ export function startPg15({ port, settings = {}, superuser = 'supabase_admin' })
   return {
     url: `postgresql://${superuser}@127.0.0.1:${port}/postgres`,
     log: join(parent, 'postgres.log'),
-    /** Stops the server and removes its files (synchronously; once). */
-    stop() {
+    /** Stops the server and removes its files (synchronously, once; a promise for callers that await or catch). */
+    // deno-lint-ignore require-await
+    async stop() {
       if (stopped) return;
       stopped = true;
       try {
