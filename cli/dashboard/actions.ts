@@ -27,9 +27,7 @@ export type Job = {
 
 type Run = (ctx: CommandContext, onProgress: (p: ReconcileProgress) => void) => Promise<CommandResult>;
 
-/** Replay of every dead letter: by default `profile-sync replay --dead`'s own function. */
-export type ReplayDead = (ctx: CommandContext) => Promise<CommandResult>;
-const replayEveryDead: ReplayDead = (c) => replayCommand(c, { userIds: [], dead: true });
+
 
 export class ActionBusy extends Error {
   constructor(readonly running: Job) {
@@ -39,13 +37,14 @@ export class ActionBusy extends Error {
 
 const KEPT = 20;
 
-export function createActions(ctx: CommandContext, replayDead: ReplayDead = replayEveryDead) {
+export function createActions(ctx: CommandContext) {
   const jobs = new Map<string, Job>();
   let current: Job | undefined;
   const runners: Record<ActionKind, Run | undefined> = {
     'dry-run': (c) => reconcileCommand(c, { dryRun: true }),
     reconcile: (c, onProgress) => reconcileCommand(c, { dryRun: false, onProgress }),
-    replay: (c) => replayDead(c),
+    // `profile-sync replay --dead`'s own function
+    replay: (c) => replayCommand(c, { userIds: [], dead: true }),
   };
   return {
     available: (kind: ActionKind) => runners[kind] !== undefined,

@@ -11,7 +11,7 @@ import { reconcileStatus } from '../../shared/reconcile-status.ts';
 import { getProfile } from '../../shared/sync.ts';
 import { isUuid } from '../../shared/uuid.ts';
 import { ActionBusy, createActions } from './actions.ts';
-import type { ActionKind, ReplayDead } from './actions.ts';
+import type { ActionKind } from './actions.ts';
 import { loadAssets } from './assets.ts';
 import type { DoorKeys } from './guard.ts';
 import { door, hardenHeaders } from './guard.ts';
@@ -25,7 +25,6 @@ export type DashboardDeps = {
   keys: DoorKeys;
   /** The port the server listens on (the Host and Origin it accepts). */
   port: number;
-  replayDead?: ReplayDead;
 };
 
 const ACTIONS: readonly ActionKind[] = ['dry-run', 'reconcile', 'replay'];
@@ -33,7 +32,7 @@ const ACTIONS: readonly ActionKind[] = ['dry-run', 'reconcile', 'replay'];
 export function createDashboardApp(deps: DashboardDeps) {
   const { sql } = deps.ctx;
   const assets = loadAssets(deps.keys.csrf);
-  const actions = createActions(deps.ctx, deps.replayDead);
+  const actions = createActions(deps.ctx);
   const app = new Hono();
   app.use('*', hardenHeaders, door(deps.keys, deps.port));
 

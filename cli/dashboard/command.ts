@@ -7,7 +7,6 @@ import { spawn } from 'node:child_process';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { DEFAULT_PORT, startDashboard } from './server.ts';
-import type { ReplayDead } from './actions.ts';
 
 export const DASHBOARD_USAGE = `  dashboard [--db-url URL] [--port N] [--open]
                                           a page on 127.0.0.1 (port ${DEFAULT_PORT}): state, drift over time,
@@ -56,7 +55,7 @@ function openBrowser(url: string) {
 }
 
 /** Exit 2 on a usage error or a port that cannot be had; 0 once stopped. */
-export async function dashboardCommand(argv: string[], io: DashboardIo, replayDead?: ReplayDead): Promise<number> {
+export async function dashboardCommand(argv: string[], io: DashboardIo): Promise<number> {
   let args;
   try {
     args = parse(argv, io.env);
@@ -66,7 +65,7 @@ export async function dashboardCommand(argv: string[], io: DashboardIo, replayDe
   }
   let dashboard;
   try {
-    dashboard = await startDashboard({ dbUrl: args.dbUrl, port: args.port, replayDead });
+    dashboard = await startDashboard({ dbUrl: args.dbUrl, port: args.port });
   } catch (err) {
     const code = (err as { code?: string }).code;
     io.err(`profile-sync dashboard: cannot listen on 127.0.0.1:${args.port} (${code ?? (err as Error).message})` +

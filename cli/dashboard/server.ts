@@ -8,14 +8,13 @@ import { serve } from '@hono/node-server';
 import type { ServerType } from '@hono/node-server';
 import { createDb } from '../../shared/db.ts';
 import type { Sql } from '../../shared/db.ts';
-import type { ReplayDead } from './actions.ts';
 import { createDashboardApp } from './app.ts';
 import { newDoorKeys } from './guard.ts';
 
 /** The port `profile-sync dashboard` listens on without --port (0: any free one). */
 export const DEFAULT_PORT = 54329;
 
-export type DashboardOptions = { dbUrl: string; port?: number; replayDead?: ReplayDead };
+export type DashboardOptions = { dbUrl: string; port?: number };
 
 export type Dashboard = {
   /** The URL to open, with the token: printed once, for the operator only. */
@@ -47,7 +46,6 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
     ctx: { sql, dbUrl: options.dbUrl, interactive: false },
     keys,
     port,
-    replayDead: options.replayDead,
   }).fetch;
   return {
     url: `http://127.0.0.1:${port}/?token=${keys.token}`,
