@@ -348,7 +348,8 @@ $tpl$, $tpl$
       s.initial_role as stored_initial_role,
       s.auth_updated_at as stored_auth_updated_at{{source_columns}}
     from wanted w
-    cross join profile_sync.settings ps
+    -- the one settings row (limit 1: so estimated, not as a page's worth of rows)
+    cross join (select s.default_role, s.self_assignable_roles from profile_sync.settings s limit 1) ps
     left join auth.users u on u.id = w.id
     left join {{table}} p on p.{{key}} = w.id
     left join profile_sync.profile_state s on s.user_id = w.id
@@ -437,34 +438,11 @@ begin
       profile_sync._name('synced', p.col), profile_sync._name('edited', p.col)), '' order by p.ord) from plan p where p.rule = 'app'), '')
   ) into pieces;
 
-  return profile_sync._function_sql($tpl$create or replace function profile_sync.sync_users(ids uuid[])
-returns table (user_id uuid, outcome text)
-language plpgsql
-volatile
-security definer
-set search_path = ''
--- jit = off: see docs/reliability.md, "JIT". The plan is made once per session and reused:
--- planning this statement (~3 ms) costs more than a one-user sync (~1 ms), and left to choose,
--- Postgres would plan it afresh on every call (the reused plan, estimated for unnest's 10 ids,
--- never looks cheaper than one made for the actual 1). The reused plan probes each table by key,
--- the best plan for 1 id and for 10,000; a plan made while a table was nearly empty (a seq scan of
--- a page) lasts only until autovacuum analyzes the table, which invalidates it.
-set jit = off
-set plan_cache_mode = force_generic_plan
-$tpl$, $tpl$
-#variable_conflict use_column
-begin
-  -- compiled by profile_sync.compile_sync_core() for {{table_comment}}
-  -- Syncs of the same user run one after another (lock_key_ranges); then the existing rows are
-  -- locked in key order, the order in which Auth deleting users cascades (taken the other way
-  -- round, a sync and Auth's delete of the same user can deadlock, and the one aborted may be
-  -- Auth's). A new statement follows: a fresh snapshot taken after the locks, so auth is read as
-  -- of now and every earlier sync of these users is seen.
-  perform profile_sync.lock_key_ranges($1);
-  perform 1 from {{table}} p where p.{{key}} = any ($1) order by p.{{key}} for no key update;
-
-  return query
-  with decided as materialized (
+  -- the two statements a sync runs, each written once: run as they are for a few ids, and through
+  -- execute (their text as a literal) for many
+  pieces := pieces || pg_catalog.jsonb_build_object('lock_rows', profile_sync._fill(
+    $tpl$from {{table}} p where p.{{key}} = any ($1) order by p.{{key}} for no key update$tpl$, pieces));
+  pieces := pieces || pg_catalog.jsonb_build_object('write', profile_sync._fill($tpl$with decided as materialized (
     select d.* from profile_sync.sync_decisions($1) d
   ),
   upserted as (
@@ -495,7 +473,49 @@ begin
     returning p.{{key}}
   )
   -- upserted, state_written and removed run to completion whether or not they are read
-  select d.user_id, d.outcome from decided d order by d.user_id;
+  select d.user_id, d.outcome from decided d order by d.user_id$tpl$, pieces));
+  pieces := pieces || pg_catalog.jsonb_build_object(
+    'lock_rows_literal', pg_catalog.quote_literal('select 1 ' || (pieces ->> 'lock_rows')),
+    'write_literal', pg_catalog.quote_literal(pieces ->> 'write'));
+
+  return profile_sync._function_sql($tpl$create or replace function profile_sync.sync_users(ids uuid[])
+returns table (user_id uuid, outcome text)
+language plpgsql
+volatile
+security definer
+set search_path = ''
+-- jit = off: see docs/reliability.md, "JIT". plan_cache_mode: see the body.
+set jit = off
+set plan_cache_mode = force_generic_plan
+$tpl$, $tpl$
+#variable_conflict use_column
+begin
+  -- compiled by profile_sync.compile_sync_core() for {{table_comment}}
+  -- Syncs of the same user run one after another (lock_key_ranges); then the existing rows are
+  -- locked in key order, the order in which Auth deleting users cascades (taken the other way
+  -- round, a sync and Auth's delete of the same user can deadlock, and the one aborted may be
+  -- Auth's). A new statement follows: a fresh snapshot taken after the locks, so auth is read as
+  -- of now and every earlier sync of these users is seen.
+  perform profile_sync.lock_key_ranges($1);
+
+  -- Plans. A call for up to 100 users runs the statements as they are, on the plan this session
+  -- made once (plan_cache_mode above): planning them (~2 ms) costs more than syncing a few users,
+  -- and left to choose, Postgres would plan afresh on every call (the reused plan, estimated for
+  -- unnest's 10 ids, never looks cheaper than one made for the actual 1). A larger call runs them
+  -- through execute, planned for its own ids and for the tables as they are now, at ~1 % of its
+  -- cost: a reused plan made while a table was empty reads that table whole for every user once
+  -- it has grown, until autovacuum analyzes it (a reconcile of 20,000 missing users into an
+  -- emptied table took 32 s that way, 2 s planned per call). Not by switching plan_cache_mode for
+  -- the call: the foreign-key checks of every row written would be planned afresh too.
+  if pg_catalog.cardinality($1) > 100 then
+    execute {{lock_rows_literal}} using $1;
+    return query execute {{write_literal}} using $1;
+    return;
+  end if;
+  perform 1 {{lock_rows}};
+
+  return query
+  {{write}};
 end
 $tpl$, pieces);
 end
