@@ -15,6 +15,12 @@ import { readFileSync } from 'node:fs';
 
 export const TEMPLATE_DB = 'profile_sync_template';
 
+/**
+ * Test files of the default run that must not share the machine with other files (run one at a
+ * time after the parallel pass), each with why.
+ */
+const SERIAL = [];
+
 export function freePort() {
   return new Promise((resolve, reject) => {
     const srv = createServer();
@@ -112,14 +118,23 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   let code = 1;
   try {
     const args = process.argv.slice(2).filter((a) => a !== '--pg15');
-    // By default everything but the stress suite, which `npm run test:stress` runs on its own; with
-    // --pg15 also not tests/package/ (it packs and installs the package, whatever the server: once is enough).
-    const ignore = ['tests/stress/', ...(pg15 ? ['tests/package/'] : [])];
-    const targets = args.length > 0 ? args : [`--ignore=${ignore.join(',')}`, 'tests/'];
-    code = await run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {
+    const deno = (targets, env = {}) => run(join(ROOT, 'node_modules', '.bin', 'deno'), ['test', '-A', '--no-prompt', ...targets], {
       TEST_DATABASE_URL: cluster.adminUrl,
       TEST_TEMPLATE_DB: TEMPLATE_DB,
+      ...env,
     });
+    if (args.length > 0) {
+      code = await deno(args);
+    } else {
+      // By default everything but the stress suite, which `npm run test:stress` runs on its own; with
+      // --pg15 also not tests/package/ (it packs and installs the package, whatever the server: once
+      // is enough). Files run in parallel (DENO_JOBS workers, default 2): each clones its own database
+      // and binds free ports. The files in SERIAL then run one at a time, after the others.
+      const ignore = ['tests/stress/', ...(pg15 ? ['tests/package/'] : [])];
+      const jobs = process.env.DENO_JOBS ?? '2';
+      code = await deno(['--parallel', `--ignore=${[...ignore, ...SERIAL].join(',')}`, 'tests/'], { DENO_JOBS: jobs });
+      if (SERIAL.length > 0) code = (await deno(SERIAL)) || code;
+    }
   } finally {
     await cluster.stop();
   }
