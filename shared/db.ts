@@ -13,8 +13,12 @@ export type Sql = postgres.Sql;
  * A pool. Its connections close after 20 s idle and 30 min of life, except with `lasting`: a
  * connection that holds session state (reconcile's lock) must live as long as its holder needs it.
  */
-export function createDb(url: string, options: { max?: number; application?: string; lasting?: boolean } = {}): Sql {
+export function createDb(
+  url: string,
+  options: { max?: number; application?: string; lasting?: boolean; onclose?: () => void } = {},
+): Sql {
   return postgres(url, {
+    onclose: options.onclose,
     prepare: false,
     max: options.max ?? 5,
     idle_timeout: options.lasting ? 0 : 20,

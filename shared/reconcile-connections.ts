@@ -39,9 +39,23 @@ export function sessionUrl(dbUrl: string): string {
  * open, and the next query on it crashes the process; and the pool may be a transaction pooler,
  * where a session lock does not hold.)
  */
-export function openRunSession(dbUrl: string): Sql {
-  return createDb(sessionUrl(dbUrl), { max: 1, application: 'profile-sync/reconcile', lasting: true });
+export function openRunSession(dbUrl: string): RunSession {
+  let closed = false;
+  const sql = createDb(sessionUrl(dbUrl), {
+    max: 1,
+    application: 'profile-sync/reconcile',
+    lasting: true,
+    onclose: () => (closed = true),
+  });
+  return { sql, closed: () => closed };
 }
+
+/**
+ * A run's session and whether its connection has closed. Closed while idle (killed, a restart),
+ * the lock went with it, yet no call failed: postgres.js opens a new connection for the next call,
+ * which then fails for want of the lock (55000), not as a lost connection.
+ */
+export type RunSession = { sql: Sql; closed(): boolean };
 
 /** Whether an error means the session is gone (and its lock with it). */
 export const connectionLost = (err: unknown) =>

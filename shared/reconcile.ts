@@ -82,7 +82,8 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
   const budget = options.timeBudgetMs ?? RECONCILE_LIMITS.timeBudgetMs.default;
 
   // The session holds the lock and hands out pages; pages are synced on the pool, a few at once.
-  const conn = openRunSession(db.dbUrl);
+  const session = openRunSession(db.dbUrl);
+  const conn = session.sql;
   const onPool = createLimiter(RECONCILE_LIMITS.parallel);
   let runId: number | undefined;
   try {
@@ -157,7 +158,11 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
     report.duration_ms = Math.round(performance.now() - started);
     return report;
   } catch (err) {
-    // A connection that is gone took the lock with it: the next run sees this one as dead.
+    // A connection that is gone took the lock with it: the next run sees this one as dead. One
+    // that closed while idle failed the call after it, made on a new session: the same outage.
+    if (runId !== undefined && !connectionLost(err) && session.closed()) {
+      throw Object.assign(new Error('the reconcile session closed during the run', { cause: err }), { code: 'CONNECTION_CLOSED' });
+    }
     if (runId !== undefined && !connectionLost(err)) {
       await conn`select profile_sync.reconcile_finish(${runId}, 'failed', ${errorText(err)})`.catch(() => {});
     }

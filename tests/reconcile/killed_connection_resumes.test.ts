@@ -61,3 +61,51 @@ Deno.test('reconcile: a killed connection → 503; the next run marks it abandon
     await db.drop();
   }
 });
+
+Deno.test('reconcile: the session killed while it waits for the pool (idle) → 503 too, not the 55000 of a new session without the lock', async () => {
+  const db = await freshDatabase('reconcile_killed_idle');
+  try {
+    await insertAuthUsers(db.sql, 400, 'idle');
+    const { call, logs } = inProcess('reconcile', db);
+    // the profiles are locked against writes, so every page sync waits and the session sits idle
+    let release!: () => void;
+    const released = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const blocker = db.sql.begin(async (tx) => {
+      await tx`lock table public.profiles in exclusive mode`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const interrupted = call({ headers: admin, body: { batch_size: 20, time_budget_ms: 60_000 } });
+    let holder = 0;
+    try {
+      holder = await waitFor('the session idle while page syncs wait for the lock', async () => {
+        const [row] = await db.sql`
+          select h.pid from pg_catalog.pg_stat_activity h
+          where h.pid = profile_sync.reconcile_lock_holder() and h.state = 'idle'
+            and exists (select from pg_catalog.pg_stat_activity w where w.datname = current_database() and w.wait_event_type = 'Lock')`;
+        return row?.pid as number | undefined;
+      }, 30_000);
+      await db.sql`select pg_catalog.pg_terminate_backend(${holder})`;
+      await waitFor('the lock holder gone', async () => {
+        const [{ gone }] = await db.sql`select profile_sync.reconcile_lock_holder() is distinct from ${holder}::int as gone`;
+        return gone as boolean;
+      });
+    } finally {
+      release();
+      await blocker;
+    }
+    const answer = await interrupted;
+    assert.equal(answer.status, 503, `${JSON.stringify(answer.json)}\n${logs.join('\n')}`);
+    assert.equal(answer.json.error?.code, 'database_unavailable');
+
+    const next = await call({ headers: admin, body: {} });
+    assert.equal(next.status, 200);
+    assert.equal(next.json.complete, true);
+    assert.deepEqual(await profileMismatches(db.sql), []);
+  } finally {
+    await db.drop();
+  }
+});

@@ -62,7 +62,7 @@ Deno.test('reconcile: a page slower than the idle timeouts → the run keeps its
 });
 
 Deno.test('reconcile: the run session has no idle timeout or lifetime of its own (our pools close idle connections after 20 s)', async () => {
-  const session = openRunSession('postgresql://postgres:postgres@127.0.0.1:1/none');
+  const { sql: session } = openRunSession('postgresql://postgres:postgres@127.0.0.1:1/none');
   try {
     assert.equal(session.options.max, 1);
     assert.ok(!session.options.idle_timeout, `idle_timeout ${session.options.idle_timeout}`);
