@@ -17,10 +17,7 @@ import type { DoorKeys } from './guard.ts';
 import { door, hardenHeaders } from './guard.ts';
 import { createMeasurer } from './measure.ts';
 import type { Measurer } from './measure.ts';
-import { deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs } from './queries.ts';
-
-/** Days of runs the charts show, hours of deliveries, runs a table page holds. */
-export const WINDOW = { chartDays: 30, deliveryHours: 7 * 24, runsPage: 50 } as const;
+import { deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs, WINDOW } from './queries.ts';
 
 export type DashboardDeps = {
   ctx: CommandContext;

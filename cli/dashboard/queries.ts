@@ -66,6 +66,20 @@ export const PAGE_QUERIES = {
 
 export type QueryName = keyof typeof PAGE_QUERIES;
 
+/** Days of runs the charts show, hours of deliveries, runs a table page holds. */
+export const WINDOW = { chartDays: 30, deliveryHours: 7 * 24, runsPage: 50 } as const;
+/** Failing user ids the page shows per constraint. */
+const IDS_PER_GROUP = 5;
+
+/** The parameters the page runs each query with (its first page of runs): what tests and the bench EXPLAIN. */
+export const PAGE_PARAMS: Record<QueryName, unknown[]> = {
+  history: [WINDOW.chartDays],
+  runs: [null, WINDOW.runsPage],
+  failures: [IDS_PER_GROUP],
+  mapping: [],
+  deliveryHours: [WINDOW.deliveryHours],
+};
+
 const query = <T>(sql: Sql, name: QueryName, params: unknown[]) =>
   sql.unsafe(PAGE_QUERIES[name], params as never[]) as unknown as Promise<T[]>;
 
@@ -123,7 +137,7 @@ export type FailureGroup = {
   user_ids: string[];
 };
 
-export async function failureGroups(sql: Sql, idsPerGroup = 5): Promise<FailureGroup[]> {
+export async function failureGroups(sql: Sql, idsPerGroup = IDS_PER_GROUP): Promise<FailureGroup[]> {
   const rows = await query<Record<string, unknown>>(sql, 'failures', [idsPerGroup]);
   return rows.map((r) => ({
     constraint_name: (r.constraint_name as string | null) ?? null,
