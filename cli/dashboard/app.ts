@@ -51,7 +51,10 @@ export function createDashboardApp(deps: DashboardDeps) {
   });
   // The state now, measured as `profile-sync status --json` measures it (the page asks after its first paint).
   app.get('/api/status', async (c) => c.json({ status: await measurer.measure() }));
-  app.get('/api/doctor', async (c) => c.json(await doctor(sql, { status: measurer.measure })));
+  app.get('/api/doctor', async (c) => {
+    const asked = Date.now();
+    return c.json(await doctor(sql, { status: () => measurer.measure(asked) }));
+  });
   app.get('/api/history', async (c) => c.json({ days: WINDOW.chartDays, runs: await history(sql, WINDOW.chartDays) }));
   app.get('/api/runs', async (c) => {
     const before = c.req.query('before');
