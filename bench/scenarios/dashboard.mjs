@@ -93,6 +93,13 @@ export async function dashboard(ctx) {
     const [slowestQuery, slowestQueryMs] = queries.sort(([, a], [, b]) => b - a)[0];
 
     const page = await browser.newPage({ locale: 'en-US', viewport: { width: 1400, height: 1000 } });
+    // each request's start and end (ms from navigation), for the details
+    const requests = [];
+    page.on('requestfinished', (req) => {
+      const t = req.timing();
+      requests.push({ path: new URL(req.url()).pathname, start: t.startTime, end: t.startTime + t.responseEnd });
+    });
+    const navigated = Date.now();
     const started = performance.now();
     await page.goto(server.url);
     const filled = {};
@@ -127,7 +134,10 @@ export async function dashboard(ctx) {
         note: `${ctx.users.toLocaleString('en-US')} auth users, ${(await ctx.sql`select count(*)::int as n from public.profiles`)[0].n.toLocaleString('en-US')} profiles; ` +
           'after first paint, off the other panels\' path; median of 3',
       }),
-    ], { servedMs: served, queriesMs: Object.fromEntries(queries), filledMs: filled, stateNowMs: measured });
+    ], {
+      servedMs: served, queriesMs: Object.fromEntries(queries), filledMs: filled, stateNowMs: measured,
+      requestsMs: requests.map((r) => ({ path: r.path, start: Math.round(r.start - navigated), end: Math.round(r.end - navigated) })),
+    });
   } finally {
     await browser.close();
     await server.stop();
