@@ -39,6 +39,18 @@ export async function settleDeliveries(sql: Sql, ids: readonly string[], source:
 }
 
 /**
+ * A wake-up for these users (a single-record payload's), in one call and one transaction: queued,
+ * claimed unless a drain holds them, synced and settled (profile_sync.deliver_users). Returns the
+ * results of the users it claimed.
+ */
+export async function deliverUsers(sql: Sql, ids: readonly string[], source: string): Promise<SyncResult[]> {
+  const rows = await withDb(() =>
+    sql<SyncResult[]>`select user_id, outcome from profile_sync.deliver_users(${[...ids]}::uuid[], ${source})`,
+    { idempotent: true });
+  return rows.map((r) => ({ user_id: r.user_id, outcome: r.outcome as Outcome }));
+}
+
+/**
  * A drainer: drain() claims and settles batches until nothing is due. One drain at a time per
  * process: a call while one runs makes it look again once more and shares its answer (a burst of
  * wake-ups is one drain loop; concurrent processes take different rows: skip locked).

@@ -11,7 +11,7 @@
 import { AppError } from '../../shared/errors.ts';
 import { createFunctionApp, logOutcome, methodNotAllowed, parseJson } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
-import { claimDeliveries, createDrainer, isQueueMissing, settleDeliveries } from '../../shared/deliveries.ts';
+import { createDrainer, deliverUsers, isQueueMissing } from '../../shared/deliveries.ts';
 import type { Sql } from '../../shared/db.ts';
 import { syncUser } from '../../shared/sync.ts';
 import type { SyncResult } from '../../shared/sync.ts';
@@ -38,19 +38,18 @@ const isWakeUp = (body: unknown) =>
 
 /**
  * A single-record payload's user, through the queue: queued if absent, claimed (unless a drain
- * holds it: then synced directly for the answer) and settled, so a failure is retried like any
- * delivery. On a database not migrated to the queue yet (functions deployed before `db push`),
- * the user is synced directly, as before the queue.
+ * holds it: then synced directly for the answer), synced and settled in one call, so a failure is
+ * retried like any delivery. On a database not migrated to the queue yet (functions deployed
+ * before `db push`), the user is synced directly, as before the queue.
  */
 async function deliverOne(sql: Sql, userId: string): Promise<SyncResult> {
-  let claimed: string[];
+  let results: SyncResult[];
   try {
-    claimed = await claimDeliveries(sql, 0, [userId]);
+    results = await deliverUsers(sql, [userId], 'auth-webhook');
   } catch (err) {
     if (!isQueueMissing(err)) throw err;
     return await syncUser(sql, userId, 'auth-webhook');
   }
-  const results = await settleDeliveries(sql, claimed, 'auth-webhook');
   return results.find((r) => r.user_id === userId) ?? await syncUser(sql, userId, 'auth-webhook');
 }
 

@@ -2831,7 +2831,8 @@ $$;
  * first, `for update skip locked`: concurrent drains take different rows) and leases them for
  * 2 minutes; returns their user ids. user_ids (a compat payload's user) are queued if absent,
  * made due now and claimed first, unless another drain holds them. Run it in a transaction of
- * its own (autocommit), then settle_deliveries. Callers: auth-webhook, the CLI, drain_deliveries.
+ * its own (autocommit), then settle_deliveries. Callers: auth-webhook, the CLI, drain_deliveries,
+ * deliver_users.
  */
 create or replace function profile_sync.claim_deliveries(max_rows integer default 500, user_ids uuid[] default '{}')
 returns table (user_id uuid)
@@ -2974,6 +2975,29 @@ begin
 
   return query select r.id, r.outcome from rows from (pg_catalog.unnest(synced_ids), pg_catalog.unnest(outcomes)) as r (id, outcome);
 end
+$$;
+
+/*
+ * profile_sync.deliver_users(user_ids, source): a wake-up for these users (a single-record
+ * payload's user), in one call and one transaction: queued if absent and made due, claimed unless
+ * a drain holds them (claim_deliveries), synced and settled (settle_deliveries). A failed sync is
+ * retried like any delivery. The claim's lease is not needed here: the row stays locked until
+ * this call commits, and a call that dies takes its claim with it (a row the triggers queued is
+ * due again at once). One round trip and one commit where claim, then settle, take two each.
+ * Returns (user_id, outcome) for the users it claimed: a user a drain holds is not among them.
+ * Callers: auth-webhook.
+ */
+create or replace function profile_sync.deliver_users(user_ids uuid[], source text default 'auth-webhook')
+returns table (user_id uuid, outcome text)
+language sql
+volatile
+security definer
+set search_path = ''
+set jit = off
+as $$
+  select s.user_id, s.outcome
+  from profile_sync.settle_deliveries(
+    array(select c.user_id from profile_sync.claim_deliveries(0, user_ids) c), source) s
 $$;
 
 /*
@@ -3231,9 +3255,11 @@ $$;
  * in the session setting profile_sync.wake_up (URL, body, headers: a signature over that fixed
  * body, valid for the receiver's 5 minutes; never the secret): so a signup decrypts no Vault
  * secret and computes no HMAC.
- * Replaying it can only make auth-webhook drain. Never raises: a missing Vault secret or pg_net
- * is one warning for the transaction, with the number of users its statement queued; the queue
- * keeps them for the pg_cron drain (profile-sync-drain) and reconcile. Internal: the triggers.
+ * Replaying it can only make auth-webhook drain. A missing Vault secret, Vault or pg_net is one
+ * warning for the transaction, with the number of users its statement queued; the queue keeps
+ * them for the pg_cron drain (profile-sync-drain) and reconcile. Anything else raises, for the
+ * caller's one handler (notify_auth_user_change: an exception block here would be a second
+ * subtransaction on every signup). Internal: the triggers.
  */
 create or replace function profile_sync.wake_up_drain(queued bigint)
 returns void
@@ -3251,70 +3277,65 @@ declare
   body jsonb;
   msg_id text;
   msg_timestamp bigint;
-  stage text := 'vault';
 begin
   if pg_catalog.current_setting('profile_sync.woken', true) = 'on' then
     return;
   end if;
   -- One attempt per transaction, sent or not (so a missing secret is one warning per transaction).
   perform pg_catalog.set_config('profile_sync.woken', 'on', true);
-  begin
-    wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
-    -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
-    -- a changed or rotated secret is used at once.
-    version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
-      from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
-    -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
-    if wake is null or wake ->> 'version' is distinct from version
-        or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
-      select
-          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
-          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
-        into webhook_url, webhook_secret;
-      if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
-        raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
-          '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
-        return;
-      end if;
-      stage := 'sign';
-      body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
-      msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
-      msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
-      -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
-      wake := pg_catalog.jsonb_build_object(
-        'url', webhook_url,
-        'body', body,
-        'until', msg_timestamp + 60,
-        'version', version,
-        'headers', pg_catalog.jsonb_build_object(
-          'Content-Type', 'application/json',
-          'webhook-id', msg_id,
-          'webhook-timestamp', msg_timestamp::text,
-          'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
-        )
-      );
-      perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+  if pg_catalog.to_regclass('vault.secrets') is null or pg_catalog.to_regclass('vault.decrypted_secrets') is null then
+    raise warning 'profile_sync: Vault is not available (no vault.secrets / vault.decrypted_secrets); '
+      '% changed auth users queued without a wake-up', queued;
+    return;
+  end if;
+  if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+    raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (no such function); '
+      '% changed auth users queued without a wake-up', queued;
+    return;
+  end if;
+  wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+  -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
+  -- a changed or rotated secret is used at once.
+  version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
+    from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
+  -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
+  if wake is null or wake ->> 'version' is distinct from version
+      or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+    select
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
+      into webhook_url, webhook_secret;
+    if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
+      raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
+        '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
+      return;
     end if;
-    -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
-    stage := 'net';
-    perform net.http_post(
-      url := wake ->> 'url',
-      body := wake -> 'body',
-      params := '{}'::jsonb,
-      headers := wake -> 'headers',
-      timeout_milliseconds := 5000
+    body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
+    msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
+    msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
+    -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
+    wake := pg_catalog.jsonb_build_object(
+      'url', webhook_url,
+      'body', body,
+      'until', msg_timestamp + 60,
+      'version', version,
+      'headers', pg_catalog.jsonb_build_object(
+        'Content-Type', 'application/json',
+        'webhook-id', msg_id,
+        'webhook-timestamp', msg_timestamp::text,
+        'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
+      )
     );
-  exception when others then
-    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
-    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
-      raise warning 'profile_sync: Vault is not available (%); % changed auth users queued without a wake-up', sqlerrm, queued;
-    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
-      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (%); '
-        '% changed auth users queued without a wake-up', sqlerrm, queued;
-    else
-      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)', queued, sqlerrm, sqlstate;
-    end if;
-  end;
+    perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+  end if;
+  -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
+  perform net.http_post(
+    url := wake ->> 'url',
+    body := wake -> 'body',
+    params := '{}'::jsonb,
+    headers := wake -> 'headers',
+    timeout_milliseconds := 5000
+  );
 end
 $$;
 
@@ -3338,24 +3359,25 @@ set jit = off
 as $$
 declare
   queued bigint;
+  err_message text;
+  err_state text;
 begin
   if tg_op = 'TRUNCATE' then
     return null;
   end if;
+  -- One exception block (one subtransaction) on the way a signup takes: the queue insert and the
+  -- wake-up. When anything in it fails, the change is queued again on its own below, so a failed
+  -- wake-up never loses it.
   begin
     if tg_op = 'INSERT' then
       -- New users are new keys: a plain insert (an anti-join, no speculative insertion per row)
       -- keeps a bulk import cheap. Only an id deleted and created again can still have a row:
       -- that one is left as it is (its sync reads the current user); a race on it takes the
-      -- general path.
-      begin
-        insert into profile_sync.deliveries (user_id)
-        select n.id from changed_new n
-        where not exists (select 1 from profile_sync.deliveries d where d.user_id = n.id);
-        get diagnostics queued = row_count;
-      exception when unique_violation then
-        queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
-      end;
+      -- general path below.
+      insert into profile_sync.deliveries (user_id)
+      select n.id from changed_new n
+      where not exists (select 1 from profile_sync.deliveries d where d.user_id = n.id);
+      get diagnostics queued = row_count;
     elsif tg_op = 'DELETE' then
       queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
@@ -3370,20 +3392,32 @@ begin
           or o.last_sign_in_at is distinct from n.last_sign_in_at
           or o.deleted_at is distinct from n.deleted_at));
     end if;
-  exception when others then
-    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
-    if tg_op = 'DELETE' then
-      queued := (select count(*) from changed_old);
-    else
-      queued := (select count(*) from changed_new);
+    if queued > 0 then
+      perform profile_sync.wake_up_drain(queued);
     end if;
-    raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
-      'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
-    return null;
+  exception when others then
+    get stacked diagnostics err_message = message_text, err_state = returned_sqlstate;
+    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
+    begin
+      -- the general path (enqueue_users), for an update every changed user: what the queue
+      -- refused above, or what a failed wake-up took with it
+      if tg_op = 'DELETE' then
+        queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
+      else
+        queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+      end if;
+      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)',
+        queued, err_message, err_state;
+    exception when others then
+      if tg_op = 'DELETE' then
+        queued := (select count(*) from changed_old);
+      else
+        queued := (select count(*) from changed_new);
+      end if;
+      raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
+        'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
+    end;
   end;
-  if queued > 0 then
-    perform profile_sync.wake_up_drain(queued);
-  end if;
   return null;
 end
 $$;
@@ -4765,6 +4799,7 @@ grant execute on function profile_sync.reconcile_retry_failures(bigint, integer)
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
 grant execute on function profile_sync.claim_deliveries(integer, uuid[]) to service_role;
 grant execute on function profile_sync.settle_deliveries(uuid[], text) to service_role;
+grant execute on function profile_sync.deliver_users(uuid[], text) to service_role;
 grant execute on function profile_sync.delivery_status() to service_role;
 grant execute on function profile_sync.delivery_list(boolean, integer) to service_role;
 grant execute on function profile_sync.replay_deliveries(uuid[], boolean, timestamptz) to service_role;

@@ -87,9 +87,11 @@ $$;
  * in the session setting profile_sync.wake_up (URL, body, headers: a signature over that fixed
  * body, valid for the receiver's 5 minutes; never the secret): so a signup decrypts no Vault
  * secret and computes no HMAC.
- * Replaying it can only make auth-webhook drain. Never raises: a missing Vault secret or pg_net
- * is one warning for the transaction, with the number of users its statement queued; the queue
- * keeps them for the pg_cron drain (profile-sync-drain) and reconcile. Internal: the triggers.
+ * Replaying it can only make auth-webhook drain. A missing Vault secret, Vault or pg_net is one
+ * warning for the transaction, with the number of users its statement queued; the queue keeps
+ * them for the pg_cron drain (profile-sync-drain) and reconcile. Anything else raises, for the
+ * caller's one handler (notify_auth_user_change: an exception block here would be a second
+ * subtransaction on every signup). Internal: the triggers.
  */
 create or replace function profile_sync.wake_up_drain(queued bigint)
 returns void
@@ -107,70 +109,65 @@ declare
   body jsonb;
   msg_id text;
   msg_timestamp bigint;
-  stage text := 'vault';
 begin
   if pg_catalog.current_setting('profile_sync.woken', true) = 'on' then
     return;
   end if;
   -- One attempt per transaction, sent or not (so a missing secret is one warning per transaction).
   perform pg_catalog.set_config('profile_sync.woken', 'on', true);
-  begin
-    wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
-    -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
-    -- a changed or rotated secret is used at once.
-    version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
-      from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
-    -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
-    if wake is null or wake ->> 'version' is distinct from version
-        or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
-      select
-          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
-          (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
-        into webhook_url, webhook_secret;
-      if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
-        raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
-          '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
-        return;
-      end if;
-      stage := 'sign';
-      body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
-      msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
-      msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
-      -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
-      wake := pg_catalog.jsonb_build_object(
-        'url', webhook_url,
-        'body', body,
-        'until', msg_timestamp + 60,
-        'version', version,
-        'headers', pg_catalog.jsonb_build_object(
-          'Content-Type', 'application/json',
-          'webhook-id', msg_id,
-          'webhook-timestamp', msg_timestamp::text,
-          'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
-        )
-      );
-      perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+  if pg_catalog.to_regclass('vault.secrets') is null or pg_catalog.to_regclass('vault.decrypted_secrets') is null then
+    raise warning 'profile_sync: Vault is not available (no vault.secrets / vault.decrypted_secrets); '
+      '% changed auth users queued without a wake-up', queued;
+    return;
+  end if;
+  if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+    raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (no such function); '
+      '% changed auth users queued without a wake-up', queued;
+    return;
+  end if;
+  wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
+  -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
+  -- a changed or rotated secret is used at once.
+  version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
+    from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
+  -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
+  if wake is null or wake ->> 'version' is distinct from version
+      or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+    select
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
+        (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
+      into webhook_url, webhook_secret;
+    if coalesce(webhook_url, '') = '' or coalesce(webhook_secret, '') = '' then
+      raise warning 'profile_sync: Vault secrets profile_sync_webhook_url and profile_sync_webhook_secret must be set; '
+        '% changed auth users queued without a wake-up (the pg_cron drain or reconcile delivers them)', queued;
+      return;
     end if;
-    -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
-    stage := 'net';
-    perform net.http_post(
-      url := wake ->> 'url',
-      body := wake -> 'body',
-      params := '{}'::jsonb,
-      headers := wake -> 'headers',
-      timeout_milliseconds := 5000
+    body := '{"type": "WAKE_UP", "schema": "profile_sync", "table": "deliveries"}'::jsonb;
+    msg_id := 'msg_' || pg_catalog.gen_random_uuid()::text;
+    msg_timestamp := pg_catalog.floor(pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()))::bigint;
+    -- pg_net sends convert_to(body::text, 'UTF8'): sign exactly body::text.
+    wake := pg_catalog.jsonb_build_object(
+      'url', webhook_url,
+      'body', body,
+      'until', msg_timestamp + 60,
+      'version', version,
+      'headers', pg_catalog.jsonb_build_object(
+        'Content-Type', 'application/json',
+        'webhook-id', msg_id,
+        'webhook-timestamp', msg_timestamp::text,
+        'webhook-signature', profile_sync.standard_webhook_signature(msg_id, msg_timestamp, body::text, webhook_secret)
+      )
     );
-  exception when others then
-    -- 3F000: no such schema; 42P01: no such relation; 42883: no such function (or signature).
-    if stage = 'vault' and sqlstate in ('3F000', '42P01') then
-      raise warning 'profile_sync: Vault is not available (%); % changed auth users queued without a wake-up', sqlerrm, queued;
-    elsif stage = 'net' and sqlstate in ('3F000', '42883') and sqlerrm ~ 'net' then
-      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (%); '
-        '% changed auth users queued without a wake-up', sqlerrm, queued;
-    else
-      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)', queued, sqlerrm, sqlstate;
-    end if;
-  end;
+    perform pg_catalog.set_config('profile_sync.wake_up', wake::text, false);
+  end if;
+  -- A timeout above pg_net's 1 s webhook default, for a cold-started function.
+  perform net.http_post(
+    url := wake ->> 'url',
+    body := wake -> 'body',
+    params := '{}'::jsonb,
+    headers := wake -> 'headers',
+    timeout_milliseconds := 5000
+  );
 end
 $$;
 
@@ -194,24 +191,25 @@ set jit = off
 as $$
 declare
   queued bigint;
+  err_message text;
+  err_state text;
 begin
   if tg_op = 'TRUNCATE' then
     return null;
   end if;
+  -- One exception block (one subtransaction) on the way a signup takes: the queue insert and the
+  -- wake-up. When anything in it fails, the change is queued again on its own below, so a failed
+  -- wake-up never loses it.
   begin
     if tg_op = 'INSERT' then
       -- New users are new keys: a plain insert (an anti-join, no speculative insertion per row)
       -- keeps a bulk import cheap. Only an id deleted and created again can still have a row:
       -- that one is left as it is (its sync reads the current user); a race on it takes the
-      -- general path.
-      begin
-        insert into profile_sync.deliveries (user_id)
-        select n.id from changed_new n
-        where not exists (select 1 from profile_sync.deliveries d where d.user_id = n.id);
-        get diagnostics queued = row_count;
-      exception when unique_violation then
-        queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
-      end;
+      -- general path below.
+      insert into profile_sync.deliveries (user_id)
+      select n.id from changed_new n
+      where not exists (select 1 from profile_sync.deliveries d where d.user_id = n.id);
+      get diagnostics queued = row_count;
     elsif tg_op = 'DELETE' then
       queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
@@ -226,20 +224,32 @@ begin
           or o.last_sign_in_at is distinct from n.last_sign_in_at
           or o.deleted_at is distinct from n.deleted_at));
     end if;
-  exception when others then
-    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
-    if tg_op = 'DELETE' then
-      queued := (select count(*) from changed_old);
-    else
-      queued := (select count(*) from changed_new);
+    if queued > 0 then
+      perform profile_sync.wake_up_drain(queued);
     end if;
-    raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
-      'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
-    return null;
+  exception when others then
+    get stacked diagnostics err_message = message_text, err_state = returned_sqlstate;
+    -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
+    begin
+      -- the general path (enqueue_users), for an update every changed user: what the queue
+      -- refused above, or what a failed wake-up took with it
+      if tg_op = 'DELETE' then
+        queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
+      else
+        queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
+      end if;
+      raise warning 'profile_sync: % changed auth users queued without a wake-up: % (SQLSTATE %)',
+        queued, err_message, err_state;
+    exception when others then
+      if tg_op = 'DELETE' then
+        queued := (select count(*) from changed_old);
+      else
+        queued := (select count(*) from changed_new);
+      end if;
+      raise warning 'profile_sync: % auth users changed by this %, not queued for auth-webhook: % (SQLSTATE %); '
+        'reconcile repairs them', queued, tg_op, sqlerrm, sqlstate;
+    end;
   end;
-  if queued > 0 then
-    perform profile_sync.wake_up_drain(queued);
-  end if;
   return null;
 end
 $$;
