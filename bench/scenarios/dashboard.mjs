@@ -2,7 +2,7 @@
 // every 10 minutes and 10,000 recorded failures: first paint and every panel filled in headless
 // Chromium; each panel's request (its queries plus JSON) served from a warm server, median of 5;
 // each page query's execution time (EXPLAIN ANALYZE, median of 5); and, apart, the state now
-// measured as `status --json` measures it (a pass over every auth user, after first paint).
+// measured as `status --json` measures it (a pass over every auth user, after the quick panels).
 import { spawn } from 'node:child_process';
 import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
@@ -132,7 +132,7 @@ export async function dashboard(ctx) {
       }),
       figure('dashboard.state_now', 'Dashboard: the state now measured (/api/status: status --json\'s own pass)', median(measured), 'ms', {
         note: `${ctx.users.toLocaleString('en-US')} auth users, ${(await ctx.sql`select count(*)::int as n from public.profiles`)[0].n.toLocaleString('en-US')} profiles; ` +
-          'after first paint, off the other panels\' path; median of 3',
+          'measured after the quick panels, off their path; median of 3',
       }),
     ], {
       servedMs: served, queriesMs: Object.fromEntries(queries), filledMs: filled, stateNowMs: measured,

@@ -49,7 +49,8 @@ export function createDashboardApp(deps: DashboardDeps) {
     const mapping = await mappingInForce(sql);
     return c.json({ status: measurer.latest(), mapping, actions: Object.fromEntries(ACTIONS.map((k) => [k, actions.available(k)])) });
   });
-  // The state now, measured as `profile-sync status --json` measures it (the page asks after its first paint).
+  // The state now, measured as `profile-sync status --json` measures it (the page asks once its
+  // quick panels are filled).
   app.get('/api/status', async (c) => c.json({ status: await measurer.measure() }));
   app.get('/api/doctor', async (c) => {
     const asked = Date.now();
