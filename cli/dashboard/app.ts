@@ -44,10 +44,10 @@ export function createDashboardApp(deps: DashboardDeps) {
   }
 
   // What the page shows at once: the mapping, the actions, and the last measurement of the state
-  // now (null before the first; `computed_at` says when), read from memory.
+  // now from memory (`computed_at` says when; only before the first has ended does it wait for it).
   app.get('/api/state', async (c) => {
-    const mapping = await mappingInForce(sql);
-    return c.json({ status: measurer.latest(), mapping, actions: Object.fromEntries(ACTIONS.map((k) => [k, actions.available(k)])) });
+    const [status, mapping] = await Promise.all([measurer.latest() ?? measurer.measure(), mappingInForce(sql)]);
+    return c.json({ status, mapping, actions: Object.fromEntries(ACTIONS.map((k) => [k, actions.available(k)])) });
   });
   // The state now, measured as `profile-sync status --json` measures it (the page asks once its
   // quick panels are filled).

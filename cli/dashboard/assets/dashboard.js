@@ -120,10 +120,8 @@
     const setup = await api('/api/state');
     showSetup(setup);
     $('#mapping').dataset.state = 'ready';
-    if (setup.status) showNow(setup.status, measure);
-    else $('#measured').textContent = 'measuring…';
-    if (measure || !setup.status) {
-      section.dataset.state = 'measuring';
+    showNow(setup.status, measure);
+    if (measure) {
       await after;
       const { status } = await api('/api/status');
       showNow(status, false);
