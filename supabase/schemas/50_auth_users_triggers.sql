@@ -120,19 +120,22 @@ begin
       '% changed auth users queued without a wake-up', queued;
     return;
   end if;
-  if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
-    raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (no such function); '
-      '% changed auth users queued without a wake-up', queued;
-    return;
-  end if;
   wake := nullif(pg_catalog.current_setting('profile_sync.wake_up', true), '')::jsonb;
-  -- Which secrets the cached request was made with (read from vault.secrets without decrypting):
-  -- a changed or rotated secret is used at once.
-  version := (select pg_catalog.string_agg(s.id::text || '@' || s.updated_at::text, ',' order by s.name)
+  -- Which secrets the cached request was made with (read from vault.secrets without decrypting;
+  -- creating, updating or deleting one moves the count or the latest updated_at): a changed or
+  -- rotated secret is used at once.
+  version := (select pg_catalog.count(*)::text || '@' || pg_catalog.max(s.updated_at)::text
     from vault.secrets s where s.name in ('profile_sync_webhook_url', 'profile_sync_webhook_secret'));
   -- The wall clock, not now(): the receiver allows 5 minutes from the signature's timestamp.
   if wake is null or wake ->> 'version' is distinct from version
       or (wake ->> 'until')::bigint < pg_catalog.date_part('epoch', pg_catalog.clock_timestamp()) then
+    -- checked when the request is made (once a minute): a pg_net dropped since makes
+    -- net.http_post raise below, which the trigger's handler turns into a warning
+    if pg_catalog.to_regprocedure('net.http_post(text, jsonb, jsonb, jsonb, integer)') is null then
+      raise warning 'profile_sync: pg_net (net.http_post(text, jsonb, jsonb, jsonb, integer)) is not installed (no such function); '
+        '% changed auth users queued without a wake-up', queued;
+      return;
+    end if;
     select
         (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_url' limit 1),
         (select s.decrypted_secret from vault.decrypted_secrets s where s.name = 'profile_sync_webhook_secret' limit 1)
