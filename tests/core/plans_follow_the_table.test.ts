@@ -7,14 +7,12 @@
  * auto_explain, shape only (node types and relations), so the test does not depend on timing.
  */
 import assert from 'node:assert/strict';
-import postgres from 'postgres';
-import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import { type Explained, explainingConnection, type PlanNode } from '../helpers/auto_explain.ts';
 import { insertAuthUsers } from '../helpers/bulk.ts';
 
 const USERS = 30_000;
 const BATCH = 2_000;
-
-type PlanNode = { 'Node Type': string; 'Relation Name'?: string; Plans?: PlanNode[] };
 
 /** The plan's shape: each node's type and relation, depth first. */
 function shape(node: PlanNode, depth = 0): string[] {
@@ -24,23 +22,8 @@ function shape(node: PlanNode, depth = 0): string[] {
 
 /** A session that logs the plan of every statement it runs, nested ones included. */
 async function explainingSession(name: string) {
-  const plans: { query: string; plan: PlanNode }[] = [];
-  const sql = postgres(adminDatabaseUrl(name), {
-    max: 1,
-    onnotice: (n) => {
-      const text = String(n.message);
-      const at = text.indexOf('{');
-      if (!text.startsWith('duration:') || at < 0) return;
-      const explained = JSON.parse(text.slice(at));
-      plans.push({ query: String(explained['Query Text'] ?? ''), plan: explained.Plan });
-    },
-  });
-  await sql`load 'auto_explain'`;
-  await sql`set auto_explain.log_min_duration = 0`;
-  await sql`set auto_explain.log_nested_statements = on`;
-  await sql`set auto_explain.log_format = json`;
-  await sql`set auto_explain.log_level = notice`;
-  await sql`set client_min_messages = notice`;
+  const plans: Explained[] = [];
+  const sql = await explainingConnection(name, (explained) => plans.push(explained));
   /** Syncs `ids` and returns the shape of the compiled write statement's plan. */
   const syncPlan = async (ids: string[]) => {
     plans.length = 0;

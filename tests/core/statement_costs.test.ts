@@ -6,8 +6,8 @@
  * included, as notices this test reads. On every server the suite runs on.
  */
 import assert from 'node:assert/strict';
-import postgres from 'postgres';
-import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
+import { freshDatabase } from '../helpers/db.ts';
+import { explainingConnection } from '../helpers/auto_explain.ts';
 
 const USERS = 1_000_000;
 const JIT_ABOVE_COST = 100_000;
@@ -42,23 +42,10 @@ Deno.test(`every statement of the core is estimated below jit_above_cost at ${US
 
     const plans: { cost: number; query: string; step: string }[] = [];
     let step = '';
-    const sql = postgres(adminDatabaseUrl(db.name), {
-      max: 1,
-      onnotice: (n) => {
-        const text = String(n.message);
-        const at = text.indexOf('{');
-        if (!text.startsWith('duration:') || at < 0) return;
-        const explained = JSON.parse(text.slice(at));
-        plans.push({ cost: explained.Plan['Total Cost'], query: String(explained['Query Text'] ?? '').slice(0, 160), step });
-      },
+    const sql = await explainingConnection(db.name, ({ query, plan }) => {
+      plans.push({ cost: plan['Total Cost'], query: query.slice(0, 160), step });
     });
     try {
-      await sql`load 'auto_explain'`;
-      await sql`set auto_explain.log_min_duration = 0`;
-      await sql`set auto_explain.log_nested_statements = on`;
-      await sql`set auto_explain.log_format = json`;
-      await sql`set auto_explain.log_level = notice`;
-      await sql`set client_min_messages = notice`;
       const ids = (await sql`select id from auth.users order by id limit 100 offset 2000`).map((r) => r.id as string);
       const run = async (name: string, statement: () => Promise<unknown>) => {
         step = name;

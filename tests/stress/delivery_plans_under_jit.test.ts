@@ -1,12 +1,12 @@
 /**
  * With 1,000,000 rows queued (a bulk import not yet drained), every statement the queue's own
- * functions run — claim, settle, status, the listing, replay, the triggers' insert — has an
+ * functions run — claim, settle, a single-record payload's delivery, status, the listing, replay, the triggers' insert — has an
  * estimated total cost below jit_above_cost (100,000), so no server compiles them with LLVM.
  * The plans are the real ones: auto_explain reports each nested statement as the functions run.
  */
 import assert from 'node:assert/strict';
-import postgres from 'postgres';
-import { adminDatabaseUrl, freshDatabase } from '../helpers/db.ts';
+import { explainingConnection } from '../helpers/auto_explain.ts';
+import { freshDatabase } from '../helpers/db.ts';
 import { insertAuthUser } from '../helpers/users.ts';
 
 const JIT_ABOVE_COST = 100_000;
@@ -14,16 +14,7 @@ const JIT_ABOVE_COST = 100_000;
 Deno.test('the queue statements stay under jit_above_cost with 1,000,000 rows queued', async () => {
   const db = await freshDatabase('dlv_plans');
   const plans: { text: string; cost: number }[] = [];
-  const sql = postgres(adminDatabaseUrl(db.name), {
-    max: 1,
-    prepare: false,
-    onnotice: (n) => {
-      const json = /plan:\s*(\{[\s\S]*\})\s*$/.exec(String(n.message))?.[1];
-      if (!json) return;
-      const plan = JSON.parse(json);
-      plans.push({ text: String(plan['Query Text']), cost: Number(plan.Plan['Total Cost']) });
-    },
-  });
+  let sql: Awaited<ReturnType<typeof explainingConnection>> | undefined;
   try {
     await db.sql`insert into profile_sync.deliveries (user_id, due_at)
       select gen_random_uuid(), now() - random() * interval '1 hour' from generate_series(1, 1000000)`;
@@ -31,14 +22,11 @@ Deno.test('the queue statements stay under jit_above_cost with 1,000,000 rows qu
     await db.sql`vacuum analyze profile_sync.deliveries`;
     const someIds = (await db.sql`select user_id from profile_sync.deliveries where dead_at is null limit 20`).map((r) => r.user_id);
 
-    await sql`load 'auto_explain'`;
-    await sql`set auto_explain.log_min_duration = 0`;
-    await sql`set auto_explain.log_nested_statements = on`;
-    await sql`set auto_explain.log_format = json`;
-    await sql`set auto_explain.log_level = notice`;
+    sql = await explainingConnection(db.name, ({ query, plan }) => plans.push({ text: query, cost: Number(plan['Total Cost']) }));
     const claimed = (await sql`select user_id from profile_sync.claim_deliveries(500, ${someIds.slice(0, 5)}::uuid[])`).map((r) => r.user_id);
     assert.equal(claimed.length, 505, 'the 5 named users, then 500 due ones');
     await sql`select * from profile_sync.settle_deliveries(${claimed}::uuid[], 'auth-webhook')`;
+    await sql`select * from profile_sync.deliver_users(${someIds.slice(5, 6)}::uuid[], 'auth-webhook')`;
     await sql`select * from profile_sync.delivery_status()`;
     await sql`select * from profile_sync.delivery_list(false, 100)`;
     await sql`select * from profile_sync.delivery_list(true, 100)`;
@@ -51,7 +39,7 @@ Deno.test('the queue statements stay under jit_above_cost with 1,000,000 rows qu
     const over = ours.filter((p) => p.cost >= JIT_ABOVE_COST);
     assert.deepEqual(over.map((p) => `${p.cost}: ${p.text.replace(/\s+/g, ' ').slice(0, 160)}`), []);
   } finally {
-    await sql.end();
+    await sql?.end();
     await db.drop();
   }
 });
