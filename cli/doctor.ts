@@ -12,6 +12,7 @@ import { isDbUnavailable, withDb } from '../shared/db.ts';
 import { isAppError } from '../shared/errors.ts';
 import { appliedDocument } from './mapping.ts';
 import { reconcileStatus, toRunSummary } from '../shared/reconcile-status.ts';
+import type { ReconcileStatus } from '../shared/reconcile-types.ts';
 import { deliveryStatus } from '../shared/deliveries.ts';
 import { appliedVersions, applyMappingRolledBack, MappingRefused } from './install/live.ts';
 import { MAPPING_FILE, MIGRATIONS_DIR, readLock } from './install/project.ts';
@@ -29,6 +30,8 @@ type DoctorEnv = {
   projectDir?: string;
   /** Send a signed test delivery (`doctor --send-test`). */
   sendTest?: boolean;
+  /** Where the drift check reads status (the dashboard shares its one measurement); else reconcileStatus. */
+  status?: () => Promise<ReconcileStatus>;
 };
 
 export const VAULT_SECRETS = [
@@ -291,8 +294,8 @@ const syncFailures: Check = async (sql) => {
     `see select * from profile_sync.failures; fix the cause (a constraint or trigger on ${table}, or the mapping), then \`profile-sync reconcile\``);
 };
 
-const drift: Check = async (sql) => {
-  const s = await reconcileStatus(sql);
+const drift: Check = async (sql, env) => {
+  const s = await (env.status ? env.status() : reconcileStatus(sql));
   const total = s.missing + s.stale + s.orphaned;
   return total === 0
     ? ok(`in sync: ${count(s.auth_users)} users, ${count(s.profiles)} profiles`)
@@ -518,7 +521,7 @@ const CHECKS: Record<string, Check> = {
  * database that cannot be reached at all is an error (AppError database_unavailable), not a report.
  */
 export async function doctor(sql: Sql, env: Partial<DoctorEnv> = {}): Promise<DoctorReport> {
-  const full: DoctorEnv = { migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR, projectDir: env.projectDir, sendTest: env.sendTest };
+  const full: DoctorEnv = { ...env, migrationsDir: env.migrationsDir ?? DEFAULT_MIGRATIONS_DIR };
   await withDb(() => sql`select 1`);
   const checks: CheckResult[] = [];
   for (const [check, run] of Object.entries(CHECKS)) {

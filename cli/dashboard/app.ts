@@ -7,7 +7,7 @@ import { Hono } from 'hono';
 import type { CommandContext } from '../commands.ts';
 import { doctor } from '../doctor.ts';
 import { isAppError } from '../../shared/errors.ts';
-import { reconcileStatus } from '../../shared/reconcile-status.ts';
+import { deliveryStatus } from '../../shared/deliveries.ts';
 import { getProfile } from '../../shared/sync.ts';
 import { isUuid } from '../../shared/uuid.ts';
 import { ActionBusy, createActions } from './actions.ts';
@@ -15,16 +15,17 @@ import type { ActionKind } from './actions.ts';
 import { loadAssets } from './assets.ts';
 import type { DoorKeys } from './guard.ts';
 import { door, hardenHeaders } from './guard.ts';
-import { deliveryCounts, deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs } from './queries.ts';
-
-/** Days of runs the charts show, hours of deliveries, runs a table page holds. */
-export const WINDOW = { chartDays: 30, deliveryHours: 7 * 24, runsPage: 50 } as const;
+import { createMeasurer } from './measure.ts';
+import type { Measurer } from './measure.ts';
+import { deliveryHours, deliveryInstalled, failureGroups, history, mappingInForce, runs, WINDOW } from './queries.ts';
 
 export type DashboardDeps = {
   ctx: CommandContext;
   keys: DoorKeys;
   /** The port the server listens on (the Host and Origin it accepts). */
   port: number;
+  /** The state now (status's numbers); the server starts one measuring as it starts. */
+  measurer?: Measurer;
 };
 
 const ACTIONS: readonly ActionKind[] = ['dry-run', 'reconcile', 'replay'];
@@ -33,6 +34,7 @@ export function createDashboardApp(deps: DashboardDeps) {
   const { sql } = deps.ctx;
   const assets = loadAssets(deps.keys.csrf);
   const actions = createActions(deps.ctx);
+  const measurer = deps.measurer ?? createMeasurer(sql);
   const app = new Hono();
   app.use('*', hardenHeaders, door(deps.keys, deps.port));
 
@@ -41,11 +43,19 @@ export function createDashboardApp(deps: DashboardDeps) {
     app.get(`/assets/${path}`, (c) => c.body(asset.body, 200, { 'content-type': asset.type }));
   }
 
+  // What the page shows at once: the mapping, the actions, and the last measurement of the state
+  // now from memory (`computed_at` says when; only before the first has ended does it wait for it).
   app.get('/api/state', async (c) => {
-    const [status, mapping] = await Promise.all([reconcileStatus(sql), mappingInForce(sql)]);
+    const [status, mapping] = await Promise.all([measurer.latest() ?? measurer.measure(), mappingInForce(sql)]);
     return c.json({ status, mapping, actions: Object.fromEntries(ACTIONS.map((k) => [k, actions.available(k)])) });
   });
-  app.get('/api/doctor', async (c) => c.json(await doctor(sql)));
+  // The state now, measured as `profile-sync status --json` measures it (the page asks once its
+  // quick panels are filled).
+  app.get('/api/status', async (c) => c.json({ status: await measurer.measure() }));
+  app.get('/api/doctor', async (c) => {
+    const asked = Date.now();
+    return c.json(await doctor(sql, { status: () => measurer.measure(asked) }));
+  });
   app.get('/api/history', async (c) => c.json({ days: WINDOW.chartDays, runs: await history(sql, WINDOW.chartDays) }));
   app.get('/api/runs', async (c) => {
     const before = c.req.query('before');
@@ -55,9 +65,8 @@ export function createDashboardApp(deps: DashboardDeps) {
   app.get('/api/failures', async (c) => c.json({ groups: await failureGroups(sql) }));
   app.get('/api/deliveries', async (c) => {
     if (!(await deliveryInstalled(sql))) return c.json({ installed: false });
-    const [status, hours] = await Promise.all([reconcileStatus(sql), deliveryHours(sql, WINDOW.deliveryHours)]);
-    // status's `deliveries` key (the numbers `status --json` shows), else the queue's own function
-    const counts = (status as { deliveries?: unknown }).deliveries ?? await deliveryCounts(sql);
+    // the queue's counts as status reports them (`deliveries`), without measuring drift
+    const [counts, hours] = await Promise.all([deliveryStatus(sql), deliveryHours(sql, WINDOW.deliveryHours)]);
     return c.json({ installed: true, counts, hours });
   });
   // One user's row, only when the operator asks for it (the rest of the page shows ids only).

@@ -10,6 +10,7 @@ import { createDb } from '../../shared/db.ts';
 import type { Sql } from '../../shared/db.ts';
 import { createDashboardApp } from './app.ts';
 import { newDoorKeys } from './guard.ts';
+import { createMeasurer } from './measure.ts';
 
 /** The port `profile-sync dashboard` listens on without --port (0: any free one). */
 export const DEFAULT_PORT = 54329;
@@ -42,10 +43,15 @@ export async function startDashboard(options: DashboardOptions): Promise<Dashboa
   const port = (server.address() as AddressInfo).port;
   // a reconcile needs a session of its own besides the pool (see shared/reconcile-connections.ts)
   const sql: Sql = createDb(options.dbUrl, { max: 4, application: 'profile-sync/dashboard' });
+  // the state now is measured from the start, so the page the operator opens has it (or nearly)
+  const measurer = createMeasurer(sql);
+  // (a failure is the page's to show when it asks; sql.end() on close ends one still running)
+  measurer.measure().catch(() => {});
   app.fetch = createDashboardApp({
     ctx: { sql, dbUrl: options.dbUrl, interactive: false },
     keys,
     port,
+    measurer,
   }).fetch;
   return {
     url: `http://127.0.0.1:${port}/?token=${keys.token}`,

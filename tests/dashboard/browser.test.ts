@@ -230,6 +230,9 @@ Deno.test('dashboard in a browser: every panel against SQL, a dry run from the p
       const { json } = await runCli(env, 'status', '--json');
       // what is left missing is the users the table refuses
       assert.deepEqual([json.missing, json.stale, json.orphaned, json.failures], [10, 0, 0, 10]);
+      // the page measured the state again once the run ended
+      await page.locator('#now[data-state="ready"]').waitFor();
+      assert.match(await text(page, '#measured'), /^measured at \d\d:\d\d:\d\d UTC in \d+ ms$/);
       for (const key of ['missing', 'stale', 'orphaned', 'failures', 'profiles']) {
         assert.equal(await page.locator(`#now dd[data-key="${key}"]`).getAttribute('data-value'), String(json[key]), key);
       }

@@ -5,7 +5,7 @@
  * older than settings.history_days.
  */
 import assert from 'node:assert/strict';
-import { PAGE_QUERIES } from '../../cli/dashboard/queries.ts';
+import { PAGE_PARAMS, PAGE_QUERIES } from '../../cli/dashboard/queries.ts';
 import type { QueryName } from '../../cli/dashboard/queries.ts';
 import { createDb } from '../../shared/db.ts';
 import { reconcile } from '../../shared/reconcile.ts';
@@ -14,14 +14,6 @@ import { freshDatabase } from '../helpers/db.ts';
 type PlanNode = { 'Node Type': string; 'Relation Name'?: string; 'Index Name'?: string; 'Total Cost': number; Plans?: PlanNode[] };
 
 const nodes = (n: PlanNode): PlanNode[] => [n, ...(n.Plans ?? []).flatMap(nodes)];
-
-const PARAMS: Record<QueryName, unknown[]> = {
-  history: [30],
-  runs: [null, 50],
-  failures: [5],
-  mapping: [],
-  deliveryHours: [168],
-};
 
 /** Well under jit_above_cost (100000): no JIT on stock Postgres, and a few ms of work. */
 const CHEAP = 2_000;
@@ -47,7 +39,7 @@ Deno.test('dashboard: each page query is an index scan and cheap at a year of ru
     const plans: Record<string, PlanNode[]> = {};
     for (const [name, text] of Object.entries(PAGE_QUERIES) as [QueryName, string][]) {
       if (name === 'deliveryHours' && !delivery) continue;
-      const [row] = await db.sql.unsafe(`explain (format json) ${text}`, PARAMS[name] as never[]);
+      const [row] = await db.sql.unsafe(`explain (format json) ${text}`, PAGE_PARAMS[name] as never[]);
       const plan = (row['QUERY PLAN'] as { Plan: PlanNode }[])[0].Plan;
       assert.ok(plan['Total Cost'] < CHEAP, `${name} costs ${plan['Total Cost']}:\n${JSON.stringify(plan, null, 1)}`);
       plans[name] = nodes(plan);
