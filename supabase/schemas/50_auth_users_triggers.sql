@@ -193,12 +193,32 @@ set search_path = ''
 set jit = off
 as $$
 declare
+  changed uuid[];
   queued bigint;
   err_message text;
   err_state text;
 begin
   if tg_op = 'TRUNCATE' then
     return null;
+  end if;
+  if tg_op = 'UPDATE' then
+    -- Only users whose synced columns changed (what the row trigger's WHEN clause held). Read
+    -- before the exception block: an update that changes none of them (Auth setting a new
+    -- user's role, a token, a timestamp) costs this one read of the transition tables, with no
+    -- subtransaction, no queue write and no wake-up.
+    changed := array(
+      select n.id from changed_new n join changed_old o on o.id = n.id
+      where o.email is distinct from n.email
+        or o.phone is distinct from n.phone
+        or o.raw_user_meta_data is distinct from n.raw_user_meta_data
+        or o.raw_app_meta_data is distinct from n.raw_app_meta_data
+        or o.is_anonymous is distinct from n.is_anonymous
+        or o.email_confirmed_at is distinct from n.email_confirmed_at
+        or o.last_sign_in_at is distinct from n.last_sign_in_at
+        or o.deleted_at is distinct from n.deleted_at);
+    if pg_catalog.cardinality(changed) = 0 then
+      return null;
+    end if;
   end if;
   -- One exception block (one subtransaction) on the way a signup takes: the queue insert and the
   -- wake-up. When anything in it fails, the change is queued again on its own below, so a failed
@@ -216,16 +236,7 @@ begin
     elsif tg_op = 'DELETE' then
       queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
     else
-      queued := profile_sync.enqueue_users(array(
-        select n.id from changed_new n join changed_old o on o.id = n.id
-        where o.email is distinct from n.email
-          or o.phone is distinct from n.phone
-          or o.raw_user_meta_data is distinct from n.raw_user_meta_data
-          or o.raw_app_meta_data is distinct from n.raw_app_meta_data
-          or o.is_anonymous is distinct from n.is_anonymous
-          or o.email_confirmed_at is distinct from n.email_confirmed_at
-          or o.last_sign_in_at is distinct from n.last_sign_in_at
-          or o.deleted_at is distinct from n.deleted_at));
+      queued := profile_sync.enqueue_users(changed);
     end if;
     if queued > 0 then
       perform profile_sync.wake_up_drain(queued);
@@ -234,10 +245,12 @@ begin
     get stacked diagnostics err_message = message_text, err_state = returned_sqlstate;
     -- each transition table is named only where it exists (plpgsql plans a statement when it runs)
     begin
-      -- the general path (enqueue_users), for an update every changed user: what the queue
-      -- refused above, or what a failed wake-up took with it
+      -- the general path (enqueue_users): what the queue refused above, or what a failed
+      -- wake-up took with it
       if tg_op = 'DELETE' then
         queued := profile_sync.enqueue_users(array(select o.id from changed_old o));
+      elsif tg_op = 'UPDATE' then
+        queued := profile_sync.enqueue_users(changed);
       else
         queued := profile_sync.enqueue_users(array(select n.id from changed_new n));
       end if;
@@ -246,6 +259,8 @@ begin
     exception when others then
       if tg_op = 'DELETE' then
         queued := (select count(*) from changed_old);
+      elsif tg_op = 'UPDATE' then
+        queued := pg_catalog.cardinality(changed);
       else
         queued := (select count(*) from changed_new);
       end if;

@@ -90,6 +90,32 @@ Deno.test('trigger: net.http_post raising → the write commits with a warning',
     assert.match(warnings[0], /1 changed auth users queued without a wake-up: pg_net: out of queue space \(SQLSTATE 53100\)/);
   }));
 
+Deno.test('trigger: net.http_post raising on an update of 3 users → only the one whose synced column changed is queued', () =>
+  withWarnings('trg_net_raises_update', async (_db, sql, warnings) => {
+    const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
+    for (const id of ids) await insertAuthUser(sql as never, { id });
+    await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
+    await sql`
+      create or replace function net.http_post(
+        url text, body jsonb default '{}'::jsonb, params jsonb default '{}'::jsonb,
+        headers jsonb default '{}'::jsonb, timeout_milliseconds integer default 5000
+      ) returns bigint language plpgsql as $$
+      begin
+        raise exception 'pg_net: out of queue space' using errcode = '53100';
+      end $$`;
+    await sql`delete from profile_sync.deliveries`;
+    warnings.length = 0;
+    // one statement: a name for the first user, only updated_at (not synced) for the other two
+    await sql`
+      update auth.users set updated_at = now(),
+        raw_user_meta_data = case when id = ${ids[0]} then '{"full_name":"Renamed"}'::jsonb else raw_user_meta_data end
+      where id = any(${ids}::uuid[])`;
+    const rows = await sql`select user_id from profile_sync.deliveries`;
+    assert.deepEqual(rows.map((r) => r.user_id), [ids[0]]);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0], /^profile_sync: 1 changed auth users queued without a wake-up: pg_net: out of queue space/);
+  }));
+
 Deno.test('trigger: pg_net not installed → the write commits with a warning', () =>
   withWarnings('trg_no_net', async (_db, sql, warnings) => {
     await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
