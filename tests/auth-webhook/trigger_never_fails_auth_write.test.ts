@@ -52,6 +52,18 @@ const queued = async (sql: postgres.Sql) => (await sql`select count(*)::int as n
  */
 const WARNINGS = 1;
 
+/** Replaces net.http_post with one that queues a request and then raises (pg_net out of space). */
+const makeHttpPostRaise = (sql: postgres.Sql) => sql`
+  create or replace function net.http_post(
+    url text, body jsonb default '{}'::jsonb, params jsonb default '{}'::jsonb,
+    headers jsonb default '{}'::jsonb, timeout_milliseconds integer default 5000
+  ) returns bigint language plpgsql as $$
+  begin
+    insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
+    values ('POST', url, headers, null, timeout_milliseconds);
+    raise exception 'pg_net: out of queue space' using errcode = '53100';
+  end $$`;
+
 Deno.test('trigger: Vault secrets not set → the write commits, a warning says what to set', () =>
   withWarnings('trg_no_secrets', async (_db, sql, warnings) => {
     await writeAsAuth(sql);
@@ -74,16 +86,7 @@ Deno.test('trigger: a malformed secret in Vault → the write commits, the warni
 Deno.test('trigger: net.http_post raising → the write commits with a warning', () =>
   withWarnings('trg_net_raises', async (_db, sql, warnings) => {
     await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
-    await sql`
-      create or replace function net.http_post(
-        url text, body jsonb default '{}'::jsonb, params jsonb default '{}'::jsonb,
-        headers jsonb default '{}'::jsonb, timeout_milliseconds integer default 5000
-      ) returns bigint language plpgsql as $$
-      begin
-        insert into net.http_request_queue (method, url, headers, body, timeout_milliseconds)
-        values ('POST', url, headers, null, timeout_milliseconds);
-        raise exception 'pg_net: out of queue space' using errcode = '53100';
-      end $$`;
+    await makeHttpPostRaise(sql);
     await writeAsAuth(sql);
     assert.equal(await queued(sql), 0, 'the failed call left nothing behind');
     assert.equal(warnings.length, WARNINGS, warnings.join('\n'));
@@ -95,14 +98,7 @@ Deno.test('trigger: net.http_post raising on an update of 3 users → only the o
     const ids = [crypto.randomUUID(), crypto.randomUUID(), crypto.randomUUID()];
     for (const id of ids) await insertAuthUser(sql as never, { id });
     await setWebhookVault(sql, 'http://127.0.0.1:9/x', newWebhookSecret());
-    await sql`
-      create or replace function net.http_post(
-        url text, body jsonb default '{}'::jsonb, params jsonb default '{}'::jsonb,
-        headers jsonb default '{}'::jsonb, timeout_milliseconds integer default 5000
-      ) returns bigint language plpgsql as $$
-      begin
-        raise exception 'pg_net: out of queue space' using errcode = '53100';
-      end $$`;
+    await makeHttpPostRaise(sql);
     await sql`delete from profile_sync.deliveries`;
     warnings.length = 0;
     // one statement: a name for the first user, only updated_at (not synced) for the other two
