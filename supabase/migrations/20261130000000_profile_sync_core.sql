@@ -74,7 +74,7 @@ alter table profile_sync.profile_state enable row level security;
 -- sync. Every instance of the function reads the same rows, so the window holds across them.
 --
 -- Unlogged: losing it in a crash only means the next call syncs. No personal data (a user id, a
--- time, a transaction id); a deleted user's row is inert (uuids are not reused).
+-- time, a transaction id); a deleted user's row goes with them (forget_deleted_user).
 create unlogged table if not exists profile_sync.recent_syncs (
   user_id uuid not null constraint recent_syncs_pkey primary key,
   auth_version xid not null,
@@ -3477,7 +3477,8 @@ drop function if exists profile_sync.auth_user_webhook_record(auth.users);
 
 /*
  * profile_sync.forget_deleted_user(): trigger function on auth.users (after delete, per row):
- * removes the deleted user's bookkeeping, as the foreign key's cascade did. Never raises for a
+ * removes the deleted user's bookkeeping, as the foreign key's cascade did, and their
+ * sync-profile window (recent_syncs), which would otherwise stay forever. Never raises for a
  * user that has none. Security definer: Auth's role may not touch profile_sync.
  */
 create or replace function profile_sync.forget_deleted_user()
@@ -3488,6 +3489,7 @@ set search_path = ''
 as $$
 begin
   delete from profile_sync.profile_state s where s.user_id = old.id;
+  delete from profile_sync.recent_syncs r where r.user_id = old.id;
   return null;
 end
 $$;

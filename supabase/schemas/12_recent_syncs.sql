@@ -5,7 +5,7 @@
 -- sync. Every instance of the function reads the same rows, so the window holds across them.
 --
 -- Unlogged: losing it in a crash only means the next call syncs. No personal data (a user id, a
--- time, a transaction id); a deleted user's row is inert (uuids are not reused).
+-- time, a transaction id); a deleted user's row goes with them (forget_deleted_user).
 create unlogged table if not exists profile_sync.recent_syncs (
   user_id uuid not null constraint recent_syncs_pkey primary key,
   auth_version xid not null,

@@ -309,7 +309,8 @@ drop function if exists profile_sync.auth_user_webhook_record(auth.users);
 
 /*
  * profile_sync.forget_deleted_user(): trigger function on auth.users (after delete, per row):
- * removes the deleted user's bookkeeping, as the foreign key's cascade did. Never raises for a
+ * removes the deleted user's bookkeeping, as the foreign key's cascade did, and their
+ * sync-profile window (recent_syncs), which would otherwise stay forever. Never raises for a
  * user that has none. Security definer: Auth's role may not touch profile_sync.
  */
 create or replace function profile_sync.forget_deleted_user()
@@ -320,6 +321,7 @@ set search_path = ''
 as $$
 begin
   delete from profile_sync.profile_state s where s.user_id = old.id;
+  delete from profile_sync.recent_syncs r where r.user_id = old.id;
   return null;
 end
 $$;

@@ -69,6 +69,14 @@ Deno.test('sync-profile: a user\'s calls within the window are answered from the
       const res = await one.post(userHeaders(token));
       assert.match(res.headers.get('access-control-expose-headers') ?? '', /Profile-Sync-Served-From/i);
     });
+
+    await t.step('deleting the auth user removes their window row', async () => {
+      const [{ n: before }] = await db.sql`select count(*)::int as n from profile_sync.recent_syncs where user_id = ${id}`;
+      assert.equal(before, 1);
+      await db.sql`delete from auth.users where id = ${id}`;
+      const [{ n }] = await db.sql`select count(*)::int as n from profile_sync.recent_syncs where user_id = ${id}`;
+      assert.equal(n, 0);
+    });
   } finally {
     await db.drop();
   }
