@@ -51,6 +51,48 @@ export async function deliverUsers(sql: Sql, ids: readonly string[], source: str
 }
 
 /**
+ * Single-record deliveries that arrive together go to the database together: at most `slots`
+ * calls run at once (the pool's size); the users of requests arriving while they run wait and go
+ * in the next call, up to DRAIN_BATCH: one transaction and one commit for all of them instead of
+ * one each. A lone request goes at once. `deliver` is deliverUsers over the function's pool.
+ * Each caller gets its own user's result (undefined when a drain held the user), or the call's
+ * error.
+ */
+export function createDeliveryBatcher(
+  deliver: (ids: readonly string[]) => Promise<SyncResult[]>,
+  slots: number,
+) {
+  type Waiter = { id: string; resolve: (r: SyncResult | undefined) => void; reject: (err: unknown) => void };
+  let running = 0;
+  const waiting: Waiter[] = [];
+  const flush = () => {
+    while (running < Math.max(1, slots) && waiting.length > 0) {
+      const batch = waiting.splice(0, DRAIN_BATCH);
+      running++;
+      deliver([...new Set(batch.map((w) => w.id))])
+        .then((results) => {
+          const byId = new Map(results.map((r) => [r.user_id, r]));
+          for (const w of batch) w.resolve(byId.get(w.id));
+        }, (err) => {
+          for (const w of batch) w.reject(err);
+        })
+        .finally(() => {
+          running--;
+          flush();
+        });
+    }
+  };
+  return {
+    deliver(id: string): Promise<SyncResult | undefined> {
+      return new Promise((resolve, reject) => {
+        waiting.push({ id, resolve, reject });
+        flush();
+      });
+    },
+  };
+}
+
+/**
  * A drainer: drain() claims and settles batches until nothing is due. One drain at a time per
  * process: a call while one runs makes it look again once more and shares its answer (a burst of
  * wake-ups is one drain loop; concurrent processes take different rows: skip locked).
@@ -103,6 +145,7 @@ export function createDrainer(
 }
 
 export type Drainer = ReturnType<typeof createDrainer>;
+export type DeliveryBatcher = ReturnType<typeof createDeliveryBatcher>;
 
 /** The queue at a glance; null on a database not migrated to the queue yet. */
 export async function deliveryStatus(sql: Sql): Promise<DeliveryStatus | null> {

@@ -11,7 +11,8 @@
 import { AppError } from '../../shared/errors.ts';
 import { createFunctionApp, logOutcome, methodNotAllowed, parseJson } from '../../shared/http.ts';
 import type { Deps } from '../../shared/serve.ts';
-import { createDrainer, deliverUsers, isQueueMissing } from '../../shared/deliveries.ts';
+import { createDeliveryBatcher, createDrainer, deliverUsers, isQueueMissing } from '../../shared/deliveries.ts';
+import type { DeliveryBatcher } from '../../shared/deliveries.ts';
 import type { Sql } from '../../shared/db.ts';
 import { syncUser } from '../../shared/sync.ts';
 import type { SyncResult } from '../../shared/sync.ts';
@@ -38,19 +39,20 @@ const isWakeUp = (body: unknown) =>
 
 /**
  * A single-record payload's user, through the queue: queued if absent, claimed (unless a drain
- * holds it: then synced directly for the answer), synced and settled in one call, so a failure is
- * retried like any delivery. On a database not migrated to the queue yet (functions deployed
- * before `db push`), the user is synced directly, as before the queue.
+ * holds it: then synced directly for the answer), synced and settled in one call with the users
+ * of the payloads arriving meanwhile (createDeliveryBatcher), so a failure is retried like any
+ * delivery. On a database not migrated to the queue yet (functions deployed before `db push`),
+ * the user is synced directly, as before the queue.
  */
-async function deliverOne(sql: Sql, userId: string): Promise<SyncResult> {
-  let results: SyncResult[];
+async function deliverOne(sql: Sql, batcher: DeliveryBatcher, userId: string): Promise<SyncResult> {
+  let result: SyncResult | undefined;
   try {
-    results = await deliverUsers(sql, [userId], 'auth-webhook');
+    result = await batcher.deliver(userId);
   } catch (err) {
     if (!isQueueMissing(err)) throw err;
     return await syncUser(sql, userId, 'auth-webhook');
   }
-  return results.find((r) => r.user_id === userId) ?? await syncUser(sql, userId, 'auth-webhook');
+  return result ?? await syncUser(sql, userId, 'auth-webhook');
 }
 
 export function createApp(deps: Deps) {
@@ -66,6 +68,7 @@ export function createApp(deps: Deps) {
   }
 
   const drainer = createDrainer(sql, deps.log);
+  const batcher = createDeliveryBatcher((ids) => deliverUsers(sql, ids, 'auth-webhook'), config.dbPoolMax);
   // The body, read once its headers pass and its turn comes, verified before anything else.
   const readSigned = createSignedBodyReader(verify, { maxBytes: Math.min(config.maxBodyBytes, config.webhookMaxBodyBytes) });
   app.post('/', async (c) => {
@@ -77,7 +80,7 @@ export function createApp(deps: Deps) {
       return c.json(report);
     }
     const { type, userId } = parseAuthUserEvent(body);
-    const { outcome } = await deliverOne(sql, userId);
+    const { outcome } = await deliverOne(sql, batcher, userId);
     // not_found: neither an auth user nor a profile. For a DELETE that is the goal already reached.
     if (outcome === 'not_found' && type !== 'DELETE') throw new AppError('user_not_found');
     const result = { user_id: userId, outcome: outcome === 'not_found' ? 'deleted' : outcome };

@@ -2845,8 +2845,10 @@ as $$
 #variable_conflict use_column
 begin
   if pg_catalog.cardinality(user_ids) > 0 then
+    -- in user id order, as enqueue_users and settle_deliveries lock them: two calls naming the
+    -- same users (auth-webhook's batches of single-record payloads) never deadlock
     insert into profile_sync.deliveries as d (user_id)
-    select distinct i.id from pg_catalog.unnest(user_ids) as i (id) where i.id is not null
+    select distinct i.id from pg_catalog.unnest(user_ids) as i (id) where i.id is not null order by 1
     on conflict (user_id) do update set due_at = pg_catalog.now(), dead_at = null,
       attempts = case when d.dead_at is not null then 0 else d.attempts end
     where d.claimed_at is null or d.due_at <= pg_catalog.now();
