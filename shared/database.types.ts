@@ -294,11 +294,6 @@ export type Database = {
 "default_mapping":
 { Args: Record<PropertyKey, never>; Returns: Json
                            },
-"deliver_users":
-{ Args: { "source"?: string,"user_ids": (string)[] }; Returns: {
-              "outcome": string,"user_id": string
-            }[]
-                           },
 "delivery_backoff":
 { Args: { "attempt": number }; Returns: string
                            },

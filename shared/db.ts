@@ -79,6 +79,32 @@ const DROPPED_CODES = new Set([
 export const isDroppedConnection = (err: unknown) =>
   DROPPED_CODES.has(String((err as { code?: unknown } | null)?.code));
 
+// Errors of one transaction meeting another (sync_isolated raises them for its caller to retry):
+// the same work succeeds when tried again a moment later.
+const CONFLICT_CODES = new Set([
+  '40001', // serialization_failure
+  '40P01', // deadlock_detected
+  '55P03', // lock_not_available
+]);
+export const isTransientConflict = (err: unknown) =>
+  CONFLICT_CODES.has(String((err as { code?: unknown } | null)?.code));
+
+/**
+ * Runs a transaction that is safe to repeat; when it loses a deadlock, a serialization or a lock
+ * timeout to a concurrent one (Auth deleting users, a webhook syncing the same ones), it is tried
+ * again after a short random pause, up to `attempts` times in all; the last error is raised.
+ */
+export async function retryConflicts<T>(work: () => Promise<T>, attempts = 4): Promise<T> {
+  for (let attempt = 1;; attempt++) {
+    try {
+      return await work();
+    } catch (err) {
+      if (attempt >= attempts || !isTransientConflict(err)) throw err;
+      await new Promise((resolve) => setTimeout(resolve, 20 * 2 ** attempt * (0.5 + Math.random())));
+    }
+  }
+}
+
 /**
  * Runs a database call; an outage becomes AppError('database_unavailable') with Retry-After.
  * `idempotent` work met by a dropped connection is retried once on a fresh one: pg_net and

@@ -39,22 +39,21 @@ export async function settleDeliveries(sql: Sql, ids: readonly string[], source:
 }
 
 /**
- * A wake-up for these users (a single-record payload's), in one call and one transaction: queued,
- * claimed unless a drain holds them, synced and settled (profile_sync.deliver_users). Returns the
- * results of the users it claimed.
+ * A wake-up for these users (a single-record payload's): queued if absent and made due, claimed
+ * unless a drain holds them, then synced and settled, in two transactions as every drain does
+ * (one claim held open through the sync would make Auth's writes of these users wait for it, and
+ * deadlock with a delete: profile_sync.claim_deliveries). Returns the results of the users it
+ * claimed.
  */
 export async function deliverUsers(sql: Sql, ids: readonly string[], source: string): Promise<SyncResult[]> {
-  const rows = await withDb(() =>
-    sql<SyncResult[]>`select user_id, outcome from profile_sync.deliver_users(${[...ids]}::uuid[], ${source})`,
-    { idempotent: true });
-  return rows.map((r) => ({ user_id: r.user_id, outcome: r.outcome as Outcome }));
+  return await settleDeliveries(sql, await claimDeliveries(sql, 0, ids), source);
 }
 
 /**
  * Single-record deliveries that arrive together go to the database together: at most `slots`
  * calls run at once (the pool's size); the users of requests arriving while they run wait and go
- * in the next call, up to DRAIN_BATCH: one transaction and one commit for all of them instead of
- * one each. A lone request goes at once. `deliver` is deliverUsers over the function's pool.
+ * in the next call, up to DRAIN_BATCH: one claim and one settle for all of them instead of one
+ * each. A lone request goes at once. `deliver` is deliverUsers over the function's pool.
  * Each caller gets its own user's result (undefined when a drain held the user), or the call's
  * error.
  */

@@ -7,7 +7,7 @@
  * @module
  */
 import type { Sql } from './db.ts';
-import { withDb } from './db.ts';
+import { retryConflicts, withDb } from './db.ts';
 import { AppError } from './errors.ts';
 import type { Database } from './database.types.ts';
 import { RECONCILE_LIMITS } from './reconcile-limits.ts';
@@ -102,9 +102,11 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
     };
 
     // Users that failed before are retried first, so "later runs retry" holds even mid-walk.
-    const [retry] = await conn<RetryRow[]>`
-      select created, updated, deleted, failed
-      from profile_sync.reconcile_retry_failures(${runId}, ${batchSize})`;
+    const [retry] = await retryConflicts(() =>
+      conn<RetryRow[]>`
+        select created, updated, deleted, failed
+        from profile_sync.reconcile_retry_failures(${run}, ${batchSize})`
+    );
     addOutcomes(report, retry);
 
     // The lock holder hands out pages in key order, as bounds (no ids pass through here, so
@@ -138,12 +140,15 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
         walked = page.done;
         if (num(page.scanned) === 0) break;
         after = page.last_id;
-        inFlight.push(settle(onPool(async () => {
-          const [synced] = await db.sql<SyncRow[]>`
-            select created, updated, deleted, unchanged, failed
-            from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id})`;
-          return { page, synced };
-        })));
+        // a page that loses a deadlock to Auth or a webhook is synced again, not the run failed
+        inFlight.push(settle(onPool(() =>
+          retryConflicts(async () => {
+            const [synced] = await db.sql<SyncRow[]>`
+              select created, updated, deleted, unchanged, failed
+              from profile_sync.reconcile_sync_page(${run}, ${page.from_id}, ${page.last_id})`;
+            return { page, synced };
+          })
+        )));
         if (inFlight.length >= RECONCILE_LIMITS.pagesInFlight) await record(await inFlight.shift()!);
       }
       while (inFlight.length > 0) await record(await inFlight.shift()!);

@@ -2831,8 +2831,10 @@ $$;
  * first, `for update skip locked`: concurrent drains take different rows) and leases them for
  * 2 minutes; returns their user ids. user_ids (a compat payload's user) are queued if absent,
  * made due now and claimed first, unless another drain holds them. Run it in a transaction of
- * its own (autocommit), then settle_deliveries. Callers: auth-webhook, the CLI, drain_deliveries,
- * deliver_users.
+ * its own (autocommit), then settle_deliveries: a claim still open while its users sync would
+ * hold their queue rows, so Auth changing one of them would wait for the sync, and Auth deleting
+ * one (the cascade locks the profile, then the trigger queues the user) would deadlock with it.
+ * Callers: auth-webhook, the CLI, drain_deliveries.
  */
 create or replace function profile_sync.claim_deliveries(max_rows integer default 500, user_ids uuid[] default '{}')
 returns table (user_id uuid)
@@ -2979,28 +2981,11 @@ begin
 end
 $$;
 
-/*
- * profile_sync.deliver_users(user_ids, source): a wake-up for these users (a single-record
- * payload's user), in one call and one transaction: queued if absent and made due, claimed unless
- * a drain holds them (claim_deliveries), synced and settled (settle_deliveries). A failed sync is
- * retried like any delivery. The claim's lease is not needed here: the row stays locked until
- * this call commits, and a call that dies takes its claim with it (a row the triggers queued is
- * due again at once). One round trip and one commit where claim, then settle, take two each.
- * Returns (user_id, outcome) for the users it claimed: a user a drain holds is not among them.
- * Callers: auth-webhook.
- */
-create or replace function profile_sync.deliver_users(user_ids uuid[], source text default 'auth-webhook')
-returns table (user_id uuid, outcome text)
-language sql
-volatile
-security definer
-set search_path = ''
-set jit = off
-as $$
-  select s.user_id, s.outcome
-  from profile_sync.settle_deliveries(
-    array(select c.user_id from profile_sync.claim_deliveries(0, user_ids) c), source) s
-$$;
+-- Earlier versions claimed and settled a single-record payload's users in one transaction
+-- (deliver_users). Its claim held the users' queue rows while the sync waited for its locks, and
+-- Auth deleting one of them (the cascade's profile lock, then its queue row) deadlocked with it:
+-- auth-webhook now claims and settles in two transactions, as every drain does.
+drop function if exists profile_sync.deliver_users(uuid[], text);
 
 /*
  * profile_sync.drain_deliveries(max_rows, max_batches): the pg_cron drain (job profile-sync-drain):
@@ -4821,7 +4806,6 @@ grant execute on function profile_sync.reconcile_retry_failures(bigint, integer)
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
 grant execute on function profile_sync.claim_deliveries(integer, uuid[]) to service_role;
 grant execute on function profile_sync.settle_deliveries(uuid[], text) to service_role;
-grant execute on function profile_sync.deliver_users(uuid[], text) to service_role;
 grant execute on function profile_sync.delivery_status() to service_role;
 grant execute on function profile_sync.delivery_list(boolean, integer) to service_role;
 grant execute on function profile_sync.replay_deliveries(uuid[], boolean, timestamptz) to service_role;

@@ -29,7 +29,6 @@ grant execute on function profile_sync.reconcile_retry_failures(bigint, integer)
 grant execute on function profile_sync.reconcile_finish(bigint, text, text) to service_role;
 grant execute on function profile_sync.claim_deliveries(integer, uuid[]) to service_role;
 grant execute on function profile_sync.settle_deliveries(uuid[], text) to service_role;
-grant execute on function profile_sync.deliver_users(uuid[], text) to service_role;
 grant execute on function profile_sync.delivery_status() to service_role;
 grant execute on function profile_sync.delivery_list(boolean, integer) to service_role;
 grant execute on function profile_sync.replay_deliveries(uuid[], boolean, timestamptz) to service_role;

@@ -64,6 +64,8 @@ Deno.test(`${DELETES} Auth deletes racing reconcile and webhooks: every delete c
     deleting = false;
     await Promise.all([webhooks, reconciles]);
     console.log(`Auth deletes racing syncs:`, tally);
+    const refusals = stack.logs.filter((line) => /"status":5\d\d/.test(line));
+    if (refusals.length) console.log(refusals.slice(0, 5).join('\n'));
 
     assert.equal(tally['delete committed'], DELETES, 'every Auth delete committed');
     assert.deepEqual(Object.keys(tally).filter((k) => / 5\d\d$/.test(k)), [], 'no 5xx');

@@ -26,7 +26,8 @@ Deno.test('the queue statements stay under jit_above_cost with 1,000,000 rows qu
     const claimed = (await sql`select user_id from profile_sync.claim_deliveries(500, ${someIds.slice(0, 5)}::uuid[])`).map((r) => r.user_id);
     assert.equal(claimed.length, 505, 'the 5 named users, then 500 due ones');
     await sql`select * from profile_sync.settle_deliveries(${claimed}::uuid[], 'auth-webhook')`;
-    await sql`select * from profile_sync.deliver_users(${someIds.slice(5, 6)}::uuid[], 'auth-webhook')`;
+    const named = (await sql`select user_id from profile_sync.claim_deliveries(0, ${someIds.slice(5, 6)}::uuid[])`).map((r) => r.user_id);
+    await sql`select * from profile_sync.settle_deliveries(${named}::uuid[], 'auth-webhook')`;
     await sql`select * from profile_sync.delivery_status()`;
     await sql`select * from profile_sync.delivery_list(false, 100)`;
     await sql`select * from profile_sync.delivery_list(true, 100)`;
