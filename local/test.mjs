@@ -6,10 +6,10 @@
 // stand-ins are applied as it, and the migrations as `postgres`, which owns the databases.
 import { spawn } from 'node:child_process';
 import { rmSync, mkdtempSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { startPg15 } from './pg15.mjs';
+import { freePort } from './tools.mjs';
 import { OWNER, ROOT, applyStandIns, asOwner, pushMigrations, standInFiles, startEmbedded, withDatabase } from './postgres.mjs';
 import { readFileSync } from 'node:fs';
 
@@ -20,17 +20,6 @@ export const TEMPLATE_DB = 'profile_sync_template';
  * time after the parallel pass), each with why.
  */
 const SERIAL = [];
-
-export function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Starts the test cluster and builds the migrated template database: the cluster in

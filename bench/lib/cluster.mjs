@@ -5,7 +5,7 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import postgres from 'postgres';
 import { ROOT, applyStandIns, pushMigrations, startEmbedded } from '../../local/postgres.mjs';
-import { freePort } from '../../local/test.mjs';
+import { freePort } from '../../local/tools.mjs';
 import { SUPABASE_MICRO_SETTINGS } from '../../local/server-settings.mjs';
 import { pg15Missing, PG15_INSTALL, startPg15 } from '../../local/pg15.mjs';
 

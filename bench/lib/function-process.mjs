@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ROOT } from '../../local/postgres.mjs';
-import { freePort } from '../../local/test.mjs';
+import { freePort } from '../../local/tools.mjs';
 import { DENO } from './deno.mjs';
 import { requestOnce } from './load.mjs';
 

