@@ -122,7 +122,8 @@ async function realRun(db: ReconcileDb, options: ReconcileOptions): Promise<Reco
       if (!settled.ok) throw settled.error;
       const { page, synced } = settled;
       // the page's counts are recorded in SQL (reconcile_pages); advancing folds them into the run
-      await conn`select profile_sync.reconcile_advance(${run}, ${page.last_id})`;
+      // (and removes its orphans' bookkeeping, which a sync of the same users may hold: retried)
+      await retryConflicts(() => conn`select profile_sync.reconcile_advance(${run}, ${page.last_id})`);
       report.missing += num(page.missing);
       report.stale += num(page.stale);
       report.orphaned += num(page.orphaned);
