@@ -243,6 +243,9 @@ export type Database = {
 "_name":
 { Args: { "col": string,"what": string }; Returns: string
                            },
+"_require_cron":
+{ Args: Record<PropertyKey, never>; Returns: undefined
+                           },
 "_table_definition":
 { Args: { "target": unknown }; Returns: Json
                            },
@@ -258,6 +261,9 @@ export type Database = {
 { Args: { "bucket": number }; Returns: {
               "id": string
             }[]
+                           },
+"_unschedule":
+{ Args: { "job": string }; Returns: boolean
                            },
 "_user_write_rules":
 { Args: { "mapping": Json }; Returns: Json

@@ -4640,6 +4640,46 @@ $$;
 -- functions are down.
 
 /*
+ * profile_sync._require_cron(): raises 55000 when pg_cron is not installed. Internal: the
+ * schedule_* functions.
+ */
+create or replace function profile_sync._require_cron()
+returns void
+language plpgsql
+stable
+set search_path = ''
+as $$
+begin
+  if pg_catalog.to_regnamespace('cron') is null then
+    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
+      using errcode = '55000';
+  end if;
+end
+$$;
+
+/*
+ * profile_sync._unschedule(job): removes the pg_cron job of that name; false when there was none
+ * (or no pg_cron). Internal: the unschedule_* functions.
+ */
+create or replace function profile_sync._unschedule(job text)
+returns boolean
+language plpgsql
+volatile
+set search_path = ''
+as $$
+begin
+  -- two statements: cron.job can only be planned once pg_cron is known to be there
+  if pg_catalog.to_regnamespace('cron') is null then
+    return false;
+  end if;
+  if not exists (select 1 from cron.job j where j.jobname = job) then
+    return false;
+  end if;
+  return cron.unschedule(job);
+end
+$$;
+
+/*
  * profile_sync.schedule_reconcile(schedule): (re)schedules the pg_cron job
  * 'profile-sync-reconcile' (same name: replaces the schedule) with a cron expression, default
  * every 10 minutes. The job posts to the URL in Vault 'profile_sync_reconcile_url' with the key in
@@ -4657,10 +4697,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if pg_catalog.to_regnamespace('cron') is null then
-    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
-      using errcode = '55000';
-  end if;
+  perform profile_sync._require_cron();
   return cron.schedule('profile-sync-reconcile', schedule, $job$
     select net.http_post(
       url := (select decrypted_secret from vault.decrypted_secrets where name = 'profile_sync_reconcile_url'),
@@ -4681,32 +4718,12 @@ $$;
  */
 create or replace function profile_sync.unschedule_reconcile()
 returns boolean
-language plpgsql
+language sql
 volatile
 security definer
 set search_path = ''
 as $$
-begin
-  -- two statements: cron.job can only be planned once pg_cron is known to be there
-  if pg_catalog.to_regnamespace('cron') is null then
-    return false;
-  end if;
-  if not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
-    return false;
-  end if;
-  return cron.unschedule('profile-sync-reconcile');
-end
-$$;
-
--- Schedule once: a job already there (perhaps with a schedule the operator chose) is left alone.
-do $$
-begin
-  if pg_catalog.to_regnamespace('cron') is null then
-    raise notice 'profile_sync: pg_cron is not installed; reconcile is not scheduled';
-  elsif not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
-    perform profile_sync.schedule_reconcile();
-  end if;
-end
+  select profile_sync._unschedule('profile-sync-reconcile')
 $$;
 
 /*
@@ -4723,10 +4740,7 @@ security definer
 set search_path = ''
 as $$
 begin
-  if pg_catalog.to_regnamespace('cron') is null then
-    raise exception 'pg_cron is not installed: enable it (create extension pg_cron) first'
-      using errcode = '55000';
-  end if;
+  perform profile_sync._require_cron();
   begin
     return cron.schedule('profile-sync-drain', schedule, 'call profile_sync.drain_deliveries()');
   exception when others then
@@ -4745,27 +4759,25 @@ $$;
  */
 create or replace function profile_sync.unschedule_drain()
 returns boolean
-language plpgsql
+language sql
 volatile
 security definer
 set search_path = ''
 as $$
-begin
-  if pg_catalog.to_regnamespace('cron') is null then
-    return false;
-  end if;
-  if not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
-    return false;
-  end if;
-  return cron.unschedule('profile-sync-drain');
-end
+  select profile_sync._unschedule('profile-sync-drain')
 $$;
 
+-- Schedule once: a job already there (perhaps with a schedule the operator chose) is left alone.
 do $$
 begin
   if pg_catalog.to_regnamespace('cron') is null then
-    raise notice 'profile_sync: pg_cron is not installed; the delivery queue is drained by wake-ups only';
-  elsif not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
+    raise notice 'profile_sync: pg_cron is not installed; reconcile is not scheduled, and the delivery queue is drained by wake-ups only';
+    return;
+  end if;
+  if not exists (select 1 from cron.job where jobname = 'profile-sync-reconcile') then
+    perform profile_sync.schedule_reconcile();
+  end if;
+  if not exists (select 1 from cron.job where jobname = 'profile-sync-drain') then
     perform profile_sync.schedule_drain();
   end if;
 end
