@@ -128,7 +128,9 @@ const readPid = (file) => {
 
 // Say what is wrong before starting anything: another stack on this data, a leftover Postgres, busy ports.
 // With SUPABASE_DB_URL there is no data folder: one stack per port (its pid file names the port).
-const pidFile = external ? join(ROOT, '.local', `dev-external-${port}.pid`) : join(dataRoot, 'dev.pid');
+const pidFile = external
+  ? join(project ? join(project, 'supabase', '.temp') : join(ROOT, '.local'), `dev-external-${port}.pid`)
+  : join(dataRoot, 'dev.pid');
 const dataDir = join(dataRoot, 'data');
 const other = readPid(pidFile);
 if (other && other !== process.pid && alive(other)) {
