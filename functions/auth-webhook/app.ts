@@ -39,9 +39,9 @@ const isWakeUp = (body: unknown) =>
 
 /**
  * A single-record payload's user, through the queue: queued if absent, claimed (unless a drain
- * holds it: then synced directly for the answer), synced and settled in one call with the users
- * of the payloads arriving meanwhile (createDeliveryBatcher), so a failure is retried like any
- * delivery. On a database not migrated to the queue yet (functions deployed before `db push`),
+ * holds it: then synced directly for the answer), synced and settled together with the users of
+ * the payloads arriving meanwhile (createDeliveryBatcher, deliverUsers), so a failure is retried
+ * like any delivery. On a database not migrated to the queue yet (functions deployed before `db push`),
  * the user is synced directly, as before the queue.
  */
 async function deliverOne(sql: Sql, batcher: DeliveryBatcher, userId: string): Promise<SyncResult> {

@@ -1,7 +1,8 @@
 /**
  * auth-webhook's single-record payloads that arrive together go to the database together
  * (createDeliveryBatcher): with every slot busy, the users of the requests arriving meanwhile go in
- * one call of deliver_users, and each request still gets its own user's outcome. Two batchers on
+ * one call of deliverUsers (one claim, one settle), and each request still gets its own user's
+ * outcome. Two batchers on
  * separate connections naming the same users in opposite orders (claim_deliveries queues them in
  * user id order) finish, and every user is synced.
  */

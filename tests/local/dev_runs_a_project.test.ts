@@ -9,9 +9,7 @@ import postgres from 'postgres';
 import { scratchProject } from '../install/project.ts';
 import { freshDatabase } from '../helpers/db.ts';
 import { freePort } from '../helpers/stack.ts';
-import { insertAuthUser, provider } from '../helpers/users.ts';
-import { waitFor } from '../helpers/wait.ts';
-import { type Running, startDev, stopDev } from '../helpers/dev_process.ts';
+import { devDatabase, type Running, signUpAndReadProfile, startDev, stopDev } from '../helpers/dev_process.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 
@@ -30,13 +28,10 @@ Deno.test("npx profile-sync dev in a project folder: the project's migrations an
     assert.ok(out.includes(`project         ${project.dir}`), out);
     assert.ok(project.exists('supabase/.temp/profile-sync-dev/data/PG_VERSION'), 'the data lives in the project\'s supabase/.temp');
 
-    sql = postgres(`postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`, { max: 2, onnotice: () => {} });
+    sql = devDatabase(dbPort);
     const [{ todos }] = await sql`select to_regclass('public.todos') is not null as todos`;
     assert.ok(todos, "the project's own migration was applied");
-    const id = await insertAuthUser(sql, provider.google('Ada Lovelace'));
-    const row = await waitFor('the signup\'s profile', async () =>
-      (await sql!`select full_name from public.profiles where id = ${id}`)[0]);
-    assert.equal(row.full_name, 'Ada Lovelace');
+    assert.equal(await signUpAndReadProfile(sql, 'Ada Lovelace'), 'Ada Lovelace');
   } finally {
     await sql?.end();
     if (run) await stopDev(run);

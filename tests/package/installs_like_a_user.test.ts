@@ -7,10 +7,9 @@
  */
 import assert from 'node:assert/strict';
 import postgres from 'postgres';
-import { startDev, stopDev } from '../helpers/dev_process.ts';
+import { devDatabase, signUpAndReadProfile, startDev, stopDev } from '../helpers/dev_process.ts';
 import { freePort } from '../helpers/stack.ts';
-import { insertAuthUser, provider } from '../helpers/users.ts';
-import { waitFor } from '../helpers/wait.ts';
+import { insertAuthUser } from '../helpers/users.ts';
 import { scratchDatabase, scratchProject } from '../install/project.ts';
 import type { Project } from '../install/project.ts';
 import { QUIET, run } from './helpers.ts';
@@ -92,11 +91,8 @@ async function devRunsTheProject(project: Project, tools: string[]) {
   try {
     const out = running.output();
     assert.match(out, /profile-sync local stack is up/, out);
-    sql = postgres(`postgresql://postgres:postgres@127.0.0.1:${dbPort}/postgres`, { max: 1, onnotice: () => {} });
-    const id = await insertAuthUser(sql, provider.google('Grace Hopper'));
-    const row = await waitFor("the signup's profile", async () =>
-      (await sql!`select full_name from public.profiles where id = ${id}`)[0]);
-    assert.equal(row.full_name, 'Grace Hopper');
+    sql = devDatabase(dbPort);
+    assert.equal(await signUpAndReadProfile(sql, 'Grace Hopper'), 'Grace Hopper');
   } finally {
     await sql?.end();
     await stopDev(running);
